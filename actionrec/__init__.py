@@ -1,0 +1,27 @@
+"""actionrec: video action recognition with a 3D residual attention network.
+
+>>> import actionrec
+>>> model = actionrec.load("models/actionrec-default.safetensors")
+>>> result = model.predict("clip.mp4")
+>>> result.label, result.windows[0].start_s
+"""
+
+from .aggregate import LabelScore, VideoResult, WindowResult
+from .config import ModelMeta, Preprocessing
+from .errors import ActionrecError, DataError, ModelFileError, VideoError
+from .pipeline import Recognizer, load
+
+__all__ = [
+    "ActionrecError",
+    "DataError",
+    "LabelScore",
+    "ModelFileError",
+    "ModelMeta",
+    "Preprocessing",
+    "Recognizer",
+    "VideoError",
+    "VideoResult",
+    "WindowResult",
+    "load",
+]
+__version__ = "0.1.0"

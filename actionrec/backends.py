@@ -1,0 +1,170 @@
+"""Back ends behind one small interface: a callable that takes clips (N, 3, T, H, W) float32 as numpy and
+returns logits (N, num_classes) float32 as numpy. PyTorch for `.safetensors`, ONNX Runtime for `.onnx`.
+
+Torch is imported only when the PyTorch back end is opened.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import ModelMeta
+from .errors import ActionrecError, ModelFileError
+
+
+class BackendKind(str, enum.Enum):
+    auto = "auto"  # from the file: .onnx -> onnxruntime, otherwise torch
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
+class Precision(str, enum.Enum):
+    auto = "auto"  # bf16 where the hardware runs it natively (AMX / avx512_bf16 CPUs, recent GPUs), else fp32
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+class Device(str, enum.Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Backend(Protocol):
+    meta: ModelMeta
+    name: str
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray: ...
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 matmuls in hardware (AMX tiles or AVX-512 BF16)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class TorchBackend:
+    """A PyTorch network in eval mode; bf16 autocast and channels_last_3d when the precision asks for them."""
+
+    name = "torch"
+
+    def __init__(self, model, meta: ModelMeta, *, device: str = "cpu", precision: Precision = Precision.auto):
+        import torch
+
+        self.meta = meta
+        self.device = torch.device(device)
+        if precision == Precision.auto:
+            native = torch.cuda.is_bf16_supported() if self.device.type == "cuda" else cpu_has_native_bf16()
+            precision = Precision.bf16 if native and _auto_bf16_enabled() else Precision.fp32
+        self.precision = precision
+        self.model = model.to(self.device).eval()
+        if precision == Precision.bf16:
+            self.model = self.model.to(memory_format=torch.channels_last_3d)
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32)).to(self.device)
+        with torch.inference_mode():
+            if self.precision == Precision.bf16:
+                x = x.contiguous(memory_format=torch.channels_last_3d)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                    logits = self.model(x)
+            else:
+                logits = self.model(x)
+        return logits.float().cpu().numpy()
+
+
+def _auto_bf16_enabled() -> bool:
+    """`auto` picks bf16 only once the benchmark has shown it keeps accuracy; ACTIONREC_AUTO_BF16=0 opts out."""
+    return os.environ.get("ACTIONREC_AUTO_BF16", "1") != "0"
+
+
+class OnnxBackend:
+    """An exported `.onnx` model run by ONNX Runtime on the CPU (or CUDA where its provider is installed)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], *, device: str = "cpu", threads: int | None = None):
+        import onnxruntime as ort
+
+        self.meta = read_onnx_meta(path)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ActionrecError(f"{path}: onnxruntime here has no CUDA provider; use --device cpu")
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as e:  # onnxruntime raises its own untyped errors for bad graphs
+            raise ModelFileError(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray:
+        (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(clips, dtype=np.float32)})
+        return logits
+
+
+def read_onnx_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    """The actionrec metadata stored in an ONNX file's metadata_props."""
+    import onnx
+
+    from .checkpoint import META_KEY
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise ModelFileError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    if META_KEY not in props:
+        raise ModelFileError(f"{path}: an ONNX file without actionrec metadata (labels, preprocessing)")
+    try:
+        return ModelMeta.from_json(props[META_KEY])
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: bad actionrec metadata: {e}") from None
+
+
+def open_backend(
+    path: str | os.PathLike[str],
+    *,
+    kind: BackendKind = BackendKind.auto,
+    device: Device | str = Device.cpu,
+    precision: Precision = Precision.auto,
+    threads: int | None = None,
+) -> Backend:
+    """Open a model file with the back end its suffix (or `kind`) names."""
+    path = Path(path)
+    device = Device(device).value
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such model file")
+    is_onnx = path.suffix.lower() == ".onnx"
+    if kind == BackendKind.auto:
+        kind = BackendKind.onnxruntime if is_onnx else BackendKind.torch
+    if kind == BackendKind.onnxruntime:
+        if not is_onnx:
+            raise ActionrecError(f"{path}: the onnxruntime back end needs an .onnx file (see `actionrec export`)")
+        return OnnxBackend(path, device=device, threads=threads)
+    if is_onnx:
+        raise ActionrecError(f"{path}: the torch back end needs a .safetensors model file")
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ActionrecError("--device cuda: no CUDA device is available to torch here")
+    from .checkpoint import load_model
+
+    model, meta = load_model(path)
+    return TorchBackend(model, meta, device=device, precision=precision)

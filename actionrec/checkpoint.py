@@ -1,0 +1,95 @@
+"""Self-describing model files: safetensors weights plus the JSON metadata needed to rebuild and use them
+(architecture and arguments, labels, preprocessing, provenance). Nothing is unpickled on load.
+
+`read_meta` parses the header alone and never imports torch, so the ONNX Runtime path stays torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import ModelMeta
+from .errors import ModelFileError
+from .files import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+META_KEY = "actionrec"  # key of the JSON metadata in the safetensors header and in ONNX metadata_props
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such model file")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a folder, not a model file")
+
+
+def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    """The metadata of a `.safetensors` or `.onnx` model file, without loading weights or torch."""
+    path = Path(path)
+    _check_exists(path)
+    if path.suffix.lower() == ".onnx":
+        from .backends import read_onnx_meta
+
+        return read_onnx_meta(path)
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 100 * 2**20:
+                raise ValueError("header too large")
+            header = json.loads(f.read(size))
+        text = header.get("__metadata__", {}).get(META_KEY)
+    except (struct.error, ValueError, UnicodeDecodeError, AttributeError) as e:
+        raise ModelFileError(f"{path}: not a safetensors model file ({e})") from None
+    if text is None:
+        raise ModelFileError(f"{path}: a safetensors file without actionrec metadata (labels, preprocessing)")
+    try:
+        return ModelMeta.from_json(text)
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: bad actionrec metadata: {e}") from None
+
+
+def save_model(path: str | os.PathLike[str], model: nn.Module, meta: ModelMeta) -> Path:
+    """Write weights and metadata to one `.safetensors` file, atomically (temporary file, then rename)."""
+    from safetensors.torch import save_file
+
+    state = {k.removeprefix("module."): v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={META_KEY: meta.to_json()})
+    return path
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, with any DataParallel/DDP `module.` prefix stripped."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFileError(f"{path}: cannot read weights ({e})") from None
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[nn.Module, ModelMeta]:
+    """Rebuild the network a model file describes and load its weights; returns (model in eval mode, meta)."""
+    from .networks import build
+
+    meta = read_meta(path)
+    try:
+        model = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
+    except (KeyError, TypeError) as e:
+        raise ModelFileError(f"{path}: cannot build {meta.arch!r} from its metadata ({e})") from None
+    try:
+        model.load_state_dict(load_state(path))
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise ModelFileError(f"{path}: weights do not match the architecture ({' '.join(first[:2])})") from None
+    return model.to(device).eval(), meta

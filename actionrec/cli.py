@@ -1,0 +1,142 @@
+"""The command line: parses, calls the library, prints. Results go to stdout, progress and messages to stderr.
+
+This is the only place where an ActionrecError becomes a one-line message and an exit code
+(0 all good, 1 some input failed, 2 usage error).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .backends import BackendKind, Device, Precision
+from .errors import ActionrecError
+from .output import OutputFormat
+
+app = typer.Typer(
+    name="actionrec",
+    help="Video action recognition with a 3D residual attention network.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", "-m", help="Model file (.safetensors or .onnx); default: the shipped one."),
+]
+
+
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Turn an ActionrecError into one line on stderr and exit code 1."""
+    try:
+        yield
+    except ActionrecError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
+    model: ModelOpt = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels per window and per video.")] = 5,
+    stride: Annotated[
+        int | None, typer.Option(min=1, help="Frames between window starts [default: clip_len / 2].")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write results to this file (whole or not at all)."),
+    ] = None,
+    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
+    backend: Annotated[BackendKind, typer.Option(help="Force a back end; default from the model file.")] = (
+        BackendKind.auto
+    ),
+    precision: Annotated[
+        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
+    ] = Precision.auto,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+) -> None:
+    """Label videos: each window's top labels with timestamps in seconds, and each video's ranking."""
+    from .output import result_writer
+    from .pipeline import load
+    from .video import find_videos
+
+    with reported():
+        videos = find_videos(paths)
+        if not videos:
+            raise typer.BadParameter("no video files found in the given folders", param_hint="PATHS")
+        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads)
+        failed = 0
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=len(videos) < 2,
+        )
+        with result_writer(fmt, output) as write, progress:
+            task = progress.add_task("predict", total=len(videos))
+            results = recognizer.predict_many(videos, stride=stride, batch_size=batch_size, top_k=top_k)
+            for result in results:
+                if not result.ok:
+                    failed += 1
+                    progress.console.print(f"[red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+                write(result)
+                progress.advance(task)
+    if failed:
+        err.print(f"{failed} of {len(videos)} videos failed", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(
+    model: Annotated[Path | None, typer.Argument(help="Model file; default: the shipped one.")] = None,
+) -> None:
+    """Show a model file's metadata, parameter count and GFLOPs per clip."""
+    from .checkpoint import read_meta
+    from .networks import build, count_parameters, gflops_per_clip
+    from .pipeline import default_model_path
+
+    with reported():
+        path = model or default_model_path()
+        meta = read_meta(path)
+        net = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
+        summary = json.loads(meta.to_json())
+        summary["file"] = str(path)
+        summary["parameters"] = count_parameters(net)
+        summary["gflops_per_clip"] = round(gflops_per_clip(net, meta.preprocessing.input_shape), 3)
+        typer.echo(json.dumps(summary, indent=2))
+
+
+def main() -> None:
+    """Console entry point: no traceback reaches the user unless ACTIONREC_DEBUG=1."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as e:  # an unexpected failure: one line, the traceback on request
+        if os.environ.get("ACTIONREC_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/] {type(e).__name__}: {e} (set ACTIONREC_DEBUG=1 for a traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(3)

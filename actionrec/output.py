@@ -1,0 +1,111 @@
+"""Writing results: rich tables, JSON, JSON Lines (one line per video as it finishes) and CSV, to stdout or to
+a file that appears only once it is complete."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+
+from .aggregate import VideoResult
+from .files import atomic_path
+
+CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score")
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _fmt_time(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}:{s:05.2f}"
+
+
+def video_table(result: VideoResult) -> Table:
+    """One video: its ranking in the title, then a row per window with the window's top labels."""
+    title = f"[bold]{result.video}[/]  {result.duration_s:.2f} s, {result.frames} frames @ {result.fps:.2f} fps"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("window", justify="right")
+    table.add_column("start", justify="right")
+    table.add_column("end", justify="right")
+    k = max((len(w.top) for w in result.windows), default=1)
+    for rank in range(1, k + 1):
+        table.add_column(f"top {rank}" if rank > 1 else "label")
+    for i, w in enumerate(result.windows):
+        cells = [f"{ls.label} [dim]{ls.score:.2f}[/]" for ls in w.top]
+        table.add_row(str(i), _fmt_time(w.start_s), _fmt_time(w.end_s), *cells)
+    ranking = "  ".join(f"{ls.label} {ls.score:.3f}" for ls in result.top)
+    table.caption = f"video: [bold]{result.label}[/] ({result.score:.3f})   ranking: {ranking}"
+    table.caption_justify = "left"
+    return table
+
+
+def summary_table(results: list[VideoResult]) -> Table:
+    table = Table(title="videos", title_justify="left")
+    for col in ("video", "duration", "label", "score", "error"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.video,
+            f"{r.duration_s:.2f} s" if r.ok else "",
+            r.label or "",
+            f"{r.score:.3f}" if r.score is not None else "",
+            r.error or "",
+            style=None if r.ok else "red",
+        )
+    return table
+
+
+def csv_rows(result: VideoResult) -> Iterator[tuple]:
+    for w in result.windows:
+        for rank, ls in enumerate(w.top, start=1):
+            yield (result.video, f"{w.start_s:.3f}", f"{w.end_s:.3f}", rank, ls.label, f"{ls.score:.6f}")
+
+
+@contextlib.contextmanager
+def result_writer(fmt: OutputFormat, output: Path | None = None) -> Iterator[Callable[[VideoResult], None]]:
+    """Yield `write(result)`; results stream out as they come (jsonl, csv, table) or at the end (json).
+
+    With `output`, everything goes to a temporary file renamed onto `output` when the run completes.
+    """
+    with contextlib.ExitStack() as stack:
+        if output is None:
+            stream: IO[str] = sys.stdout
+        else:
+            tmp = stack.enter_context(atomic_path(output))
+            stream = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+        results: list[VideoResult] = []
+        console = Console(file=stream, width=160 if output is not None else None)
+        writer = csv.writer(stream, lineterminator="\n") if fmt == OutputFormat.csv else None
+        if writer is not None:
+            writer.writerow(CSV_HEADER)
+
+        def write(result: VideoResult) -> None:
+            results.append(result)
+            if fmt == OutputFormat.jsonl:
+                stream.write(json.dumps(result.to_dict()) + "\n")
+            elif writer is not None:
+                writer.writerows(csv_rows(result))
+            elif fmt == OutputFormat.table and result.ok:
+                console.print(video_table(result))
+            stream.flush()
+
+        yield write
+        if fmt == OutputFormat.json:
+            json.dump({"videos": [r.to_dict() for r in results]}, stream, indent=2)
+            stream.write("\n")
+        elif fmt == OutputFormat.table and len(results) > 1:
+            console.print(summary_table(results))
+        stream.flush()

@@ -1,0 +1,158 @@
+"""Prediction end to end: video file -> windows -> `preprocess` -> back end -> window scores -> video result.
+
+Decoding runs in a background thread (OpenCV releases the GIL) so that it overlaps the network, and windows
+reach the network in batches. The Python API (`load`, `Recognizer.predict`) mirrors `actionrec predict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .aggregate import VideoResult, WindowResult, ranked, softmax, video_ranking
+from .backends import Backend, BackendKind, Device, Precision, open_backend
+from .errors import ActionrecError
+from .transforms import frame_resizer, preprocess
+from .video import Window, iter_windows, probe
+
+DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
+
+
+def default_model_path() -> Path:
+    """The shipped default model (models/ beside the package), or $ACTIONREC_MODEL when set."""
+    env = os.environ.get("ACTIONREC_MODEL")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
+
+
+def prefetch(items: Iterable, depth: int = 2) -> Iterator:
+    """Iterate `items` in a background thread, `depth` ahead; exceptions surface in the consumer."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put((item, None))
+            q.put((done, None))
+        except BaseException as e:  # handed to the consumer, re-raised there
+            q.put((done, e))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = q.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+def batched(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
+    batch: list[Window] = []
+    for w in windows:
+        batch.append(w)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Recognizer:
+    """A model file opened on a back end, ready to label videos."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.meta = backend.meta
+
+    def window_probs(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stride: int | None = None,
+        num_windows: int | None = None,
+        batch_size: int = 8,
+    ) -> tuple[np.ndarray, list[Window]]:
+        """Class probabilities (W, C) of each window of the video, and the windows (frames dropped)."""
+        spec = self.meta.preprocessing
+        windows = iter_windows(
+            path,
+            clip_len=spec.clip_len,
+            frame_step=spec.frame_step,
+            stride=stride,
+            num_windows=num_windows,
+            transform=frame_resizer(spec),
+        )
+        clips = prefetch(
+            ((b, preprocess(np.stack([w.frames for w in b]), spec)) for b in batched(windows, batch_size)),
+            depth=2,
+        )
+        probs, kept = [], []
+        for batch, x in clips:
+            probs.append(softmax(self.backend(x)))
+            kept.extend(dataclasses.replace(w, frames=w.frames[:0]) for w in batch)  # drop pixels, keep times
+        return np.concatenate(probs), kept
+
+    def predict(
+        self, path: str | os.PathLike[str], *, stride: int | None = None, batch_size: int = 8, top_k: int = 5
+    ) -> VideoResult:
+        """Label one video; raises `VideoError` when it cannot be read."""
+        info = probe(path)
+        probs, windows = self.window_probs(path, stride=stride, batch_size=batch_size)
+        labels = self.meta.labels
+        ranking = ranked(video_ranking(probs), labels, top_k)
+        return VideoResult(
+            video=str(path),
+            frames=windows[-1].video_frames,
+            fps=info.fps,
+            duration_s=windows[-1].end_s,
+            label=ranking[0].label,
+            score=ranking[0].score,
+            top=ranking,
+            windows=[
+                WindowResult(w.start_s, w.end_s, ranked(p, labels, top_k)) for w, p in zip(windows, probs, strict=True)
+            ],
+        )
+
+    def predict_many(self, paths: Iterable[str | os.PathLike[str]], **kwargs) -> Iterator[VideoResult]:
+        """Label each video in turn; a video that fails yields a result with `error` set, and the rest go on."""
+        for path in paths:
+            try:
+                yield self.predict(path, **kwargs)
+            except ActionrecError as e:
+                yield VideoResult(video=str(path), error=str(e))
+
+
+def load(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    backend: BackendKind = BackendKind.auto,
+    device: Device | str = Device.cpu,
+    precision: Precision = Precision.auto,
+    threads: int | None = None,
+) -> Recognizer:
+    """Open a model file (default: the shipped model) for prediction."""
+    path = Path(model) if model is not None else default_model_path()
+    if model is None and not path.exists():
+        raise ActionrecError(f"{path}: the default model is not installed; pass --model FILE")
+    return Recognizer(open_backend(path, kind=backend, device=device, precision=precision, threads=threads))

@@ -1,0 +1,91 @@
+"""The one clip pipeline: RGB uint8 frames -> short-side resize -> crop -> normalised float32 (N, 3, T, H, W).
+
+Predict, evaluate, training (with its random crops and flips), explain and export parity all call `preprocess`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .config import Preprocessing
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A square region of the resized frame to crop (then scale to `crop`), and whether to mirror it."""
+
+    top: int
+    left: int
+    size: int
+    flip: bool = False
+
+
+def resize_short_side(frame: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (H, W, 3) frame so that its short side is `size`; a no-op when it already is."""
+    h, w = frame.shape[:2]
+    if min(h, w) == size:
+        return frame
+    scale = size / min(h, w)
+    new_w, new_h = max(round(w * scale), size), max(round(h * scale), size)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(frame, (new_w, new_h), interpolation=interp)
+
+
+def frame_resizer(spec: Preprocessing):
+    """The per-frame step of `preprocess`, for a decoder to apply once per frame instead of once per window."""
+    return lambda frame: resize_short_side(frame, spec.resize)
+
+
+def centre_box(height: int, width: int, spec: Preprocessing) -> CropBox:
+    return CropBox(top=(height - spec.crop) // 2, left=(width - spec.crop) // 2, size=spec.crop)
+
+
+def preprocess(frames: np.ndarray, spec: Preprocessing, box: CropBox | None = None) -> np.ndarray:
+    """Turn uint8 RGB clips into the network's input.
+
+    frames: (T, H, W, 3) for one clip or (N, T, H, W, 3) for a batch, any size; resized here unless the decoder
+    already did it (`frame_resizer`). box: where to crop in the resized frames (default: the centre, `crop`
+    square); a box of another size is scaled to `crop` (multi-scale training crops). Returns float32
+    (N, 3, T, crop, crop), normalised with the model's mean and std.
+    """
+    clips = frames[None] if frames.ndim == 4 else frames
+    if clips.ndim != 5 or clips.shape[-1] != 3:
+        raise ValueError(f"expected (N, T, H, W, 3) frames, got {frames.shape}")
+    h, w = clips.shape[2:4]
+    if min(h, w) != spec.resize:
+        clips = np.stack([[resize_short_side(f, spec.resize) for f in clip] for clip in clips])
+        h, w = clips.shape[2:4]
+    box = box or centre_box(h, w, spec)
+    clips = clips[:, :, box.top : box.top + box.size, box.left : box.left + box.size]
+    if box.size != spec.crop:
+        interp = cv2.INTER_AREA if box.size > spec.crop else cv2.INTER_LINEAR
+        clips = np.stack(
+            [[cv2.resize(f, (spec.crop, spec.crop), interpolation=interp) for f in clip] for clip in clips]
+        )
+    if box.flip:
+        clips = clips[:, :, :, ::-1]
+    scale = 1.0 / (255.0 * np.asarray(spec.std, np.float32))
+    shift = np.asarray(spec.mean, np.float32) / np.asarray(spec.std, np.float32)
+    x = clips.astype(np.float32) * scale - shift  # (N, T, crop, crop, 3)
+    return np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3))  # (N, 3, T, crop, crop)
+
+
+def random_box(
+    height: int,
+    width: int,
+    spec: Preprocessing,
+    rng: np.random.Generator,
+    *,
+    scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66),
+    flip: bool = True,
+) -> CropBox:
+    """A training crop: multi-scale (a side of scale * short side) at a random place, mirrored half the time."""
+    short = min(height, width)
+    size = max(round(short * float(rng.choice(scales))), 1)
+    size = max(size, min(spec.crop, short))
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    return CropBox(top=top, left=left, size=size, flip=bool(flip and rng.random() < 0.5))

@@ -1,0 +1,252 @@
+"""Video decoding with OpenCV: probing, and streaming the sliding windows a model needs with container timestamps.
+
+Memory is bounded by one window's span of frames, whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import os
+
+# FFmpeg and OpenCV print their own warnings ("moov atom not found") to stderr; errors reach the user through
+# VideoError instead, as one line naming the file.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import VideoError
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
+
+FrameTransform = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video (frame count and duration may be estimates until decoded)."""
+
+    path: str
+    frames: int  # frame count reported by the container (0 when unknown)
+    fps: float  # nominal frame rate; timestamps come from the container, not from this
+    duration_s: float  # frames / fps as reported; refined by decoding
+    width: int
+    height: int
+    codec: str  # FourCC, e.g. "mp4v", "MJPG", "h264"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of decoded frames and where it lies in the video."""
+
+    index: int  # order of the window in the video
+    start_frame: int  # index of its first sampled frame
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    start_s: float  # container timestamp of the first frame
+    end_s: float  # timestamp where the last frame ends
+    video_frames: int = 0  # frames decoded in the whole video; set on the last window only
+
+
+def _open(path: str | os.PathLike[str]) -> cv2.VideoCapture:
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(f"{p}: no such file")
+    if p.is_dir():
+        raise VideoError(f"{p}: is a folder, not a video")
+    if not os.access(p, os.R_OK):
+        raise VideoError(f"{p}: permission denied")
+    if p.stat().st_size == 0:
+        raise VideoError(f"{p}: empty file (0 bytes)")
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        raise VideoError(f"{p}: cannot open: not a video, or corrupt/truncated container")
+    return cap
+
+
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    text = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
+    return text.strip("\x00 ") if text.isprintable() else f"{code:#x}"
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read the container's header: frame count, fps, duration, size and codec. Decodes nothing."""
+    cap = _open(path)
+    try:
+        frames = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = 0.0
+        return VideoInfo(
+            path=str(path),
+            frames=frames,
+            fps=fps,
+            duration_s=frames / fps if fps > 0 else 0.0,
+            width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            codec=_fourcc(cap),
+        )
+    finally:
+        cap.release()
+
+
+def plan_starts(n_frames: int, span: int, stride: int) -> list[int]:
+    """First frames of the sliding windows: every `stride` frames, plus one aligned to the end for the tail."""
+    if stride < 1:
+        raise ValueError("stride must be at least 1")
+    if n_frames <= span:
+        return [0]
+    starts = list(range(0, n_frames - span + 1, stride))
+    if starts[-1] != n_frames - span:
+        starts.append(n_frames - span)
+    return starts
+
+
+def uniform_starts(n_frames: int, span: int, count: int) -> list[int]:
+    """`count` window starts spread evenly over the video (the usual video-level evaluation protocol)."""
+    if n_frames <= span or count <= 1:
+        return [max((n_frames - span) // 2, 0)] if count == 1 else [0]
+    return sorted({round(v) for v in np.linspace(0, n_frames - span, count)})
+
+
+class _Frames:
+    """Sequential decoder that yields (index, timestamp_s, frame or None), converting only frames asked for."""
+
+    def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None):
+        self.path = Path(path)
+        self.cap = _open(path)
+        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 0.0
+        if not np.isfinite(self.fps) or self.fps <= 0 or self.fps > 1000:
+            self.fps = 25.0
+        self.count_hint = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self.transform = transform
+        self.last_ts = -1.0
+
+    def __iter__(self) -> Iterator[tuple[int, float, Callable[[], np.ndarray]]]:
+        index = 0
+        try:
+            while self.cap.grab():
+                ts = self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if not np.isfinite(ts) or ts <= self.last_ts:  # no usable container time: fall back to fps
+                    ts = self.last_ts + 1.0 / self.fps if self.last_ts >= 0 else 0.0
+                self.last_ts = ts
+                yield index, ts, self._retrieve
+                index += 1
+        finally:
+            self.cap.release()
+
+    def _retrieve(self) -> np.ndarray:
+        ok, bgr = self.cap.retrieve()
+        if not ok or bgr is None:
+            raise VideoError(f"{self.path}: frame could not be decoded (corrupt stream)")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return self.transform(rgb) if self.transform is not None else rgb
+
+
+def iter_windows(
+    path: str | os.PathLike[str],
+    *,
+    clip_len: int,
+    frame_step: int = 1,
+    stride: int | None = None,
+    num_windows: int | None = None,
+    transform: FrameTransform | None = None,
+) -> Iterator[Window]:
+    """Stream the windows of a video in order, decoding it once and holding at most one window's frames.
+
+    Windows start every `stride` frames (default clip_len // 2), plus one aligned to the end so the tail is
+    covered; or, with `num_windows`, that many evenly spaced. A video shorter than one window is looped.
+    `transform` is applied to each RGB frame once, as it is decoded (e.g. the short-side resize).
+    """
+    span = (clip_len - 1) * frame_step + 1
+    stride = stride or max(clip_len // 2, 1)
+    source = _Frames(path, transform)
+    n_hint = source.count_hint  # the container's count: a plan, checked against what actually decodes
+    if num_windows is not None:
+        pending = uniform_starts(n_hint, span, num_windows) if n_hint else [0]
+    else:
+        pending = plan_starts(n_hint, span, stride) if n_hint else []
+
+    def needed(i: int) -> bool:
+        if not n_hint or i >= n_hint - span - stride:  # unknown length, or near an end the count may misplace
+            return True
+        return any(0 <= i - s < span and (i - s) % frame_step == 0 for s in pending)
+
+    ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=span)  # the last `span` decoded frames
+    waiting: deque[tuple[int, float, np.ndarray]] = deque()  # complete windows waiting for their end time
+    next_grid = 0  # unknown length: the next start on the stride grid
+    count, last_ts, frame_dur, last_start = 0, 0.0, 1.0 / source.fps, -1
+    for i, ts, retrieve in source:
+        while waiting:  # this frame's timestamp is where the previous window ends
+            start, start_s, frames = waiting.popleft()
+            yield Window(count, start, frames, start_s, ts)
+            count += 1
+        if i > 0:
+            frame_dur = max(ts - last_ts, 1e-6)
+        last_ts = ts
+        ring.append((i, ts, retrieve() if needed(i) else None))
+        if not n_hint and num_windows is None and i == next_grid + span - 1:
+            pending.append(next_grid)
+            next_grid += stride
+        if pending and pending[0] + span - 1 == i:
+            start = pending.pop(0)
+            waiting.append((start, ring[0][1], _take(ring, start, frame_step, path)))
+            last_start = start
+    end_s = last_ts + frame_dur
+    n = len(ring) and ring[-1][0] + 1
+    if n == 0:
+        raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+    if n < span:  # shorter than one window: loop its frames so that it still gets a label
+        looped = _take(ring, 0, 1, path)[[(k * frame_step) % n for k in range(clip_len)]]
+        waiting.append((0, ring[0][1], looped))
+    elif last_start < 0 or (last_start + span < n and (num_windows is None or pending)):
+        # The tail is not covered (or the container's count was wrong): one window aligned to the end.
+        waiting.append((n - span, ring[0][1], _take(ring, n - span, frame_step, path)))
+    for k, (start, start_s, frames) in enumerate(waiting):
+        yield Window(count + k, start, frames, start_s, end_s, video_frames=n if k == len(waiting) - 1 else 0)
+
+
+def _take(ring, start: int, frame_step: int, path) -> np.ndarray:
+    """Stack the ring's frames from `start` on, every `frame_step`-th."""
+    picked = [f for (i, _, f) in ring if i >= start and (i - start) % frame_step == 0]
+    if any(f is None for f in picked):
+        raise VideoError(f"{Path(path)}: frames could not be decoded (corrupt stream)")
+    return np.stack(picked)
+
+
+def read_frames(
+    path: str | os.PathLike[str], indices: Sequence[int], transform: FrameTransform | None = None
+) -> np.ndarray:
+    """Decode the frames at `indices` in one sequential pass: (len(indices), H, W, 3) RGB uint8.
+
+    Indices past the real end (a container's count can be off) take the last decoded frame.
+    """
+    wanted = set(indices)
+    last = max(wanted)
+    got: dict[int, np.ndarray] = {}
+    tail: np.ndarray | None = None
+    for i, _, retrieve in _Frames(path, transform):
+        if i in wanted:
+            got[i] = tail = retrieve()
+        if i >= last:
+            break
+    if tail is None:
+        raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+    return np.stack([got.get(i, tail) for i in indices])
+
+
+def find_videos(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand folders recursively to the video files inside them (by extension); files are kept as given."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS))
+        else:
+            found.append(p)
+    return found

@@ -1,0 +1,95 @@
+"""The networks: shapes for every builder, attention-off equals the plain 3D ResNet, maps in [0, 1], gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from actionrec.attention import Attention3d, capture_spatial_maps
+from actionrec.networks import BUILDERS, build, count_parameters, gflops_per_clip
+
+SMALL = {"r3d10": {"width": 8}, "r3d18": {"width": 8}, "r3d34": {"width": 8}, "r3d50": {"width": 8},
+         "dense3d": {"growth": 8, "block_layers": (2, 2, 2, 2)}, "c3d": {"width": 8, "hidden": 64}}
+
+
+@pytest.mark.parametrize("arch", list(BUILDERS))
+def test_every_builder_outputs_logits(arch):
+    """Each builder maps (N, 3, T, H, W) to (N, num_classes), at two input sizes."""
+    for shape in [(2, 3, 8, 32, 32), (1, 3, 16, 48, 64)]:
+        model = build(arch, num_classes=7, **SMALL[arch]).eval()
+        with torch.no_grad():
+            assert model(torch.randn(*shape)).shape == (shape[0], 7)
+
+
+class PlainBasicBlock(nn.Module):
+    """A reference block of torchvision's r3d, written independently of actionrec's."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(),
+                                  nn.Conv3d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm3d(cout))
+        self.down = (nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+                     if stride != 1 or cin != cout else nn.Identity())
+
+
+def reference_r3d_params(layers, width, num_classes):
+    stem = nn.Sequential(nn.Conv3d(3, width, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False), nn.BatchNorm3d(width))
+    total, cin = count_parameters(stem), width
+    for i, depth in enumerate(layers):
+        cout = width * 2**i
+        for j in range(depth):
+            total += count_parameters(PlainBasicBlock(cin, cout, 2 if i and not j else 1))
+            cin = cout
+    return total + count_parameters(nn.Linear(cin, num_classes))
+
+
+@pytest.mark.parametrize(("arch", "layers"), [("r3d10", (1, 1, 1, 1)), ("r3d18", (2, 2, 2, 2))])
+@pytest.mark.parametrize("width", [16, 64])
+def test_attention_off_is_exactly_the_plain_resnet(arch, layers, width):
+    """attention=False has the parameters of an independently written plain 3D ResNet; attention=True adds
+    exactly the attention modules' parameters."""
+    plain = build(arch, num_classes=101, width=width, attention=False)
+    assert count_parameters(plain) == reference_r3d_params(layers, width, 101)
+    assert not any(isinstance(m, Attention3d) for m in plain.modules())
+    att = build(arch, num_classes=101, width=width, attention=True)
+    extra = sum(count_parameters(m) for m in att.modules() if isinstance(m, Attention3d))
+    assert count_parameters(att) == count_parameters(plain) + extra > count_parameters(plain)
+
+
+def test_attention_stages_option_limits_where_attention_sits():
+    """attention_stages=(3, 4) puts attention in the last two stages only."""
+    model = build("r3d18", num_classes=5, width=8, attention_stages=(3, 4))
+    names = [n for n, m in model.named_modules() if isinstance(m, Attention3d)]
+    assert names and all(n.startswith(("layer3", "layer4")) for n in names)
+
+
+@pytest.mark.parametrize("arch", ["r3d18", "dense3d"])
+def test_spatial_maps_are_captured_and_in_unit_interval(arch):
+    """capture_spatial_maps returns one (N, 1, T', H', W') map per attention module, values in [0, 1]."""
+    model = build(arch, num_classes=4, **SMALL[arch]).eval()
+    with capture_spatial_maps(model) as maps, torch.no_grad():
+        model(torch.randn(2, 3, 8, 32, 32) * 3)
+    expected = sum(isinstance(m, Attention3d) for m in model.modules())
+    assert len(maps) == expected > 0
+    for m in maps.values():
+        assert m.shape[:2] == (2, 1) and m.ndim == 5
+        assert 0.0 <= m.min() and m.max() <= 1.0
+
+
+@pytest.mark.parametrize("arch", list(BUILDERS))
+def test_gradients_reach_the_stem(arch):
+    """A backward pass gives the first convolution a non-zero gradient."""
+    model = build(arch, num_classes=3, **SMALL[arch]).train()
+    loss = nn.functional.cross_entropy(model(torch.randn(2, 3, 8, 32, 32)), torch.tensor([0, 2]))
+    loss.backward()
+    first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv3d))
+    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+
+
+def test_gflops_scale_with_width_and_input():
+    """FLOP counting: 4x the width costs ~16x; twice the frames costs ~2x."""
+    small = gflops_per_clip(build("r3d18", num_classes=10, width=16, attention=False), (3, 16, 112, 112))
+    wide = gflops_per_clip(build("r3d18", num_classes=10, width=64, attention=False), (3, 16, 112, 112))
+    long = gflops_per_clip(build("r3d18", num_classes=10, width=16, attention=False), (3, 32, 112, 112))
+    assert 14 < wide / small < 17 and 1.9 < long / small < 2.1

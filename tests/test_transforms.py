@@ -1,0 +1,60 @@
+"""The one clip pipeline: shapes, normalisation, resize-at-decode equivalence, training crops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import moving_square_frames
+
+from actionrec.config import Preprocessing
+from actionrec.transforms import CropBox, frame_resizer, preprocess, random_box
+
+
+def test_preprocess_shape_dtype_and_normalisation():
+    """Output is float32 (N, 3, T, crop, crop); a uniform mean-coloured clip normalises to ~0."""
+    spec = Preprocessing(clip_len=4, resize=40, crop=32)
+    mean_rgb = np.round(np.asarray(spec.mean) * 255).astype(np.uint8)
+    frames = np.broadcast_to(mean_rgb, (2, 4, 60, 80, 3)).copy()
+    x = preprocess(frames, spec)
+    assert x.shape == (2, 3, 4, 32, 32) and x.dtype == np.float32
+    assert np.abs(x).max() < 0.01
+    white = preprocess(np.full((4, 60, 80, 3), 255, np.uint8), spec)
+    assert np.allclose(white[0, :, 0, 0, 0], (1 - np.asarray(spec.mean)) / np.asarray(spec.std), atol=1e-5)
+
+
+def test_resize_at_decode_gives_identical_input():
+    """Resizing each frame once at decode time (frame_resizer) gives exactly what preprocess alone gives."""
+    spec = Preprocessing(clip_len=6, resize=40, crop=32)
+    frames = moving_square_frames(6, 96, 72)
+    pre_resized = np.stack([frame_resizer(spec)(f) for f in frames])
+    assert np.array_equal(preprocess(frames, spec), preprocess(pre_resized, spec))
+
+
+def test_centre_crop_takes_the_middle():
+    """The default crop is centred in the resized frame."""
+    spec = Preprocessing(clip_len=1, resize=40, crop=20)
+    frame = np.zeros((1, 40, 60, 3), np.uint8)
+    frame[0, 10:30, 20:40] = 255  # exactly the centre 20x20
+    x = preprocess(frame, spec)
+    assert (x[0, 0] > 0).all()
+
+
+def test_training_box_flips_and_scales():
+    """A flipped box mirrors the clip; a larger box is scaled down to the crop size."""
+    spec = Preprocessing(clip_len=2, resize=32, crop=16)
+    frames = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    a = preprocess(frames, spec, CropBox(0, 0, 16))
+    b = preprocess(frames, spec, CropBox(0, 0, 16, flip=True))
+    assert np.array_equal(a[..., ::-1], b)
+    assert preprocess(frames, spec, CropBox(0, 0, 32)).shape == (1, 3, 2, 16, 16)
+    rng = np.random.default_rng(1)
+    boxes = [random_box(32, 48, spec, rng) for _ in range(50)]
+    assert all(b.size >= 16 and b.top + b.size <= 32 and b.left + b.size <= 48 for b in boxes)
+    assert {b.flip for b in boxes} == {True, False}
+    assert len({b.size for b in boxes}) > 1
+
+
+def test_bad_shape_is_rejected():
+    """Frames that are not (N, T, H, W, 3) raise a ValueError."""
+    with pytest.raises(ValueError):
+        preprocess(np.zeros((4, 10, 10), np.uint8), Preprocessing())

@@ -1,0 +1,94 @@
+"""Decoding: probing, container timestamps, sliding-window planning, padding of short videos, bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import shared_clips
+
+from actionrec.errors import VideoError
+from actionrec.video import iter_windows, plan_starts, probe, read_frames, uniform_starts
+
+
+@pytest.mark.parametrize("kind", ["mp4", "avi", "vfr"])
+def test_probe_reports_container_facts(videos, kind):
+    """probe() reads frame count, fps, size and codec from the header of each container."""
+    info = probe(videos[kind])
+    assert info.frames > 0 and info.fps > 0 and info.width > 0 and info.height > 0
+    assert info.codec
+    assert info.duration_s == pytest.approx(info.frames / info.fps)
+
+
+def test_plan_starts_counts_and_covers_tail():
+    """Windows start every stride; one more is aligned to the end when the grid leaves a tail."""
+    assert plan_starts(60, 16, 8) == [0, 8, 16, 24, 32, 40, 44]
+    assert plan_starts(48, 16, 16) == [0, 16, 32]  # grid ends exactly at the end: no extra window
+    assert plan_starts(10, 16, 8) == [0]
+    for n in range(16, 200, 7):
+        starts = plan_starts(n, 16, 5)
+        assert starts[-1] + 16 == n and len(starts) == -(-(n - 16) // 5) + 1
+    assert uniform_starts(100, 16, 5) == [0, 21, 42, 63, 84]
+
+
+@pytest.mark.parametrize("kind", ["mp4", "avi", "vfr"])
+def test_windows_have_monotonic_timestamps_inside_duration(videos, kind):
+    """Window times come from the container, increase, and lie inside the decoded duration."""
+    windows = list(iter_windows(videos[kind], clip_len=8, stride=4))
+    starts = [w.start_s for w in windows]
+    assert starts == sorted(starts) and starts[0] == 0.0
+    duration = windows[-1].end_s
+    assert all(0 <= w.start_s < w.end_s <= duration + 1e-9 for w in windows)
+    n = windows[-1].video_frames
+    assert [w.start_frame for w in windows] == plan_starts(n, 8, 4)
+    assert all(w.frames.shape[0] == 8 and w.frames.dtype == np.uint8 for w in windows)
+
+
+def test_variable_frame_rate_uses_container_time(videos):
+    """In a VFR video the second half runs at 10 fps: its windows last longer than index/fps would say."""
+    windows = list(iter_windows(videos["vfr"], clip_len=8, stride=4))
+    assert windows[0].start_s == pytest.approx(0.0)
+    late = [w for w in windows if w.start_frame >= 10]
+    assert late and all(w.end_s - w.start_s == pytest.approx(0.8, abs=0.01) for w in late)  # 8 frames x 100 ms
+    assert windows[-1].end_s == pytest.approx(2.4, abs=0.01)  # last pts 2.3 s + its 100 ms
+
+
+def test_short_video_is_looped_to_one_window(videos):
+    """A 5-frame video still yields one full window, its frames repeated in order."""
+    (window,) = iter_windows(videos["short"], clip_len=16, frame_step=2)
+    assert window.frames.shape[0] == 16 and window.video_frames == 5
+    first = read_frames(videos["short"], range(5))
+    expected = first[[(2 * k) % 5 for k in range(16)]]
+    assert np.array_equal(window.frames, expected)
+
+
+def test_frame_step_samples_every_nth_frame(videos):
+    """With frame_step 3 a window holds decoded frames start, start+3, ... (checked against read_frames)."""
+    windows = list(iter_windows(videos["mp4"], clip_len=5, frame_step=3, stride=10))
+    for w in windows:
+        assert np.array_equal(w.frames, read_frames(videos["mp4"], range(w.start_frame, w.start_frame + 13, 3)))
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "empty", "truncated", "text", "missing"])
+def test_bad_files_raise_one_line_video_error(videos, kind):
+    """Every kind of bad file raises VideoError whose one-line message names the file."""
+    with pytest.raises(VideoError) as e:
+        list(iter_windows(videos[kind], clip_len=8))
+    message = str(e.value)
+    assert str(videos[kind]) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("clip", shared_clips(), ids=lambda p: p.name)
+def test_real_clips_decode_into_windows(clip):
+    """Real encoded clips (shared data, skipped when absent) decode into windows covering the whole video."""
+    info = probe(clip)
+    windows = list(iter_windows(clip, clip_len=16, stride=16))
+    assert windows[-1].video_frames == pytest.approx(info.frames, abs=2)
+    assert windows[-1].end_s == pytest.approx(info.duration_s, rel=0.05)
+    assert all(w.frames.shape == (16, info.height, info.width, 3) for w in windows)
+
+
+def test_shared_clips_present_or_skipped():
+    """Documents whether the shared real clips were found (the real-clip tests skip without them)."""
+    if not shared_clips():
+        pytest.skip("../shared/data/clips is absent")
+    assert len(shared_clips()) >= 1
