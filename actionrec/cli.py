@@ -124,6 +124,15 @@ def info(
         typer.echo(json.dumps(summary, indent=2))
 
 
+# ---- train, evaluate (train.py, evaluate.py) ----
+
+
+# ---- export (export.py) ----
+
+
+# ---- synth, explain (synth.py, explain.py) ----
+
+
 def main() -> None:
     """Console entry point: no traceback reaches the user unless ACTIONREC_DEBUG=1."""
     try:

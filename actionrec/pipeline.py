@@ -130,7 +130,8 @@ class Recognizer:
             score=ranking[0].score,
             top=ranking,
             windows=[
-                WindowResult(w.start_s, w.end_s, ranked(p, labels, top_k)) for w, p in zip(windows, probs, strict=True)
+                WindowResult(round(w.start_s, 6), round(w.end_s, 6), ranked(p, labels, top_k))
+                for w, p in zip(windows, probs, strict=True)
             ],
         )
 
