@@ -9,8 +9,14 @@ from torch import nn
 from actionrec.attention import Attention3d, capture_spatial_maps
 from actionrec.networks import BUILDERS, build, count_parameters, gflops_per_clip
 
-SMALL = {"r3d10": {"width": 8}, "r3d18": {"width": 8}, "r3d34": {"width": 8}, "r3d50": {"width": 8},
-         "dense3d": {"growth": 8, "block_layers": (2, 2, 2, 2)}, "c3d": {"width": 8, "hidden": 64}}
+SMALL = {
+    "r3d10": {"width": 8},
+    "r3d18": {"width": 8},
+    "r3d34": {"width": 8},
+    "r3d50": {"width": 8},
+    "dense3d": {"growth": 8, "block_layers": (2, 2, 2, 2)},
+    "c3d": {"width": 8, "hidden": 64},
+}
 
 
 @pytest.mark.parametrize("arch", list(BUILDERS))
@@ -27,10 +33,18 @@ class PlainBasicBlock(nn.Module):
 
     def __init__(self, cin, cout, stride):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(),
-                                  nn.Conv3d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm3d(cout))
-        self.down = (nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
-                     if stride != 1 or cin != cout else nn.Identity())
+        self.body = nn.Sequential(
+            nn.Conv3d(cin, cout, 3, stride, 1, bias=False),
+            nn.BatchNorm3d(cout),
+            nn.ReLU(),
+            nn.Conv3d(cout, cout, 3, 1, 1, bias=False),
+            nn.BatchNorm3d(cout),
+        )
+        self.down = (
+            nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
 
 
 def reference_r3d_params(layers, width, num_classes):
@@ -74,7 +88,7 @@ def test_spatial_maps_are_captured_and_in_unit_interval(arch):
     assert len(maps) == expected > 0
     for m in maps.values():
         assert m.shape[:2] == (2, 1) and m.ndim == 5
-        assert 0.0 <= m.min() and m.max() <= 1.0
+        assert m.min() >= 0.0 and m.max() <= 1.0
 
 
 @pytest.mark.parametrize("arch", list(BUILDERS))
