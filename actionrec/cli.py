@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -125,6 +125,106 @@ def info(
 
 
 # ---- train, evaluate (train.py, evaluate.py) ----
+
+
+EvalDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data set: a folder, or a .csv list.")],
+    model: ModelOpt = None,
+    split: Annotated[int, typer.Option(min=1, help="Official split of UCF-101 / HMDB-51 (1-3).")] = 1,
+    fmt: Annotated[EvalDataFormat, typer.Option("--format", help="Data set layout; auto detects it.")] = "auto",
+    csv_list: Annotated[Path | None, typer.Option("--csv", help="CSV list (path,label[,group]) of the videos.")] = None,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set (as in training).")
+    ] = 0.2,
+    group_regex: Annotated[
+        str | None, typer.Option(help="Regex on file names giving the group (person) that stays on one side.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the folder/CSV split (as in training).")] = 0,
+    subset: Annotated[
+        Literal["val", "all"], typer.Option(help="val: the held-out side; all: every video (a separate test set).")
+    ] = "val",
+    clips_per_video: Annotated[
+        int, typer.Option("--clips-per-video", "-K", min=1, help="Uniformly spaced windows scored per video.")
+    ] = 10,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="JSON report; <stem>.confusion.csv and .png are written beside it."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
+    backend: Annotated[BackendKind, typer.Option(help="Force a back end; default from the model file.")] = (
+        BackendKind.auto
+    ),
+    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
+    precision: Annotated[
+        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
+    ] = Precision.auto,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+) -> None:
+    """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
+    class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
+    from .datasets import DataFormat, open_dataset
+    from .errors import DataError
+    from .evaluate import evaluate as run_evaluation
+    from .evaluate import per_class_table, summary_lines, write_outputs
+    from .pipeline import default_model_path, load
+
+    with reported():
+        dataset = open_dataset(
+            data,
+            fmt=DataFormat(fmt),
+            split=split,
+            val_fraction=val_fraction,
+            group_regex=group_regex,
+            seed=seed,
+            csv_path=csv_list,
+        )
+        err.print(dataset.summary(), highlight=False, soft_wrap=True)
+        items = dataset.val if subset == "val" else dataset.train + dataset.val
+        if not items:
+            raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
+        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=len(items) < 2,
+        )
+
+        def on_video(_item, error: str | None) -> None:
+            if error:
+                progress.console.print(f"[yellow]skipped:[/] {error}", highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+        with progress:
+            task = progress.add_task("evaluate", total=len(items))
+            report = run_evaluation(
+                recognizer,
+                items,
+                dataset.labels,
+                clips_per_video=clips_per_video,
+                batch_size=batch_size,
+                progress=on_video,
+            )
+        for line in summary_lines(report):
+            typer.echo(line)
+        Console(soft_wrap=True).print(per_class_table(report))
+        if output is not None:
+            context = {
+                "model": str(model or default_model_path()),
+                "data": str(data),
+                "data_source": dataset.source,
+                "subset": subset,
+                "data_skipped": list(dataset.skipped),
+            }
+            written = write_outputs(output, report, context)
+            err.print("wrote " + ", ".join(map(str, written)), highlight=False, soft_wrap=True)
 
 
 # ---- export (export.py) ----

@@ -1,0 +1,367 @@
+"""Accuracy of a model on labelled videos: clip and video top-1/top-5, mean class accuracy, per-class results and
+the confusion matrix, with the report (JSON, CSV, PNG) written from them. Videos are scored by
+`Recognizer.window_probs`, the very code that `predict` runs; the metric math is in small pure functions."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DataError, VideoError
+from .files import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from .datasets import VideoItem
+    from .pipeline import Recognizer
+
+OTHER = "(other)"  # confusion-matrix class for predictions of model classes the data set does not have
+
+Progress = Callable[["VideoItem", "str | None"], None]  # called after each video with its error, or None
+
+
+# ---- metric math: pure functions on arrays ----
+
+
+def accuracy_topk(probs: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """Fraction of rows whose target is among the k highest scores (ties: the lower class index ranks first,
+    as in `predict`'s rankings). probs (N, C), targets (N,) ints; k larger than C counts every row."""
+    if len(targets) == 0:
+        return float("nan")
+    top = np.argsort(-probs, axis=1, kind="stable")[:, : max(k, 1)]  # (N, min(k, C))
+    return float(np.mean(np.any(top == np.asarray(targets)[:, None], axis=1)))
+
+
+def confusion_matrix(preds: np.ndarray, targets: np.ndarray, n: int) -> np.ndarray:
+    """(n, n) int64 counts: row = true class, column = predicted class."""
+    matrix = np.zeros((n, n), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(targets, dtype=np.int64), np.asarray(preds, dtype=np.int64)), 1)
+    return matrix
+
+
+def class_recalls(matrix: np.ndarray) -> np.ndarray:
+    """Per class, the share of its samples predicted as itself; NaN for a class with no samples."""
+    totals = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)
+
+
+def mean_class_accuracy(matrix: np.ndarray) -> float:
+    """The mean of the per-class recalls over the classes that have samples (a confusion matrix in)."""
+    recalls = class_recalls(matrix)
+    present = ~np.isnan(recalls)
+    return float(recalls[present].mean()) if present.any() else float("nan")
+
+
+def match_labels(data_labels: Sequence[str], model_labels: Sequence[str], where: str = "data set") -> list[int]:
+    """The model's class index of each data set class, matched by name: exactly, or else ignoring case, spaces,
+    underscores and hyphens ("riding a bike" = "riding_a_bike"). A class the model does not know is a DataError."""
+    exact = {name: i for i, name in enumerate(model_labels)}
+    loose: dict[str, list[int]] = {}
+    for i, name in enumerate(model_labels):
+        loose.setdefault(_loose(name), []).append(i)
+    mapping, unknown = [], []
+    for name in data_labels:
+        if name in exact:
+            mapping.append(exact[name])
+        elif len(loose.get(_loose(name), [])) == 1:
+            mapping.append(loose[_loose(name)][0])
+        else:
+            unknown.append(name)
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (", ..." if len(unknown) > 8 else "")
+        known = ", ".join(list(model_labels)[:8]) + (", ..." if len(model_labels) > 8 else "")
+        raise DataError(f"{where}: {len(unknown)} classes the model does not know: {shown} (the model has: {known})")
+    if len(set(mapping)) != len(mapping):
+        raise DataError(f"{where}: two data set classes map onto the same model class")
+    return mapping
+
+
+def _loose(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "_", name.strip().casefold())
+
+
+def protocol_text(clips_per_video: int, clip_len: int, frame_step: int, resize: int, crop: int) -> str:
+    step = f" (every {frame_step}th frame)" if frame_step > 1 else ""
+    return (
+        f"video = mean softmax of K={clips_per_video} uniformly spaced {clip_len}-frame windows{step}, "
+        f"short side {resize}, centre crop {crop}; clip = each window scored alone"
+    )
+
+
+# ---- the evaluation ----
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    label: str
+    videos: int  # videos of this class evaluated
+    clips: int  # windows scored over those videos
+    clip_top1: float | None  # None when the class has no videos here
+    video_top1: float | None  # the class's recall; mean_class_accuracy is the mean of these
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    video: str
+    label: str  # the true class
+    predicted: str  # top-1 of the mean of its window probabilities (a model class name)
+    score: float  # that class's mean probability
+    clips: int  # windows scored (fewer than K when the video is shorter than K distinct windows)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Everything `actionrec evaluate` reports; `to_dict` is the JSON report's layout."""
+
+    protocol: str  # how clips and videos were scored, in words
+    clips_per_video: int  # K
+    top_k: int  # the k of the "top5" numbers: 5, or the class count when the model has fewer
+    videos: int  # videos evaluated (unreadable ones excluded)
+    clips: int  # windows scored
+    clip_top1: float
+    clip_top5: float
+    video_top1: float
+    video_top5: float
+    mean_class_accuracy: float  # mean over the data set's classes of video top-1 recall
+    per_class: tuple[ClassResult, ...]
+    confusion_labels: tuple[str, ...]  # the data set's classes, plus OTHER when the model has more
+    confusion: tuple[tuple[int, ...], ...]  # rows true class, columns predicted, video level
+    outcomes: tuple[VideoOutcome, ...]
+    skipped: tuple[tuple[str, str], ...]  # (video, error) of unreadable videos, not counted anywhere else
+    backend: str  # which back end ran the model (torch, onnxruntime)
+    seconds: float  # wall time of the evaluation
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy", "seconds"):
+            d[key] = _round(d[key])
+        for row in d["per_class"]:
+            row["clip_top1"], row["video_top1"] = _round(row["clip_top1"]), _round(row["video_top1"])
+        for row in d["outcomes"]:
+            row["score"] = _round(row["score"])
+        d["confusion"] = [list(r) for r in self.confusion]
+        d["skipped"] = [{"video": v, "error": e} for v, e in self.skipped]
+        return d
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 6)
+
+
+def evaluate(
+    recognizer: Recognizer,
+    items: Sequence[VideoItem],
+    labels: Sequence[str],
+    *,
+    clips_per_video: int = 10,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> EvalReport:
+    """Score each video's K uniformly spaced windows and measure clip and video accuracy.
+
+    items: the videos with their true class as an index into `labels` (the data set's class names), which are
+    matched to the model's classes by name. A video that cannot be decoded is skipped and listed in `skipped`;
+    `progress(item, error_or_None)` is called after each video.
+
+    >>> from actionrec.datasets import open_dataset
+    >>> from actionrec.pipeline import load
+    >>> split = open_dataset(Path("data/weizmann4"), group_regex=r"_(s\\d)")
+    >>> report = evaluate(load("model.safetensors"), split.val, split.labels, clips_per_video=10)
+    >>> report.video_top1, report.mean_class_accuracy  # doctest: +SKIP
+    (0.875, 0.875)
+    """
+    if clips_per_video < 1:
+        raise ValueError("clips_per_video must be at least 1")
+    meta = recognizer.meta
+    model_labels = tuple(meta.labels)
+    to_model = np.asarray(match_labels(labels, model_labels), dtype=np.int64)  # data class -> model class
+    n_data = len(labels)
+    extra = len(model_labels) > n_data
+    to_confusion = np.full(len(model_labels), n_data, dtype=np.int64)  # model class -> confusion class
+    to_confusion[to_model] = np.arange(n_data)
+
+    started = time.perf_counter()
+    clip_probs: list[np.ndarray] = []
+    clip_targets: list[np.ndarray] = []  # data class of each clip
+    video_probs: list[np.ndarray] = []
+    video_targets: list[int] = []
+    kept: list[VideoItem] = []
+    skipped: list[tuple[str, str]] = []
+    for item in items:
+        try:
+            probs, _ = recognizer.window_probs(item.path, num_windows=clips_per_video, batch_size=batch_size)
+        except VideoError as e:
+            skipped.append((str(item.path), str(e)))
+            if progress is not None:
+                progress(item, str(e))
+            continue
+        clip_probs.append(probs)  # (W, C_model), W <= K
+        clip_targets.append(np.full(len(probs), item.label, dtype=np.int64))
+        video_probs.append(probs.mean(axis=0))  # (C_model,)
+        video_targets.append(item.label)
+        kept.append(item)
+        if progress is not None:
+            progress(item, None)
+    if not kept:
+        raise DataError(f"no readable videos to evaluate ({len(skipped)} unreadable of {len(items)})")
+
+    clips = np.concatenate(clip_probs)  # (N_clips, C_model)
+    clip_true = np.concatenate(clip_targets)  # data classes
+    videos = np.stack(video_probs)  # (N_videos, C_model)
+    video_true = np.asarray(video_targets, dtype=np.int64)
+    k = min(5, len(model_labels))
+    video_pred = np.argmax(videos, axis=1)  # model classes (argmax: first of equals, as the stable rankings)
+    clip_pred = np.argmax(clips, axis=1)
+    n_conf = n_data + int(extra)
+    matrix = confusion_matrix(to_confusion[video_pred], video_true, n_conf)
+    recalls = class_recalls(matrix)
+    per_class = []
+    for c, name in enumerate(labels):
+        mask = clip_true == c
+        per_class.append(
+            ClassResult(
+                label=name,
+                videos=int(np.sum(video_true == c)),
+                clips=int(mask.sum()),
+                clip_top1=float(np.mean(clip_pred[mask] == to_model[c])) if mask.any() else None,
+                video_top1=None if np.isnan(recalls[c]) else float(recalls[c]),
+            )
+        )
+    spec = meta.preprocessing
+    return EvalReport(
+        protocol=protocol_text(clips_per_video, spec.clip_len, spec.frame_step, spec.resize, spec.crop),
+        clips_per_video=clips_per_video,
+        top_k=k,
+        videos=len(kept),
+        clips=len(clips),
+        clip_top1=accuracy_topk(clips, to_model[clip_true], 1),
+        clip_top5=accuracy_topk(clips, to_model[clip_true], k),
+        video_top1=accuracy_topk(videos, to_model[video_true], 1),
+        video_top5=accuracy_topk(videos, to_model[video_true], k),
+        mean_class_accuracy=mean_class_accuracy(matrix),
+        per_class=tuple(per_class),
+        confusion_labels=(*labels, *((OTHER,) if extra else ())),
+        confusion=tuple(tuple(int(v) for v in row) for row in matrix),
+        outcomes=tuple(
+            VideoOutcome(str(it.path), labels[it.label], model_labels[p], float(v[p]), len(cp))
+            for it, p, v, cp in zip(kept, video_pred, videos, clip_probs, strict=True)
+        ),
+        skipped=tuple(skipped),
+        backend=getattr(recognizer.backend, "name", type(recognizer.backend).__name__),
+        seconds=time.perf_counter() - started,
+    )
+
+
+# ---- what gets shown and written ----
+
+
+def summary_lines(report: EvalReport) -> list[str]:
+    """The headline numbers, one per line, protocol first."""
+    k = report.top_k
+    lines = [
+        f"protocol: {report.protocol}",
+        f"videos: {report.videos} ({report.clips} clips)"
+        + (f", {len(report.skipped)} unreadable skipped" if report.skipped else ""),
+        f"clip accuracy:  top-1 {_pct(report.clip_top1)}  top-{k} {_pct(report.clip_top5)}",
+        f"video accuracy: top-1 {_pct(report.video_top1)}  top-{k} {_pct(report.video_top5)}",
+        f"mean class accuracy (video top-1): {_pct(report.mean_class_accuracy)}",
+    ]
+    return lines
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{100 * value:.2f}%"
+
+
+def per_class_table(report: EvalReport) -> Table:
+    """A rich table: per class, its videos and clips, clip and video top-1, and what it is most confused with."""
+    from rich.table import Table
+
+    table = Table(title="per class", title_justify="left")
+    for col, justify in (("class", "left"), ("videos", "right"), ("clips", "right")):
+        table.add_column(col, justify=justify)
+    table.add_column("clip top-1", justify="right")
+    table.add_column("video top-1", justify="right")
+    table.add_column("most confused with")
+    matrix = np.asarray(report.confusion)
+    for c, row in enumerate(report.per_class):
+        wrong = matrix[c].copy()
+        wrong[c] = 0
+        confused = f"{report.confusion_labels[int(wrong.argmax())]} ({int(wrong.max())})" if wrong.max() > 0 else ""
+        table.add_row(row.label, str(row.videos), str(row.clips), _pct(row.clip_top1), _pct(row.video_top1), confused)
+    return table
+
+
+def write_report(path: str | os.PathLike[str], report: EvalReport, context: dict[str, Any] | None = None) -> Path:
+    """The JSON report, atomically: `context` (model, data, split...) first, then `report.to_dict()`."""
+    import json
+
+    path = Path(path)
+    write_text_atomic(path, json.dumps({**(context or {}), **report.to_dict()}, indent=2) + "\n")
+    return path
+
+
+def write_confusion_csv(path: str | os.PathLike[str], report: EvalReport) -> Path:
+    """The video-level confusion matrix as CSV: a header of predicted classes, one row per true class."""
+    import csv
+
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true \\ predicted", *report.confusion_labels])
+        for name, row in zip(report.confusion_labels, report.confusion, strict=True):
+            writer.writerow([name, *row])
+    return path
+
+
+def plot_confusion(path: str | os.PathLike[str], report: EvalReport) -> Path:
+    """The confusion matrix as a PNG: cells shaded by the share of the true class, annotated with counts."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    matrix = np.asarray(report.confusion, dtype=np.float64)
+    names = report.confusion_labels
+    n = len(names)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    side = min(max(4.0, 0.45 * n + 2.5), 40.0)
+    fig = Figure(figsize=(side, side), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.set_xticks(range(n), names, rotation=90 if n > 6 else 45, ha="center" if n > 6 else "right", fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"video top-1 {_pct(report.video_top1)}, mean class {_pct(report.mean_class_accuracy)}")
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                if matrix[i, j]:
+                    color = "white" if shares[i, j] > 0.5 else "black"
+                    ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=color, fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path
+
+
+def write_outputs(output: str | os.PathLike[str], report: EvalReport, context: dict[str, Any]) -> list[Path]:
+    """The JSON report at `output`, and beside it `<stem>.confusion.csv` and `<stem>.confusion.png`."""
+    output = Path(output)
+    stem = output.with_suffix("") if output.suffix.lower() == ".json" else output
+    return [
+        write_report(output, report, context),
+        write_confusion_csv(stem.with_name(stem.name + ".confusion.csv"), report),
+        plot_confusion(stem.with_name(stem.name + ".confusion.png"), report),
+    ]

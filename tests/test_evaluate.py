@@ -1,0 +1,225 @@
+"""Evaluation: the metric functions, `evaluate` on real generated videos scored by a back end whose answers are
+fixed per (video, window) so that every number can be worked out by hand, and `actionrec evaluate` end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import typing
+
+import numpy as np
+import pytest
+from conftest import moving_square_frames, write_cv2_video
+from typer.testing import CliRunner
+
+from actionrec.cli import EvalDataFormat, app
+from actionrec.config import ModelMeta, Preprocessing
+from actionrec.datasets import DataFormat, VideoItem
+from actionrec.errors import DataError
+from actionrec.evaluate import (
+    OTHER,
+    accuracy_topk,
+    confusion_matrix,
+    evaluate,
+    match_labels,
+    mean_class_accuracy,
+    write_outputs,
+)
+from actionrec.pipeline import Recognizer
+
+MODEL_LABELS = ("a", "b", "c", "d", "e", "f", "g")
+SPEC = Preprocessing(clip_len=4, frame_step=1, resize=32, crop=32, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+FRAMES = 12  # with K=2 windows of 4 frames: windows start at frames 0 and 8
+
+
+def probs(**given: float) -> np.ndarray:
+    """A probability vector over MODEL_LABELS: the given classes, the rest of the mass spread evenly."""
+    rest = [c for c in MODEL_LABELS if c not in given]
+    left = 1.0 - sum(given.values())
+    return np.array([given.get(c, left / len(rest) if rest else 0.0) for c in MODEL_LABELS])
+
+
+# What the model answers for each (video, window start frame). True classes: v0 a, v1 b, v2 c, v3 a.
+ANSWERS = {
+    (0, 0): probs(a=0.5, b=0.3, c=0.1),  # a first
+    (0, 8): probs(b=0.5, a=0.4),  # a second
+    (1, 0): probs(d=0.5, b=0.2),  # b second (the rest 0.06 each)
+    (1, 8): probs(d=0.5, b=0.3),  # b second
+    (2, 0): probs(c=0.9),
+    (2, 8): probs(c=0.9),
+    (3, 0): probs(d=0.3, e=0.25, f=0.2, g=0.15, b=0.06, a=0.04, c=0.0),  # a sixth: outside the top 5
+    (3, 8): probs(a=0.7, d=0.1),
+}
+
+
+class ScriptedBackend:
+    """Reads which video and frame a clip shows from its colour (R = 30 + 40 * video, G = 10 + 20 * frame) and
+    returns log(ANSWERS[video, start]) as logits, so that the softmax gives back exactly those probabilities."""
+
+    name = "scripted"
+
+    def __init__(self):
+        self.meta = ModelMeta("r3d10", {}, MODEL_LABELS, SPEC)
+        self.seen: list[tuple[int, int]] = []
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray:
+        assert clips.shape[1:] == (3, 4, 32, 32) and clips.dtype == np.float32
+        out = []
+        for clip in clips:
+            r, g = clip[0, 0].mean() * 255, clip[1, 0].mean() * 255  # first frame of the window
+            key = (round((r - 30) / 40), round((g - 10) / 20))
+            self.seen.append(key)
+            out.append(np.log(np.maximum(ANSWERS[key], 1e-12)))
+        return np.stack(out).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scripted_videos(tmp_path_factory):
+    """Four coloured 12-frame MJPG videos whose colour encodes (video, frame), and one corrupt file."""
+    d = tmp_path_factory.mktemp("scripted")
+    paths = []
+    for v in range(4):
+        frames = np.zeros((FRAMES, 32, 32, 3), np.uint8)
+        for j in range(FRAMES):
+            frames[j] = (30 + 40 * v, 10 + 20 * j, 128)
+        paths.append(write_cv2_video(d / f"v{v}.avi", frames, 25.0, "MJPG"))
+    bad = d / "v4.avi"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00AVI " + bytes(200))
+    return [*paths, bad]
+
+
+def test_metric_functions_on_small_arrays():
+    """accuracy_topk, confusion_matrix and mean_class_accuracy agree with counting by hand."""
+    p = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]])
+    t = np.array([0, 1, 2, 1])
+    assert accuracy_topk(p, t, 1) == 0.5  # rows 0 and 2
+    assert accuracy_topk(p, t, 2) == 1.0  # row 1: class 1 second; row 3: class 1 second
+    assert accuracy_topk(p, t, 5) == 1.0  # k past the class count counts every row
+    m = confusion_matrix(p.argmax(1), t, 3)
+    assert m.tolist() == [[1, 0, 0], [1, 0, 1], [0, 0, 1]]
+    assert mean_class_accuracy(m) == pytest.approx((1 + 0 + 1) / 3)
+    m[2] = 0  # a class without samples is left out of the mean
+    assert mean_class_accuracy(m) == pytest.approx(0.5)
+
+
+def test_labels_are_matched_by_name():
+    """Data set classes map to the model's by name (order free, case/space/underscore tolerant); unknown ones
+    are a DataError naming them."""
+    assert match_labels(("c", "a"), MODEL_LABELS) == [2, 0]
+    assert match_labels(("riding_a_bike", "Wave"), ("wave", "riding a bike")) == [1, 0]
+    with pytest.raises(DataError, match="does not know: jump, fly"):
+        match_labels(("a", "jump", "fly"), MODEL_LABELS)
+
+
+def test_evaluate_gives_the_hand_computed_numbers(scripted_videos):
+    """With known answers per window: clip top-1 4/8, clip top-5 7/8, video top-1 3/4, video top-5 4/4, mean class
+    accuracy (1 + 0 + 1) / 3, the confusion matrix in the data set's class order plus (other), and the
+    unreadable video skipped once."""
+    backend = ScriptedBackend()
+    data_labels = ("b", "a", "c")  # another order than the model's: matched by name
+    truth = [1, 0, 2, 1, 0]  # v0 a, v1 b, v2 c, v3 a, v4 (corrupt) b
+    items = [VideoItem(p, t, f"g{i}") for i, (p, t) in enumerate(zip(scripted_videos, truth, strict=True))]
+    calls = []
+    report = evaluate(
+        Recognizer(backend), items, data_labels, clips_per_video=2, batch_size=3, progress=lambda i, e: calls.append(e)
+    )
+    assert sorted(backend.seen) == sorted(ANSWERS)  # every window decoded and scored once
+    assert report.videos == 4 and report.clips == 8 and report.top_k == 5
+    # clips: v0 w0 right, w1 wrong; v1 both wrong; v2 both right; v3 w0 wrong, w1 right
+    assert report.clip_top1 == pytest.approx(4 / 8)
+    assert report.clip_top5 == pytest.approx(7 / 8)  # only v3 w0 has its class sixth
+    # videos (mean of the two windows): v0 a .45 > b .40 right; v1 d .5 wrong; v2 right; v3 a .37 > d .2 right
+    assert report.video_top1 == pytest.approx(3 / 4)
+    assert report.video_top5 == pytest.approx(1.0)
+    assert report.mean_class_accuracy == pytest.approx(2 / 3)  # a 2/2, b 0/1, c 1/1
+    assert report.confusion_labels == ("b", "a", "c", OTHER)
+    assert report.confusion == ((0, 0, 0, 1), (0, 2, 0, 0), (0, 0, 1, 0), (0, 0, 0, 0))
+    by_class = {r.label: r for r in report.per_class}
+    assert (by_class["a"].videos, by_class["a"].clips, by_class["a"].clip_top1) == (2, 4, pytest.approx(0.5))
+    assert (by_class["b"].clip_top1, by_class["b"].video_top1) == (0.0, 0.0)
+    assert (by_class["c"].clip_top1, by_class["c"].video_top1) == (1.0, 1.0)
+    v1 = report.outcomes[1]
+    assert (v1.label, v1.predicted, v1.clips) == ("b", "d", 2) and v1.score == pytest.approx(0.5)
+    assert len(report.skipped) == 1 and report.skipped[0][0].endswith("v4.avi")
+    assert calls.count(None) == 4 and len(calls) == 5
+    assert "K=2 uniformly spaced 4-frame windows" in report.protocol and "centre crop 32" in report.protocol
+    assert report.backend == "scripted"
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["video_top1"] == 0.75 and d["skipped"][0]["video"].endswith("v4.avi")
+
+
+def test_evaluate_refuses_classes_the_model_does_not_know(scripted_videos):
+    """A data set class missing from the model is a DataError before any video is decoded."""
+    backend = ScriptedBackend()
+    with pytest.raises(DataError, match="does not know: zebra"):
+        evaluate(Recognizer(backend), [VideoItem(scripted_videos[0], 0, "g")], ("zebra", "a"), clips_per_video=2)
+    assert backend.seen == []
+
+
+def test_report_files(scripted_videos, tmp_path):
+    """write_outputs writes the JSON report, the confusion CSV (header of predicted classes, a row per true
+    class) and a PNG."""
+    items = [VideoItem(p, t, "g") for p, t in zip(scripted_videos[:4], [1, 0, 2, 1], strict=True)]
+    report = evaluate(Recognizer(ScriptedBackend()), items, ("b", "a", "c"), clips_per_video=2)
+    json_path, csv_path, png_path = write_outputs(tmp_path / "out" / "report.json", report, {"model": "m"})
+    assert json.loads(json_path.read_text())["model"] == "m"
+    rows = list(csv.reader(csv_path.open()))
+    assert csv_path.name == "report.confusion.csv" and rows[0] == ["true \\ predicted", "b", "a", "c", OTHER]
+    assert rows[2] == ["a", "0", "2", "0", "0"]
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["report.json", "report.confusion.csv", "report.confusion.png"]
+    )  # no temporary files left behind
+
+
+def test_cli_format_choices_follow_the_datasets_module():
+    """The CLI's torch-free list of data set layouts is DataFormat's."""
+    assert set(typing.get_args(EvalDataFormat)) == {f.value for f in DataFormat}
+
+
+@pytest.fixture(scope="module")
+def folder_set(tmp_path_factory):
+    """Folder-per-class data set with the tiny model's classes: 3 classes x 3 short videos, one corrupt."""
+    root = tmp_path_factory.mktemp("folder_set")
+    for c, name in enumerate(("left", "right", "still")):
+        (root / name).mkdir()
+        for k in range(3):
+            frames = moving_square_frames(20, 48, 40, seed=10 * c + k)
+            write_cv2_video(root / name / f"{name}_p{k}.mp4", frames, 25.0, "mp4v")
+    (root / "still" / "still_p3.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+    return root
+
+
+def test_cli_evaluate_writes_the_report(folder_set, tiny_model, tmp_path):
+    """`actionrec evaluate` on a folder set: exit 0, numbers on stdout, JSON report, confusion CSV and PNG."""
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", "--model", str(tiny_model), "--data", str(folder_set), "--clips-per-video", "3",
+         "--subset", "all", "--precision", "fp32", "--output", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "video accuracy: top-1" in result.stdout and "K=3 uniformly spaced 8-frame windows" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["videos"] == 9 and len(report["skipped"]) == 1 and report["top_k"] == 3
+    assert report["clips_per_video"] == 3 and report["clips"] <= 27
+    assert report["video_top5"] == 1.0  # top-3 of a 3-class model
+    assert sum(map(sum, report["confusion"])) == 9 and report["confusion_labels"] == ["left", "right", "still"]
+    assert 0.0 <= report["mean_class_accuracy"] <= 1.0 and report["model"] == str(tiny_model)
+    rows = list(csv.reader((tmp_path / "eval.confusion.csv").open()))
+    assert len(rows) == 4 and sum(int(v) for r in rows[1:] for v in r[1:]) == 9
+    assert (tmp_path / "eval.confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_evaluate_errors(folder_set, tiny_model, tmp_path):
+    """A data set class the model lacks, and a missing data folder, are one-line errors with exit code 1."""
+    extra = tmp_path / "extra"
+    for name in ("left", "jump"):
+        (extra / name).mkdir(parents=True)
+        for k in range(2):
+            (extra / name / f"{name}{k}.mp4").write_bytes((folder_set / "left" / f"left_p{k}.mp4").read_bytes())
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "-m", str(tiny_model), "-d", str(extra), "--subset", "all"])
+    assert result.exit_code == 1 and "does not know: jump" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["evaluate", "-m", str(tiny_model), "-d", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "no such data folder" in result.output
