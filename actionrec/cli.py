@@ -126,6 +126,181 @@ def info(
 
 # ---- train, evaluate (train.py, evaluate.py) ----
 
+TrainDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
+TrainArch = Literal["r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d"]  # networks.BUILDERS, torch-free
+RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device", "ctx"}  # what --resume may be given with
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="Labelled videos: folders per class, UCF-101/HMDB-51 with split files, or a .csv list."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run folder: model files, metrics, plots, resume state.")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this folder with its own recipe (--epochs may extend it).")
+    ] = None,
+    fmt: Annotated[TrainDataFormat, typer.Option("--format", help="Data set layout; auto detects it.")] = "auto",
+    split: Annotated[int, typer.Option(min=1, max=3, help="Official split of UCF-101 / HMDB-51.")] = 1,
+    csv_list: Annotated[Path | None, typer.Option("--csv", help="CSV list (path,label[,group]) of the videos.")] = None,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set, split by group.")
+    ] = 0.2,
+    group_regex: Annotated[
+        str | None,
+        typer.Option(help="Regex on file names; its first group (person, source) stays on one side, e.g. '_(s\\d+)_'."),
+    ] = None,
+    arch: Annotated[TrainArch, typer.Option(help="Network: 3D residual attention ResNets, dense variant, C3D.")] = (
+        "r3d18"
+    ),
+    width: Annotated[int | None, typer.Option(min=1, help="Channels of the first stage (r3d*, c3d) [default: 64].")] = (
+        None
+    ),
+    growth: Annotated[int | None, typer.Option(min=1, help="Growth rate of dense3d [default: 16].")] = None,
+    attention: Annotated[
+        bool | None, typer.Option("--attention/--no-attention", help="Channel + spatial attention in every block.")
+    ] = None,
+    reduction: Annotated[int | None, typer.Option(min=1, help="Channel attention reduction ratio [default: 16].")] = (
+        None
+    ),
+    spatial_kernel: Annotated[str | None, typer.Option(help="Spatial attention kernel T,H,W [default: 1,7,7].")] = None,
+    dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99, help="Dropout before the classifier.")] = None,
+    clip_len: Annotated[int, typer.Option(min=1, help="Frames per clip.")] = 16,
+    frame_step: Annotated[int, typer.Option(min=1, help="Temporal stride inside a clip.")] = 1,
+    crop: Annotated[int, typer.Option(min=8, help="Crop side in pixels (the paper: 112 or 224).")] = 112,
+    resize: Annotated[int | None, typer.Option(min=8, help="Short side before cropping [default: crop * 8/7].")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Total epochs [default: 40].")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per step, all processes.")] = 8,
+    lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 0.1,
+    momentum: Annotated[float, typer.Option(min=0.0, max=1.0, help="SGD momentum.")] = 0.9,
+    nesterov: Annotated[bool, typer.Option(help="Nesterov momentum.")] = True,
+    weight_decay: Annotated[float, typer.Option(min=0.0, help="L2 weight decay.")] = 1e-4,
+    schedule: Annotated[Literal["step", "cosine"], typer.Option(help="Learning-rate decay.")] = "step",
+    milestones: Annotated[
+        str | None, typer.Option(help="Step schedule: epochs where lr *= gamma, e.g. 20,30 [default: 1/2, 3/4].")
+    ] = None,
+    gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Step schedule decay factor.")] = 0.1,
+    warmup_epochs: Annotated[float, typer.Option(min=0.0, help="Linear warmup, in epochs.")] = 0.0,
+    precision: Annotated[
+        Precision, typer.Option(help="auto: bf16 autocast where the hardware has it natively, else fp32.")
+    ] = Precision.auto,
+    device: Annotated[Literal["auto", "cpu", "cuda"], typer.Option(help="auto: CUDA when available.")] = "auto",
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Decoding processes per training process [default: min(8, CPUs)].")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, split, data order and augmentation.")] = 0,
+    init: Annotated[
+        Path | None, typer.Option(help="Start from these weights (torchvision r3d_18, 3D-ResNets-PyTorch, actionrec).")
+    ] = None,
+    hflip: Annotated[bool, typer.Option(help="Random horizontal flips (off for left/right-dependent classes).")] = True,
+    val_clips: Annotated[int, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = 3,
+    cache: Annotated[bool, typer.Option(help="Keep decoded frames on disk after the first epoch (uint8 .npy).")] = (
+        False
+    ),
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Frame cache folder [default: ~/.cache/actionrec/frames].")
+    ] = None,
+) -> None:
+    """Train a model on labelled videos; writes best/last model files, metrics.jsonl and curves to the run folder.
+    Works under `torchrun --nproc_per_node N` (DistributedDataParallel)."""
+    with reported():
+        if resume is not None:
+            given = [
+                "--" + name.replace("_", "-")
+                for name in ctx.params
+                if name not in RESUME_OPTIONS and ctx.get_parameter_source(name).name == "COMMANDLINE"
+            ]
+            if given:
+                raise typer.BadParameter(f"{', '.join(given)}: a resumed run keeps its recipe", param_hint="--resume")
+        elif data is None or out is None:
+            raise typer.BadParameter("give DATA and --out RUN_DIR (or --resume RUN_DIR)")
+
+        def ints(text: str | None, option: str) -> tuple[int, ...] | None:
+            if text is None:
+                return None
+            try:
+                return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+            except ValueError:
+                raise typer.BadParameter(f"{text!r}: expected comma-separated integers", param_hint=option) from None
+
+        kernel = ints(spatial_kernel, "--spatial-kernel")
+        if kernel is not None and (len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel)):
+            raise typer.BadParameter(f"{spatial_kernel}: want three odd sizes T,H,W", param_hint="--spatial-kernel")
+        import dataclasses
+
+        import torch
+
+        from .train import TrainConfig, arch_args_for, resume_config
+        from .train import train as run_training
+
+        if threads:
+            torch.set_num_threads(threads)
+        if resume is not None:
+            config = resume_config(resume, epochs=epochs, workers=workers)
+            if ctx.get_parameter_source("device").name == "COMMANDLINE":
+                config = dataclasses.replace(config, device=device)
+        else:
+            args = arch_args_for(
+                arch,
+                width=width,
+                growth=growth,
+                attention=attention,
+                reduction=reduction,
+                spatial_kernel=kernel,
+                dropout=dropout,
+            )
+            config = TrainConfig(
+                data=data,
+                out=out,
+                format=fmt,
+                split=split,
+                val_fraction=val_fraction,
+                group_regex=group_regex,
+                csv=csv_list,
+                arch=arch,
+                arch_args=args,
+                clip_len=clip_len,
+                frame_step=frame_step,
+                crop=crop,
+                resize=resize,
+                batch_size=batch_size,
+                lr=lr,
+                momentum=momentum,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+                schedule=schedule,
+                milestones=ints(milestones, "--milestones") or (),
+                gamma=gamma,
+                warmup_epochs=warmup_epochs,
+                precision=precision,
+                device=device,
+                workers=workers,
+                seed=seed,
+                init=init,
+                hflip=hflip,
+                val_clips=val_clips,
+                cache=cache,
+                cache_dir=cache_dir,
+                **({"epochs": epochs} if epochs is not None else {}),
+            )
+        result = run_training(config, progress=True, console=err)
+    if int(os.environ.get("RANK", "0")) == 0:
+        summary = {
+            "run": str(result.run_dir),
+            "best": str(result.best),
+            "last": str(result.last),
+            "best_epoch": result.best_epoch,
+            "best_val_clip_acc": result.best_val_clip_acc,
+            "best_val_video_acc": result.best_val_video_acc,
+            "epochs_done": result.epochs_done,
+        }
+        typer.echo(json.dumps(summary, indent=2))
+
 
 EvalDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
 
