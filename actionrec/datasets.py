@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import enum
 import hashlib
+import logging
 import os
 import re
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .files import atomic_path
 from .transforms import frame_resizer, preprocess, random_box
 from .video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_starts
 
+log = logging.getLogger(__name__)  # clips replaced mid-training; no handler configured: one plain line on stderr
 MAX_MISSING_FRACTION = 0.5  # a list with more than this share of its videos missing does not match the folder
 
 
@@ -71,16 +73,30 @@ def open_dataset(
     group_regex: str | None = None,
     seed: int = 0,
     csv_path: Path | None = None,
+    verify: bool = False,
 ) -> DataSplit:
     """Read a labelled data set and split it into train and validation videos.
 
     UCF-101 and HMDB-51 use their official split `split` (1-3); the folder and CSV layouts get a grouped random
     split: `val_fraction` of each class's clips held out, all clips of a group (first capture group, or whole
     match, of `group_regex` in the file name; default the file stem) on one side, deterministic from `seed`.
-    Raises DataError when the layout or split files do not match the videos.
+    Raises DataError when the layout or split files do not match the videos. With `verify`, every video's
+    container is also opened (in threads) and those that cannot be are skipped after the split, so the split
+    stays the one `evaluate` reproduces without verifying.
     """
-    root = Path(root)
-    fmt = DataFormat(fmt)
+    split_ = _open(Path(root), DataFormat(fmt), split, val_fraction, group_regex, seed, csv_path)
+    return _verified(split_, Path(root)) if verify else split_
+
+
+def _open(
+    root: Path,
+    fmt: DataFormat,
+    split: int,
+    val_fraction: float,
+    group_regex: str | None,
+    seed: int,
+    csv_path: Path | None,
+) -> DataSplit:
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val fraction {val_fraction}: must be at least 0 and below 1")
     if csv_path is None and root.suffix.lower() == ".csv" and (fmt in (DataFormat.auto, DataFormat.csv)):
@@ -99,6 +115,27 @@ def open_dataset(
     if fmt == DataFormat.hmdb51:
         return _open_hmdb51(root, split)
     return _open_folder(root, val_fraction, group_regex, seed)
+
+
+def _verified(split: DataSplit, where: Path, threads: int = 8) -> DataSplit:
+    """The split without the videos whose container cannot be opened, those added to `skipped`."""
+
+    def bad(item: VideoItem) -> bool:
+        try:
+            probe(item.path)
+            return False
+        except VideoError:
+            return True
+
+    items = split.train + split.val
+    with ThreadPoolExecutor(threads) as pool:  # OpenCV releases the GIL while it opens a file
+        broken = {it.path for it, b in zip(items, pool.map(bad, items), strict=True) if b}
+    if not broken:
+        return split
+    train = tuple(it for it in split.train if it.path not in broken)
+    val = tuple(it for it in split.val if it.path not in broken)
+    skipped = [*split.skipped, *sorted(str(p) for p in broken)]
+    return _finish(split.labels, train, val, split.source, skipped, where, need_val=bool(split.val))
 
 
 def detect_format(root: Path) -> DataFormat:
@@ -563,7 +600,7 @@ class ClipDataset(Dataset):
             self._last_error = str(e)
             if item.path not in self._warned:
                 self._warned.add(item.path)
-                warnings.warn(f"skipping a clip: {e}", stacklevel=2)
+                log.warning("skipping a clip (using another video's): %s", e)
             return None, item.label
 
     def clip_array(self, index: int) -> np.ndarray:

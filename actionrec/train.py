@@ -116,7 +116,7 @@ class TrainConfig:
 
     @property
     def step_milestones(self) -> tuple[int, ...]:
-        return self.milestones or (max(self.epochs // 2, 1), max(self.epochs * 3 // 4, 1))
+        return self.milestones or tuple(sorted({max(self.epochs // 2, 1), max(self.epochs * 3 // 4, 1)}))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: paths as strings, enums as their values."""
@@ -338,6 +338,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
         group_regex=config.group_regex,
         seed=config.seed,
         csv_path=config.csv,
+        verify=True,
     )
     _prepare_out(config)
     log = console.print if show else (lambda *a, **k: None)
@@ -443,7 +444,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
             history.append(record)
             if ctx.main:
                 _save_epoch(config, model, optimizer, scheduler, split, spec, history, best, improved, ctx)
-            summary = f"train loss {loss:.4f} acc {acc:.1%}"
+            summary = f"train loss {loss:.4f} acc {acc:.1%} {record['clips_per_s']:.1f} clips/s"
             if record["val_video_acc"] is not None:
                 summary += f" | val clip {record['val_clip_acc']:.1%} video {record['val_video_acc']:.1%}"
             bar.update(task, stats=summary + (" *" if improved else ""))

@@ -256,3 +256,25 @@ def test_weizmann_split_by_person():
     assert split.labels == ("bend", "jack", "wave1", "wave2")
     assert not {it.group for it in split.train} & {it.group for it in split.val}
     assert {it.label for it in split.val} == set(range(4))
+
+
+def test_unreadable_videos_are_skipped_and_reported(clip_videos, tmp_path, caplog):
+    """verify=True drops videos whose container cannot be opened, naming them in `skipped`; a clip that fails to
+    decode mid-training is replaced by another video's (with a warning), while validation refuses it."""
+    for c in ("a", "b"):
+        for k in range(3):
+            (tmp_path / c).mkdir(exist_ok=True)
+            (tmp_path / c / f"{k}.avi").write_bytes(clip_videos[0].path.read_bytes())
+    (tmp_path / "b" / "1.avi").write_bytes(b"RIFF" + bytes(range(200)))
+    split = open_dataset(tmp_path, val_fraction=0.34, verify=True)
+    assert split.skipped == (str(tmp_path / "b" / "1.avi"),)
+    assert len(split.train) + len(split.val) == 5 and "skipped 1" in split.summary()
+    assert len(open_dataset(tmp_path, val_fraction=0.34).skipped) == 0  # without verify: only existence checked
+
+    spec = Preprocessing(clip_len=4, resize=36, crop=32)
+    items = [VideoItem(tmp_path / "b" / "1.avi", 1, "x"), clip_videos[0]]
+    with caplog.at_level("WARNING", logger="actionrec.datasets"):
+        x, label = ClipDataset(items, spec, train=True)[0]
+    assert label == 0 and x.shape == (3, 4, 32, 32) and "1.avi" in caplog.text
+    with pytest.raises(DataError, match=r"1\.avi"):
+        ClipDataset(items, spec, train=False)[0]
