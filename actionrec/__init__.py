@@ -6,6 +6,13 @@
 >>> result.label, result.windows[0].start_s
 """
 
+import os
+
+# FFmpeg and OpenCV print their own warnings ("moov atom not found") to stderr; a bad video reaches the user as one
+# VideoError line instead. Set before anything imports cv2.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
 from .aggregate import LabelScore, VideoResult, WindowResult
 from .config import ModelMeta, Preprocessing
 from .errors import ActionrecError, DataError, ModelFileError, VideoError

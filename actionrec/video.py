@@ -62,7 +62,7 @@ def _open(path: str | os.PathLike[str]) -> cv2.VideoCapture:
         raise VideoError(f"{p}: permission denied")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(p))
+    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)  # FFmpeg alone: the fallback parsers print to stderr
     if not cap.isOpened():
         raise VideoError(f"{p}: cannot open: not a video, or corrupt/truncated container")
     return cap
