@@ -21,9 +21,10 @@ class ChannelAttention(nn.Module):
         self.fc2 = nn.Conv3d(hidden, channels, 1, bias=False)
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
-        avg = self.fc2(self.act(self.fc1(x.mean((2, 3, 4), keepdim=True))))  # (N, C, 1, 1, 1)
-        mx = self.fc2(self.act(self.fc1(x.amax((2, 3, 4), keepdim=True))))  # (N, C, 1, 1, 1)
-        return torch.sigmoid(avg + mx)
+        n = x.shape[0]
+        pooled = torch.cat([x.mean((2, 3, 4), keepdim=True), x.amax((2, 3, 4), keepdim=True)])  # (2N, C, 1, 1, 1)
+        mlp = self.fc2(self.act(self.fc1(pooled)))  # one pass of the shared MLP over both pools
+        return torch.sigmoid(mlp[:n] + mlp[n:])  # (N, C, 1, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)
@@ -62,6 +63,12 @@ class Attention3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial(self.channel(x))
+
+    def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """relu(identity + Ms * (Mc * x)): the gated branch added to the shortcut, with the spatial gate, the add
+        and the ReLU in one pass (addcmul) instead of three."""
+        y = x * self.channel.gate(x)  # (N, C, T, H, W)
+        return torch.addcmul(identity, y, self.spatial.gate(y)).relu_()
 
 
 @contextlib.contextmanager

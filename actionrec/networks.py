@@ -46,7 +46,9 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.attention(self.bn2(self.conv2(out)))
+        out = self.bn2(self.conv2(out))
+        if isinstance(self.attention, Attention3d):
+            return self.attention.add_residual(out, self.downsample(x))
         return self.relu(out + self.downsample(x))
 
 
@@ -80,7 +82,9 @@ class Bottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.attention(self.bn3(self.conv3(out)))
+        out = self.bn3(self.conv3(out))
+        if isinstance(self.attention, Attention3d):
+            return self.attention.add_residual(out, self.downsample(x))
         return self.relu(out + self.downsample(x))
 
 
