@@ -441,6 +441,7 @@ def explain(
     """Overlay the network's spatial attention on a video's frames as a heat map (the region the network sees is
     outlined, the rest dimmed; each window's label and score drawn on its frames)."""
     from .explain import explain_video, load_for_explain
+    from .video import probe
 
     if out is None and sheet is None:
         raise typer.BadParameter("give --out VIDEO, --sheet PNG, or both")
@@ -454,7 +455,7 @@ def explain(
             TextColumn("explain"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
         )
         with progress:
-            task = progress.add_task("explain", total=None)
+            task = progress.add_task("explain", total=probe(video).frames or None)
             result = explain_video(
                 recognizer,
                 video,

@@ -241,3 +241,31 @@ def test_attention_share_metric():
     assert np.isnan(attention_share(np.zeros((h, w)), box))
     with pytest.raises(ValueError):
         attention_share(-uniform, box)
+
+
+def test_attention_share_bench_runs_on_a_tiny_benchmark(tiny_model, tmp_path, capsys):
+    """bench/bench_attention_share.py measures a random model on a rendered benchmark's held-out clips: the uniform
+    row is exactly the box's area share (lift 1), every share lies in [0, 1], and the JSON report is written."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from actionrec.synth import write_benchmark
+
+    data = write_benchmark(tmp_path / "synth", clips_per_class=2, size=(64, 64), frames=12).out
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_attention_share.py"
+    spec = importlib.util.spec_from_file_location("bench_attention_share", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = tmp_path / "share.json"
+    import torch
+
+    threads = str(torch.get_num_threads())  # unchanged for the tests that follow
+    argv = ["--data", str(data), "--model", str(tiny_model), "--max-videos", "4", "--threads", threads]
+    argv += ["--out", str(report)]
+    assert bench.main(argv) == 0
+    rows = {r["block"]: r for r in json.loads(report.read_text())["rows"]}
+    assert {"uniform", "mean", "layer1.0.attention.spatial.gate"} <= set(rows)
+    assert rows["uniform"]["lift"] == pytest.approx(1.0)
+    assert all(0.0 <= r["attention_share"] <= 1.0 and r["frames"] > 0 for r in rows.values())
+    assert "| uniform" in capsys.readouterr().out
