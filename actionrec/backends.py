@@ -89,18 +89,30 @@ def _auto_bf16_enabled() -> bool:
 
 
 class OnnxBackend:
-    """An exported `.onnx` model run by ONNX Runtime on the CPU (or CUDA where its provider is installed)."""
+    """An exported `.onnx` model run by ONNX Runtime on the CPU (or CUDA where its provider is installed).
+
+    Session (bench/bench_onnx.py --tune): all graph optimisations (no measurable cost or gain on these conv-bound
+    graphs), one intra-op thread per physical core (hyper-threads share the FMA units a convolution keeps busy),
+    worker threads that sleep between calls: spinning gained nothing measurable and steals CPU from the decoding
+    thread that runs beside the network in predict."""
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike[str], *, device: str = "cpu", threads: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        spinning: bool = False,
+    ):
         import onnxruntime as ort
 
-        self.meta = read_onnx_meta(path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or physical_cores()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        options.log_severity_level = 3  # errors only: its warnings are not the user's business
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -109,7 +121,8 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as e:  # onnxruntime raises its own untyped errors for bad graphs
-            raise ModelFileError(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
+            raise ModelFileError(f"{path}: onnxruntime cannot load it ({first_line(e)})") from None
+        self.meta = _meta_from_props(path, self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
@@ -117,17 +130,39 @@ class OnnxBackend:
         return logits
 
 
-def read_onnx_meta(path: str | os.PathLike[str]) -> ModelMeta:
-    """The actionrec metadata stored in an ONNX file's metadata_props."""
-    import onnx
+def physical_cores() -> int:
+    """Physical cores this process may run on (Linux topology files), else the logical CPU count."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        cores = set()
+        for cpu in cpus:
+            topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+            cores.add(((topo / "physical_package_id").read_text().strip(), (topo / "core_id").read_text().strip()))
+        return max(len(cores), 1)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
-    from .checkpoint import META_KEY
+
+def first_line(e: Exception) -> str:
+    """The first non-empty line of an exception's message (third-party errors can run to pages)."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def read_onnx_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    """The actionrec metadata stored in an ONNX file's metadata_props (torch-free)."""
+    import onnx
 
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf's DecodeError and friends
         raise ModelFileError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
-    props = {p.key: p.value for p in model.metadata_props}
+    return _meta_from_props(path, {p.key: p.value for p in model.metadata_props})
+
+
+def _meta_from_props(path: str | os.PathLike[str], props: dict[str, str]) -> ModelMeta:
+    from .checkpoint import META_KEY
+
     if META_KEY not in props:
         raise ModelFileError(f"{path}: an ONNX file without actionrec metadata (labels, preprocessing)")
     try:

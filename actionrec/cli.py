@@ -405,6 +405,52 @@ def evaluate(
 # ---- export (export.py) ----
 
 
+@app.command()
+def export(
+    model: Annotated[Path, typer.Argument(help="The .safetensors model file to export.")],
+    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format for now; the default).")] = (
+        True
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where to write [default: MODEL.onnx, MODEL.int8.onnx].")
+    ] = None,
+    opset: Annotated[int | None, typer.Option(min=7, help="ONNX opset [default: the exporter's].")] = None,
+    check_video: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--check-video",
+            help="Real video(s) for the parity check and int8 calibration [default: a generated moving pattern].",
+        ),
+    ] = None,
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Write a static int8 model for ONNX Runtime, calibrated on the video(s).")
+    ] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
+) -> None:
+    """Export a model to a self-contained .onnx file, written only if ONNX Runtime matches PyTorch on random and
+    real clips (max |logit diff| <= 1e-4 x max |logit|)."""
+    from .export import export_onnx
+
+    with reported():
+        with err.status(f"exporting {model} to ONNX and checking it against PyTorch"):
+            result = export_onnx(model, out, opset=opset, check_videos=check_video or (), int8=int8, threads=threads)
+        typer.echo(f"wrote {result.path} ({result.precision}, opset {result.opset})")
+        typer.echo(f"check video: {result.check_video}")
+        for p in result.parity:
+            typer.echo(f"parity ORT fp32 vs torch fp32, {p.line()}")
+        if result.int8 is not None:
+            q = result.int8
+            typer.echo(f"int8 vs ORT fp32, {q.line()}")
+            typer.echo(
+                f"speed on those clips: ORT fp32 {q.clips / max(result.fp32_seconds, 1e-9):.2f} clips/s, "
+                f"ORT int8 {q.clips / max(q.seconds, 1e-9):.2f} clips/s"
+            )
+            if q.seconds > result.fp32_seconds:
+                err.print(
+                    "note: int8 ran slower than fp32 on this CPU (usual for narrow models); prefer the fp32 export"
+                )
+
+
 # ---- synth, explain (synth.py, explain.py) ----
 
 

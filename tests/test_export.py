@@ -1,0 +1,237 @@
+"""`actionrec export --onnx` and the ONNX Runtime back end: every architecture exports and matches PyTorch, the
+file alone is a usable model (metadata, info, predict), predict through ONNX never imports torch, bad files give
+one-line errors, a failing parity check leaves nothing behind, and the optional int8 model works."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from actionrec import export as export_mod
+from actionrec.backends import OnnxBackend
+from actionrec.checkpoint import META_KEY, load_model, read_meta, save_model
+from actionrec.cli import app
+from actionrec.config import ModelMeta, Preprocessing
+from actionrec.errors import ModelFileError
+
+runner = CliRunner()
+SMALL = Preprocessing(clip_len=8, frame_step=1, resize=36, crop=32)
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Files in `folder` other than the inputs a test put there."""
+    return sorted(p.name for p in folder.iterdir() if p.suffix != ".safetensors")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_model, videos, tmp_path_factory) -> tuple[Path, str]:
+    """The tiny r3d10 (attention on) exported through the CLI with a real check video: (file, stdout)."""
+    out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    res = run("export", tiny_model, "--onnx", "--out", out, "--check-video", videos["mp4"])
+    assert res.exit_code == 0, res.output
+    return out, res.stdout
+
+
+def test_export_writes_one_checked_file_with_dynamic_batch(exported, tiny_model):
+    """The CLI reports parity on random and video clips, and writes one valid, self-contained .onnx file whose
+    batch axis is symbolic and whose T, H, W are the model's; batches of 1 and 3 match PyTorch."""
+    path, stdout = exported
+    assert f"wrote {path}" in stdout and "check video: square.mp4" in stdout
+    assert "2 random clips" in stdout and "8 video clips" in stdout and "top-1 agreement" in stdout
+    assert leftovers(path.parent) == ["tiny.onnx"]  # no external data file, no temporary file
+    proto = onnx.load(str(path), load_external_data=False)
+    onnx.checker.check_model(proto, full_check=True)
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and not dims[0].HasField("dim_value")
+    assert [d.dim_value for d in dims[1:]] == [3, 8, 32, 32]
+
+    import torch
+
+    model, _ = load_model(tiny_model)
+    backend = OnnxBackend(path)
+    for n in (1, 3):
+        clips = np.random.default_rng(n).standard_normal((n, 3, 8, 32, 32), dtype=np.float32)
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(clips)).numpy()
+        assert np.abs(backend(clips) - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def test_exported_file_carries_metadata(exported, tiny_model):
+    """read_meta on the .onnx gives back the model file's metadata exactly; labels and arch are readable props."""
+    path, _ = exported
+    assert read_meta(path) == read_meta(tiny_model)
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert ModelMeta.from_json(props[META_KEY]).preprocessing == SMALL
+    assert props["labels"] == "left, right, still" and props["arch"] == "r3d10" and props["precision"] == "fp32"
+
+
+def test_info_reads_an_onnx_file(exported):
+    """`actionrec info x.onnx` prints the metadata, parameters and GFLOPs."""
+    path, _ = exported
+    res = run("info", path)
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["labels"] == ["left", "right", "still"] and info["parameters"] > 0 and info["gflops_per_clip"] > 0
+
+
+def test_both_back_ends_predict_the_same(exported, tiny_model, videos):
+    """predict on one video through ONNX Runtime and through PyTorch fp32 gives the same labels and scores
+    (within 1e-4), per window and per video; --backend onnxruntime is what the .onnx suffix picks anyway."""
+    path, _ = exported
+    docs = {}
+    for name, args in {
+        "ort": ("--model", path, "--backend", "onnxruntime"),
+        "torch": ("--model", tiny_model, "--precision", "fp32"),
+    }.items():
+        res = run("predict", videos["avi"], *args, "--format", "json", "--top-k", "3")
+        assert res.exit_code == 0, res.output
+        docs[name] = json.loads(res.stdout)["videos"][0]
+    ort, ref = docs["ort"], docs["torch"]
+    assert ort["label"] == ref["label"] and len(ort["windows"]) == len(ref["windows"]) > 1
+    windows = zip(ort["windows"], ref["windows"], strict=True)
+    pairs = [(ort["top"], ref["top"])] + [(a["top"], b["top"]) for a, b in windows]
+    for a, b in pairs:
+        assert [s["label"] for s in a] == [s["label"] for s in b]
+        assert max(abs(s["score"] - t["score"]) for s, t in zip(a, b, strict=True)) < 1e-4
+
+
+def test_onnx_predict_does_not_import_torch(exported, videos):
+    """In a fresh interpreter, predicting with an .onnx model (Python API and CLI) never imports torch."""
+    path, _ = exported
+    code = f"""
+import sys
+import actionrec
+from typer.testing import CliRunner
+from actionrec.cli import app
+
+result = actionrec.load({str(path)!r}).predict({str(videos["mp4"])!r})
+assert result.label in ("left", "right", "still"), result
+res = CliRunner().invoke(app, ["predict", {str(videos["avi"])!r}, "--model", {str(path)!r}, "--format", "jsonl"])
+assert res.exit_code == 0, res.output
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+assert not loaded, loaded
+print("torch-free")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "torch-free" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("arch", "arch_args", "check_video"),
+    [
+        ("r3d18", {"width": 8, "attention": False}, "avi"),
+        ("dense3d", {"growth": 8, "block_layers": [2, 2, 2, 2]}, "vfr"),
+        ("c3d", {"width": 8, "hidden": 64}, None),
+    ],
+)
+def test_every_architecture_exports_and_matches(arch, arch_args, check_video, videos, tmp_path):
+    """Plain 3D ResNet, the dense variant and C3D (the attention r3d10 is the module fixture) export, and ONNX
+    Runtime matches PyTorch within 1e-4 x max |logit| on random and video clips; without --check-video the check
+    says it used a generated video."""
+    import torch
+
+    from actionrec.networks import build
+
+    torch.manual_seed(1)
+    meta = ModelMeta(arch=arch, arch_args=arch_args, labels=("a", "b", "c", "d"), preprocessing=SMALL)
+    src = save_model(tmp_path / f"{arch}.safetensors", build(arch, num_classes=4, **arch_args), meta)
+    result = export_mod.export_onnx(src, check_videos=[videos[check_video]] if check_video else ())
+    assert result.path == tmp_path / f"{arch}.onnx" and result.path.exists() and result.precision == "fp32"
+    assert [p.clips for p in result.parity] == [2, 8]
+    for p in result.parity:
+        assert p.max_abs_diff <= 1e-4 * p.scale and p.top1_agreement == 1.0
+    assert ("generated" in result.check_video) == (check_video is None)
+    assert read_meta(result.path) == meta
+    assert leftovers(tmp_path) == [f"{arch}.onnx"]
+
+
+def _foreign_onnx(path: Path) -> Path:
+    """A valid ONNX model built by hand, without actionrec metadata."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "foreign", [x], [y])
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "foreign model"])
+def test_bad_onnx_files_give_one_line_errors(kind, videos, tmp_path):
+    """A corrupt .onnx (random bytes) or a valid ONNX model without actionrec metadata: predict and info exit 1
+    with one `error:` line naming the file, and no traceback; OnnxBackend raises ModelFileError."""
+    path = tmp_path / "model.onnx"
+    if kind == "random bytes":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    else:
+        _foreign_onnx(path)
+    for args in (("predict", videos["mp4"], "--model", path), ("info", path)):
+        res = run(*args)
+        assert res.exit_code == 1, res.output
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and "model.onnx" in lines[0], res.output
+        assert "Traceback" not in res.output
+    with pytest.raises(ModelFileError, match=r"model\.onnx"):
+        OnnxBackend(path)
+
+
+def test_failing_parity_leaves_no_file(exported, tiny_model, tmp_path, monkeypatch):
+    """When the exported graph disagrees with PyTorch (here: its classifier weights tampered by 1%), export exits 1
+    with a one-line message and leaves neither the .onnx file nor a temporary file behind."""
+    good, _ = exported
+
+    def tampered(model, meta, path, *, opset, precision):
+        proto = onnx.load(str(good))
+        gemm = next(n for n in proto.graph.node if n.op_type == "Gemm")
+        weight = next(t for t in proto.graph.initializer if t.name == gemm.input[1])
+        array = onnx.numpy_helper.to_array(weight) * 1.01
+        weight.CopyFrom(onnx.numpy_helper.from_array(array, weight.name))
+        onnx.save(proto, str(path))
+        return 20
+
+    monkeypatch.setattr(export_mod, "write_onnx", tampered)
+    src = tmp_path / "tiny.safetensors"
+    src.write_bytes(tiny_model.read_bytes())
+    res = run("export", src, "--onnx")
+    assert res.exit_code == 1, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "disagrees with PyTorch" in lines[0] and "nothing written" in lines[0], res.output
+    assert leftovers(tmp_path) == []
+
+
+def test_export_rejects_a_non_onnx_output(tiny_model, tmp_path):
+    """--out must end in .onnx; the error is one line and nothing is written."""
+    res = run("export", tiny_model, "--onnx", "--out", tmp_path / "model.bin")
+    assert res.exit_code == 1 and "must end in .onnx" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_export_is_a_usable_model(tiny_model, videos, tmp_path):
+    """--int8 writes MODEL.int8.onnx (QDQ, metadata kept) after the fp32 parity check, reports its agreement with
+    fp32 and its speed, and predict runs it."""
+    src = tmp_path / "tiny.safetensors"
+    src.write_bytes(tiny_model.read_bytes())
+    res = run("export", src, "--onnx", "--int8", "--check-video", videos["mp4"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "tiny.int8.onnx"
+    assert "int8 vs ORT fp32" in res.stdout and "ORT int8" in res.stdout
+    assert leftovers(tmp_path) == ["tiny.int8.onnx"]
+    proto = onnx.load(str(out))
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in proto.graph.node}
+    assert {p.key: p.value for p in proto.metadata_props}["precision"] == "int8"
+    assert read_meta(out) == read_meta(tiny_model)
+    res = run("predict", videos["avi"], "--model", out, "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["videos"][0]["label"] in ("left", "right", "still")
