@@ -447,7 +447,8 @@ def export(
             )
             if q.seconds > result.fp32_seconds:
                 err.print(
-                    "note: int8 ran slower than fp32 on this CPU (usual for narrow models); prefer the fp32 export"
+                    "note: int8 ran slower than fp32 on this CPU (usual for narrow models); prefer the fp32 export",
+                    soft_wrap=True,
                 )
 
 
