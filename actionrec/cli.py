@@ -472,11 +472,19 @@ def synth(
     seed: Annotated[int, typer.Option(help="Everything is deterministic from this seed.")] = 0,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT.")] = "128x128",
     frames: Annotated[int, typer.Option(min=8, help="Frames per clip.")] = 48,
+    samples: Annotated[
+        bool, typer.Option("--samples", help="Write the shipped sample clips (short clips + sequence.mp4) instead.")
+    ] = False,
 ) -> None:
     """Render the synthetic action benchmark: articulated actors doing 16 actions, split by actor."""
-    from .synth import write_benchmark
+    from .synth import write_benchmark, write_samples
 
     width_height = _parse_size(size)
+    if samples:
+        with reported():
+            for path in write_samples(out, size=width_height, frames=frames):
+                typer.echo(path)
+        return
     with reported(), Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
         task = bar.add_task("synth", total=None)
         summary = write_benchmark(
