@@ -69,6 +69,9 @@ def predict(
         Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
     ] = Precision.auto,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    compile: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the network: seconds up front, faster on long inputs.")
+    ] = False,
 ) -> None:
     """Label videos: each window's top labels with timestamps in seconds, and each video's ranking."""
     from .output import result_writer
@@ -79,7 +82,9 @@ def predict(
         videos = find_videos(paths)
         if not videos:
             raise typer.BadParameter("no video files found in the given folders", param_hint="PATHS")
-        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads)
+        if compile and backend == BackendKind.onnxruntime:
+            raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
+        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads, compile=compile)
         failed = 0
         progress = Progress(
             TextColumn("{task.description}"),
@@ -361,7 +366,9 @@ def evaluate(
         items = dataset.val if subset == "val" else dataset.train + dataset.val
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
-        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads)
+        if compile and backend == BackendKind.onnxruntime:
+            raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
+        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads, compile=compile)
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

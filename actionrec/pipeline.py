@@ -22,6 +22,7 @@ from .transforms import frame_resizer, preprocess
 from .video import Window, iter_windows, probe
 
 DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
+_NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole window's pixels alive
 
 
 def default_model_path() -> Path:
@@ -110,7 +111,7 @@ class Recognizer:
         probs, kept = [], []
         for batch, x in clips:
             probs.append(softmax(self.backend(x)))
-            kept.extend(dataclasses.replace(w, frames=w.frames[:0]) for w in batch)  # drop pixels, keep times
+            kept.extend(dataclasses.replace(w, frames=_NO_FRAMES) for w in batch)  # drop the pixels, keep the times
         return np.concatenate(probs), kept
 
     def predict(
@@ -151,9 +152,12 @@ def load(
     device: Device | str = Device.cpu,
     precision: Precision = Precision.auto,
     threads: int | None = None,
+    compile: bool = False,
 ) -> Recognizer:
-    """Open a model file (default: the shipped model) for prediction."""
+    """Open a model file (default: the shipped model) for prediction; `compile` builds a torch.compile graph
+    (worth it for long videos and folders; it costs seconds up front, less once Inductor's cache is warm)."""
     path = Path(model) if model is not None else default_model_path()
     if model is None and not path.exists():
         raise ActionrecError(f"{path}: the default model is not installed; pass --model FILE")
-    return Recognizer(open_backend(path, kind=backend, device=device, precision=precision, threads=threads))
+    backend_ = open_backend(path, kind=backend, device=device, precision=precision, threads=threads, compile=compile)
+    return Recognizer(backend_)

@@ -1061,7 +1061,7 @@ def write_samples(
     for k, action in enumerate(SAMPLE_CLIPS):
         clip, _ = render_clip(action, seed=seed + k, size=size, frames=frames, fps=fps)
         written.append(_write_mp4(out / f"{action}.mp4", clip, fps))
-    seq, boxes, segments = render_sequence(
+    seq, _, segments = render_sequence(
         SAMPLE_SEQUENCE, seed=seed + len(SAMPLE_CLIPS), size=size, frames_per_action=2 * frames, fps=fps
     )
     written.append(_write_mp4(out / "sequence.mp4", seq, fps))

@@ -107,3 +107,13 @@ def test_gflops_scale_with_width_and_input():
     wide = gflops_per_clip(build("r3d18", num_classes=10, width=64, attention=False), (3, 16, 112, 112))
     long = gflops_per_clip(build("r3d18", num_classes=10, width=16, attention=False), (3, 32, 112, 112))
     assert 14 < wide / small < 17 and 1.9 < long / small < 2.1
+
+
+def test_fused_residual_equals_the_paper_composition():
+    """The blocks' one-pass add_residual equals relu(identity + SpatialAttention(ChannelAttention(x)))."""
+    torch.manual_seed(0)
+    att = Attention3d(16, reduction=4, spatial_kernel=(3, 7, 7)).eval()
+    x, identity = torch.randn(2, 16, 4, 10, 12), torch.randn(2, 16, 4, 10, 12)
+    with torch.no_grad():
+        expected = torch.relu(identity + att.spatial(att.channel(x)))
+        assert torch.allclose(att.add_residual(x, identity), expected, atol=1e-6)
