@@ -1,0 +1,96 @@
+"""The bench scripts' own logic (bench/bench_motion.py, bench/bench_table1.py): the frame rearrangements, the
+pairwise score, and where Table 1's recipe comes from. Their end-to-end paths are the scripts' --quick runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def motion():
+    return _load("bench_motion")
+
+
+@pytest.fixture(scope="module")
+def table1():
+    return _load("bench_table1")
+
+
+def test_shuffle_keeps_every_frame_and_drops_the_order(motion):
+    """A shuffled window holds exactly the same frames (the multiset), in another order, for a random window."""
+    rng = np.random.default_rng(1)
+    frames = np.arange(16)[:, None, None, None] * np.ones((1, 4, 5, 3), dtype=np.uint8)  # frame t is all t
+    shuffled = motion.shuffle_frames(frames, rng)
+    assert shuffled.shape == frames.shape
+    order = shuffled[:, 0, 0, 0]
+    assert sorted(order.tolist()) == list(range(16))
+    assert order.tolist() != list(range(16))
+    for t in range(16):
+        np.testing.assert_array_equal(shuffled[t], frames[order[t]])
+
+
+def test_reverse_plays_the_window_backwards(motion):
+    """The reversed window is frame T-1 first, frame 0 last."""
+    frames = np.random.default_rng(0).integers(0, 255, (8, 3, 3, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(motion.reverse_frames(frames, None), frames[[7, 6, 5, 4, 3, 2, 1, 0]])
+
+
+def test_pair_accuracy_compares_only_the_two_classes(motion):
+    """Only the videos of classes a and b count, and only p(true) against p(other class of the pair) decides:
+    a third class that wins the argmax does not make a pair answer wrong."""
+    a, b, c = 0, 1, 2
+    probs = [
+        np.array([[0.3, 0.1, 0.6], [0.2, 0.3, 0.5]]),  # class a: windows right, wrong; video mean a 0.25 > b 0.2
+        np.array([[0.5, 0.4, 0.1], [0.5, 0.4, 0.1]]),  # class b: both windows wrong
+        np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1]]),  # class c: not part of the pair
+    ]
+    video, clip, n = motion.pair_accuracy(probs, np.array([a, b, c]), a, b)
+    assert n == 2
+    assert video == pytest.approx(0.5)
+    assert clip == pytest.approx(0.25)
+
+
+def test_table1_recipe_comes_from_the_base_model(table1, tmp_path):
+    """The recipe and preprocessing are read from the base model's metadata; the other networks' sizes follow
+    its width; a missing base model gives the documented fallback."""
+    from actionrec.checkpoint import save_model
+    from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.networks import build
+
+    recipe = {"batch_size": 12, "lr": 0.05, "warmup_epochs": 2.0, "hflip": False, "workers": 1, "seed": 3}
+    pre = Preprocessing(clip_len=8, frame_step=2, resize=40, crop=32)
+    meta = ModelMeta("r3d10", {"width": 8}, ("a", "b"), pre, training={"recipe": recipe})
+    path = save_model(tmp_path / "base.safetensors", build("r3d10", num_classes=2, width=8), meta)
+
+    got = table1.base_recipe(path)
+    assert (got.arch, got.width, got.clip_len, got.frame_step, got.resize, got.crop) == ("r3d10", 8, 8, 2, 40, 32)
+    assert (got.batch_size, got.lr, got.warmup_epochs, got.hflip, got.seed) == (12, 0.05, 2.0, False, 3)
+    sizes = {c.key: c.arch_args for c in table1.contenders(got, quick=False)}
+    assert sizes["r3d"] == {"width": 8, "attention": False}
+    assert sizes["dense-att"]["growth"] == 6 and sizes["dense-att"]["attention"] is True
+    assert sizes["c3d"] == {"width": 6, "hidden": 512}
+
+    fallback = table1.base_recipe(tmp_path / "missing.safetensors")
+    assert (fallback.width, fallback.crop, fallback.lr) == (16, 64, 0.1)
+    assert "not found" in fallback.source
+
+
+def test_table1_flags_runs_at_chance(table1):
+    """A run whose final training accuracy is at chance is flagged as not having learned; one above it is not."""
+    assert table1.at_chance(1 / 16, 16)
+    assert not table1.at_chance(0.5, 16)
