@@ -1,0 +1,187 @@
+"""Inference throughput of the 3D ResNet (r3d18) with and without attention at the same width, in every execution
+mode side by side: fp32 eager, fp32 channels_last_3d, bf16 autocast + channels_last_3d (only where the CPU has
+native bf16), and torch.compile (inductor, freezing on, under inference_mode; compile time reported apart).
+
+For each mode: clips/s, the attention/plain time ratio, and the fraction of the machine's peak each achieves
+(conv/linear GFLOP per clip x clips/s, against a large matmul of the same dtype timed in the same run). Then a
+per-part breakdown (fp32 eager and compiled): plain, channel attention only, spatial attention only, both, and
+plain with an identity multiply before the residual add (the "broken fusion" cost: the multiply keeps inductor
+from fusing conv + add + ReLU, as the attention gates do). Target: attention/plain time <= 1.25.
+
+    python bench/bench_network.py                                   # widths 16 64, 16x112x112, batch 4
+    python bench/bench_network.py --widths 16 64 --batch 4 --repeats 5 --no-compile
+    python bench/bench_network.py --quick                           # smoke run: tiny input, 1 thread
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from _timing import enable_many_compiles, header, matmul_gflops, native_bf16, set_threads, time_interleaved, timed
+from torch import nn
+
+from actionrec.attention import Attention3d
+from actionrec.networks import BasicBlock, build, gflops_per_clip
+
+VARIANTS = ("plain", "attention", "channel only", "spatial only", "plain + identity mul")
+PARTS = VARIANTS[2:]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way of running the network."""
+
+    name: str
+    compiled: bool  # torch.compile with inductor freezing, called under inference_mode
+    channels_last: bool  # model and input in channels_last_3d
+    bf16: bool  # bf16 autocast (measured only where the CPU has it natively)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.bfloat16 if self.bf16 else torch.float32
+
+
+MODES = (
+    Mode("fp32 eager", compiled=False, channels_last=False, bf16=False),
+    Mode("fp32 channels_last_3d", compiled=False, channels_last=True, bf16=False),
+    Mode("bf16 autocast + channels_last_3d", compiled=False, channels_last=True, bf16=True),
+    Mode("compiled fp32", compiled=True, channels_last=False, bf16=False),
+    Mode("compiled bf16 + channels_last_3d", compiled=True, channels_last=True, bf16=True),
+)
+
+
+class ChannelOnly(Attention3d):
+    """Attention3d with its spatial gate left out: relu(identity + Mc * x)."""
+
+    def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(identity, x, self.channel.gate(x)).relu_()
+
+
+class SpatialOnly(Attention3d):
+    """Attention3d with its channel gate left out: relu(identity + Ms * x)."""
+
+    def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(identity, x, self.spatial.gate(x)).relu_()
+
+
+class IdentityScale(nn.Module):
+    """x * 1, with the 1 computed from x at run time (N, C, 1, 1, 1) so that no compiler folds it away: costs one
+    elementwise pass and stands between the conv and the residual add, as a gate does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (x[:, :, :1, :1, :1] * 0 + 1)
+
+
+def build_variant(variant: str, width: int) -> nn.Module:
+    """r3d18 at `width` with the attention parts `variant` names (same seed, so same conv weights)."""
+    torch.manual_seed(0)
+    model = build("r3d18", num_classes=400, width=width, attention=variant not in ("plain", "plain + identity mul"))
+    for module in model.modules():
+        if isinstance(module, Attention3d) and variant in ("channel only", "spatial only"):
+            module.__class__ = ChannelOnly if variant == "channel only" else SpatialOnly
+        if isinstance(module, BasicBlock) and variant == "plain + identity mul":
+            module.bn2 = nn.Sequential(module.bn2, IdentityScale())
+    return model.eval()
+
+
+def runner(model: nn.Module, mode: Mode, clips: torch.Tensor) -> tuple[Callable[[], object], float]:
+    """A no-argument forward pass of `model` on `clips` in `mode`, and its compile seconds (0 when eager)."""
+    if mode.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+        clips = clips.contiguous(memory_format=torch.channels_last_3d)
+    net = torch.compile(model) if mode.compiled else model
+
+    def run() -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode.bf16):
+            return net(clips)
+
+    compile_s = timed(run)[1] if mode.compiled else 0.0  # the first call compiles
+    return run, compile_s
+
+
+def bench_width(
+    width: int, modes: list[Mode], parts_modes: set[str], peaks: dict[torch.dtype, float], args: argparse.Namespace
+) -> None:
+    shape = (3, args.clip_len, args.crop, args.crop)
+    clips = torch.randn(args.batch, *shape)
+    flops = {v: gflops_per_clip(build_variant(v, width), shape) for v in ("plain", "attention")}
+    print(
+        f"\n== r3d18 width {width}, {args.clip_len}x{args.crop}x{args.crop}, batch {args.batch}: "
+        f"{flops['plain']:.2f} GFLOP/clip plain, {flops['attention']:.2f} with attention (conv/linear FLOPs)"
+    )
+    print(
+        f"{'mode':<34} {'plain clips/s':>13} {'attn clips/s':>13} {'attn/plain':>10} "
+        f"{'plain %peak':>11} {'attn %peak':>10} {'compile s plain/attn':>21}"
+    )
+    parts: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        variants = VARIANTS if mode.name in parts_modes else VARIANTS[:2]
+        runs, compile_s = {}, {}
+        for v in variants:
+            runs[v], compile_s[v] = runner(build_variant(v, width), mode, clips)
+        t = {v: timing.median for v, timing in time_interleaved(runs, repeats=args.repeats).items()}
+        rate = {v: args.batch / t[v] for v in ("plain", "attention")}
+        peak = {v: rate[v] * flops[v] / peaks[mode.dtype] for v in rate}
+        compiled = f"{compile_s['plain']:.1f} / {compile_s['attention']:.1f}" if mode.compiled else "-"
+        print(
+            f"{mode.name:<34} {rate['plain']:13.2f} {rate['attention']:13.2f} {t['attention'] / t['plain']:10.3f} "
+            f"{peak['plain']:11.1%} {peak['attention']:10.1%} {compiled:>21}"
+        )
+        if mode.name in parts_modes:
+            parts[mode.name] = t
+    if parts:
+        print_parts(parts)
+
+
+def print_parts(parts: dict[str, dict[str, float]]) -> None:
+    """Each variant's time relative to plain in the same mode, and the share of attention's extra time that the
+    broken fusion alone accounts for."""
+    cols = ("attention", *PARTS)
+    print(f"  {'breakdown (time / plain)':<32}" + "".join(f"{v:>{len(v) + 2}}" for v in cols) + "  fusion share")
+    for name, t in parts.items():
+        extra = t["attention"] - t["plain"]
+        share = (t["plain + identity mul"] - t["plain"]) / extra if extra > 0 else float("nan")
+        cells = "".join(f"{t[v] / t['plain']:{len(v) + 2}.3f}" for v in cols)
+        print(f"  {name:<32}{cells}  {share:12.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--clip-len", type=int, default=16)
+    parser.add_argument("--crop", type=int, default=112)
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median counts) after one warm-up")
+    parser.add_argument("--threads", type=int, help="intra-op threads [default: torch's]")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
+    parser.add_argument("--no-parts", dest="parts", action="store_false", help="skip the per-part breakdown")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4x32x32, batch 1, 1 repeat, 1 thread")
+    args = parser.parse_args()
+    if args.quick:
+        args.clip_len, args.crop, args.batch, args.repeats, args.threads = 4, 32, 1, 1, 1
+    set_threads(args.threads)
+    print(header())
+
+    bf16 = native_bf16()
+    modes = [m for m in MODES if (args.compile or not m.compiled) and (bf16 or not m.bf16)]
+    if not bf16:
+        print("bf16 modes skipped: no native bf16 on this CPU (autocast would emulate it, far slower than fp32)")
+    if args.compile:
+        torch._inductor.config.freezing = True  # weights become constants: conv+BN folding, mkldnn weight packing
+        enable_many_compiles()
+    parts_modes = {"fp32 eager", "compiled fp32"} if args.parts else set()
+
+    n = 512 if args.quick else 2048
+    peaks = {torch.float32: matmul_gflops(torch.float32, n=n)}
+    if bf16:
+        peaks[torch.bfloat16] = matmul_gflops(torch.bfloat16, n=n)
+    print("matmul peak: " + ", ".join(f"{str(d).removeprefix('torch.')} {g:.0f} GFLOP/s" for d, g in peaks.items()))
+    for width in args.widths:
+        bench_width(width, modes, parts_modes, peaks, args)
+
+
+if __name__ == "__main__":
+    main()
