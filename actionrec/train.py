@@ -373,6 +373,9 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
         "pin_memory": ctx.device.type == "cuda",
         "worker_init_fn": _worker_init,
         "prefetch_factor": 4 if workers else None,
+        # Workers start from a clean server process: forking a process whose OpenCV/OpenMP thread pools are running
+        # can deadlock the child (seen when training runs inside a process that decoded video before).
+        "multiprocessing_context": "forkserver" if workers else None,
     }
     train_loader = DataLoader(train_set, batch_size=config.batch_size // ctx.world, sampler=sampler, **loader_args)
     val_loader = None
