@@ -41,6 +41,11 @@ METRICS_FILE = "metrics.jsonl"  # one JSON line per finished epoch
 STATE_VERSION = 1
 
 
+class Optimizer(str, enum.Enum):
+    sgd = "sgd"  # the paper's: SGD with (Nesterov) momentum, L2 weight decay
+    adamw = "adamw"  # Adam with decoupled weight decay: leaves the from-scratch plateau sooner on small data
+
+
 class Schedule(str, enum.Enum):
     step = "step"  # multiply by gamma at each milestone epoch
     cosine = "cosine"  # half a cosine from lr to 0 over the epochs after warmup
@@ -75,6 +80,7 @@ class TrainConfig:
     lr: float = 0.1  # peak learning rate
     momentum: float = 0.9
     nesterov: bool = True
+    optimizer: Optimizer = Optimizer.sgd  # sgd (the paper) or adamw (momentum -> beta1, nesterov ignored)
     weight_decay: float = 1e-4
     schedule: Schedule = Schedule.step
     milestones: tuple[int, ...] = ()  # step schedule: epochs where lr *= gamma; default half and three quarters
@@ -98,6 +104,7 @@ class TrainConfig:
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "format", DataFormat(self.format))
         object.__setattr__(self, "schedule", Schedule(self.schedule))
+        object.__setattr__(self, "optimizer", Optimizer(self.optimizer))
         object.__setattr__(self, "precision", Precision(self.precision))
         object.__setattr__(self, "device", TrainDevice(self.device))
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
@@ -203,6 +210,20 @@ def resume_config(run_dir: Path, *, epochs: int | None = None, workers: int | No
 
 
 # ---- learning rate ----
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == Optimizer.adamw:
+        return torch.optim.AdamW(
+            model.parameters(), lr=config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay
+        )
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov and config.momentum > 0,
+        weight_decay=config.weight_decay,
+    )
 
 
 def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
@@ -386,13 +407,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
         mine = list(range(ctx.rank, len(val_set), ctx.world))  # every process a share, no padding
         val_loader = DataLoader(val_set, batch_size=config.batch_size // ctx.world, sampler=mine, **loader_args)
 
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov and config.momentum > 0,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = make_optimizer(model, config)
     steps = len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step, steps))
 

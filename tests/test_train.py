@@ -100,6 +100,16 @@ def test_training_lowers_loss_and_writes_a_complete_run(left_right, tmp_path):
     assert state["epoch"] == 6 and set(state["rng"]) >= {"python", "numpy", "torch"}
 
 
+def test_adamw_option_trains_and_resumes_with_its_optimizer(left_right, tmp_path):
+    """--optimizer adamw lowers the loss too, and its run records and resumes with AdamW state."""
+    train(tiny(left_right, tmp_path / "run", epochs=3, optimizer="adamw", lr=0.003, milestones=(100,)), progress=False)
+    history = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    state = torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)
+    assert "exp_avg" in next(iter(state["optimizer"]["state"].values()))  # Adam moments, not SGD momentum
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["optimizer"] == "adamw"
+
+
 def test_validation_matches_the_prediction_pipeline(left_right, tmp_path):
     """The video accuracy of training's validation equals what Recognizer.window_probs (the predict path) gives
     with the same number of evenly spaced windows: both go through the one preprocessing."""
