@@ -94,9 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--minutes-per-model", type=float, default=5.0, help="training budget of each network")
     p.add_argument("--epochs", type=int, default=None, help="the same epochs for all instead of the time budget")
     p.add_argument("--max-epochs", type=int, default=200)
-    p.add_argument(
-        "--models", default="r3d,r3d-att,r3d-att34,dense,dense-att,c3d", help="comma-separated subset"
-    )
+    p.add_argument("--models", default="r3d,r3d-att,r3d-att34,dense,dense-att,c3d", help="comma-separated subset")
     p.add_argument("--lr", type=float, default=None, help="peak lr for every network [default: the recipe's]")
     p.add_argument("--clips", type=int, default=5, help="K evenly spaced windows per test video (3..10)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the machine's cores)")
