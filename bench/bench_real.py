@@ -66,8 +66,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="epochs per run [default: fit --budget-min]")
     p.add_argument("--budget-min", type=float, default=28.0, help="wall-clock budget for everything, minutes")
     p.add_argument("--max-epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate from scratch")
-    p.add_argument("--lr-init", type=float, default=0.01, help="peak learning rate from the pretrained weights")
+    p.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"], help="as the shipped model was trained")
+    p.add_argument("--lr", type=float, default=0.0015, help="peak learning rate from scratch")
+    p.add_argument("--lr-init", type=float, default=0.0005, help="peak learning rate from the pretrained weights")
+    p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--clips", type=int, default=5, help="evenly spaced windows per test video")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
@@ -207,6 +209,8 @@ def run_one(
         epochs=epochs,
         batch_size=8,
         lr=args.lr_init if init is not None else args.lr,
+        optimizer=args.optimizer,
+        weight_decay=args.weight_decay,
         schedule="cosine",
         precision="fp32",
         device="cpu",

@@ -68,6 +68,7 @@ class Recipe:
     lr: float  # peak lr; a run that diverges or stays at chance is restarted at lr / 10
     momentum: float = 0.9
     nesterov: bool = True
+    optimizer: str = "sgd"  # "sgd" (the paper's) or "adamw", as the base model was trained
     weight_decay: float = 1e-4
     schedule: str = "cosine"  # "cosine" or "step"
     gamma: float = 0.1  # step schedule only; milestones default to half and three quarters of the epochs
@@ -120,7 +121,11 @@ def base_recipe(path: Path | None) -> Recipe:
     raw = meta.training.get("recipe") or meta.training  # train() stores the TrainConfig dict under "recipe"
     pre = meta.preprocessing
     arch = meta.arch if meta.arch.startswith("r3d") else FALLBACK["arch"]
-    fields = {f: raw[f] for f in ("momentum", "nesterov", "weight_decay", "schedule", "gamma", "seed") if f in raw}
+    fields = {
+        f: raw[f]
+        for f in ("momentum", "nesterov", "optimizer", "weight_decay", "schedule", "gamma", "seed")
+        if f in raw
+    }
     return Recipe(
         arch=arch,
         width=int(meta.arch_args.get("width", FALLBACK["width"])),
@@ -194,6 +199,7 @@ def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epoc
         lr=lr,
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,
+        optimizer=recipe.optimizer,
         weight_decay=recipe.weight_decay,
         schedule=recipe.schedule,
         gamma=recipe.gamma,
