@@ -486,9 +486,12 @@ def synth(
     samples: Annotated[
         bool, typer.Option("--samples", help="Write the shipped sample clips (short clips + sequence.mp4) instead.")
     ] = False,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Flat background, still camera: the curriculum's first stage.")
+    ] = False,
 ) -> None:
     """Render the synthetic action benchmark: articulated actors doing 16 actions, split by actor."""
-    from .synth import write_benchmark, write_samples
+    from .synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples
 
     width_height = _parse_size(size)
     if samples:
@@ -505,6 +508,7 @@ def synth(
             size=width_height,
             frames=frames,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            config=SynthConfig.plain() if plain else DEFAULT_CONFIG,
         )
     typer.echo(
         f"{summary.out}: {len(summary.classes)} classes, {summary.n_train} train / {summary.n_test} test clips "
