@@ -37,6 +37,19 @@ ModelOpt = Annotated[
 ]
 
 
+def _progress(total: int) -> Progress:
+    """A bar on stderr for runs over several videos; hidden for one."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=total < 2,
+    )
+
+
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
     """Turn an ActionrecError into one line on stderr and exit code 1."""
@@ -86,15 +99,7 @@ def predict(
             raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
         recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads, compile=compile)
         failed = 0
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=len(videos) < 2,
-        )
+        progress = _progress(len(videos))
         with result_writer(fmt, output) as write, progress:
             task = progress.add_task("predict", total=len(videos))
             results = recognizer.predict_many(videos, stride=stride, batch_size=batch_size, top_k=top_k)
@@ -373,15 +378,7 @@ def evaluate(
         if compile and backend == BackendKind.onnxruntime:
             raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
         recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads, compile=compile)
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=len(items) < 2,
-        )
+        progress = _progress(len(items))
 
         def on_video(_item, error: str | None) -> None:
             if error:
