@@ -211,6 +211,18 @@ def train(
         Path | None, typer.Option(help="Start from these weights (torchvision r3d_18, 3D-ResNets-PyTorch, actionrec).")
     ] = None,
     hflip: Annotated[bool, typer.Option(help="Random horizontal flips (off for left/right-dependent classes).")] = True,
+    crop_scales: Annotated[
+        str, typer.Option(help="Multi-scale crop: crop side / short side choices, comma-separated.")
+    ] = "1,0.875,0.75,0.66",
+    color_jitter: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Brightness/contrast/saturation jitter per clip (0 = off).")
+    ] = 0.0,
+    channel_shuffle: Annotated[
+        bool, typer.Option(help="Random RGB order per clip, for data whose colours never tell the class.")
+    ] = False,
+    zero_init_residual: Annotated[
+        bool, typer.Option(help="Start each residual branch at zero (blocks begin as identity); from scratch only.")
+    ] = False,
     val_clips: Annotated[int, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = 3,
     cache: Annotated[bool, typer.Option(help="Keep decoded frames on disk after the first epoch (uint8 .npy).")] = (
         False
@@ -240,6 +252,15 @@ def train(
                 return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
             except ValueError:
                 raise typer.BadParameter(f"{text!r}: expected comma-separated integers", param_hint=option) from None
+
+        def floats(text: str, option: str) -> tuple[float, ...]:
+            try:
+                values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+            except ValueError:
+                values = ()
+            if not values or not all(0 < v <= 1 for v in values):
+                raise typer.BadParameter(f"{text!r}: expected comma-separated numbers in (0, 1]", param_hint=option)
+            return values
 
         kernel = ints(spatial_kernel, "--spatial-kernel")
         if kernel is not None and (len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel)):
@@ -297,6 +318,10 @@ def train(
                 seed=seed,
                 init=init,
                 hflip=hflip,
+                crop_scales=floats(crop_scales, "--crop-scales"),
+                color_jitter=color_jitter,
+                channel_shuffle=channel_shuffle,
+                zero_init_residual=zero_init_residual,
                 val_clips=val_clips,
                 cache=cache,
                 cache_dir=cache_dir,

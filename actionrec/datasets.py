@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from .config import Preprocessing
 from .errors import DataError, VideoError
 from .files import atomic_path
-from .transforms import frame_resizer, preprocess, random_box
+from .transforms import color_augment, frame_resizer, preprocess, random_box
 from .video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_starts
 
 log = logging.getLogger(__name__)  # clips replaced mid-training; no handler configured: one plain line on stderr
@@ -533,7 +533,8 @@ def window_indices(n_frames: int, start: int, spec: Preprocessing) -> list[int]:
 
 
 class ClipDataset(Dataset):
-    """Clips of labelled videos for training (random window start, multi-scale crop, optional flip) or
+    """Clips of labelled videos for training (random window start, multi-scale crop, optional flip and colour
+    changes) or
     validation (`clips_per_video` evenly spaced windows, centre crop). Items are (float32 (3, T, crop, crop),
     label), plus the item index with `with_index`; the clip of video v, window k is item v * clips_per_video + k.
 
@@ -552,6 +553,8 @@ class ClipDataset(Dataset):
         cache: FrameCache | None = None,
         hflip: bool = True,
         scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66),
+        color_jitter: float = 0.0,
+        channel_shuffle: bool = False,
         with_index: bool = False,
     ):
         if clips_per_video < 1:
@@ -564,6 +567,8 @@ class ClipDataset(Dataset):
         self.cache = cache
         self.hflip = hflip  # off for direction-dependent classes (walk left vs walk right)
         self.scales = scales  # crop side / short side choices of the multi-scale crop
+        self.color_jitter = color_jitter  # brightness / contrast / saturation jitter strength (training only)
+        self.channel_shuffle = channel_shuffle  # random RGB order per clip (training only)
         self.with_index = with_index
         self.epoch = 0
         self._counts: dict[Path, int] = {}  # frame counts from the container, per worker
@@ -627,6 +632,8 @@ class ClipDataset(Dataset):
         box = None
         if rng is not None:
             box = random_box(clip.shape[1], clip.shape[2], spec, rng, scales=self.scales, flip=self.hflip)
+            if self.color_jitter > 0 or self.channel_shuffle:
+                clip = color_augment(clip, rng, jitter=self.color_jitter, shuffle=self.channel_shuffle)
         return preprocess(clip, spec, box)[0]  # (3, T, crop, crop)
 
     def _frame_count(self, path: Path) -> int:

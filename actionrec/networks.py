@@ -311,6 +311,16 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def zero_init_residuals(model: nn.Module) -> None:
+    """Start every residual branch at zero (its last BN's scale = 0), so each block begins as the identity and the
+    network as a shallow one that deepens while it trains (Goyal et al. 2017). A no-op for non-residual nets."""
+    for m in model.modules():
+        if isinstance(m, BasicBlock):
+            nn.init.zeros_(m.bn2.weight)
+        elif isinstance(m, Bottleneck):
+            nn.init.zeros_(m.bn3.weight)
+
+
 def r3d10(*, num_classes: int, attention: bool = True, width: int = 64, **kwargs) -> ResNet3d:
     return ResNet3d(BasicBlock, (1, 1, 1, 1), num_classes=num_classes, attention=attention, width=width, **kwargs)
 

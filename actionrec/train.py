@@ -33,7 +33,7 @@ from .config import ModelMeta, Preprocessing
 from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, open_dataset
 from .errors import ActionrecError
 from .files import atomic_path, write_text_atomic
-from .networks import BUILDERS, build
+from .networks import BUILDERS, build, zero_init_residuals
 
 STATE_FILE = "state.pt"  # resume state: weights, optimizer, scheduler, RNG states, history
 CONFIG_FILE = "config.json"  # the recipe, as run
@@ -93,6 +93,10 @@ class TrainConfig:
     resume: Path | None = None  # a run folder to continue (its state.pt)
     init: Path | None = None  # weights to start from (pretrained.load_pretrained)
     hflip: bool = True  # random horizontal flips; off for direction-dependent classes (walk left / right)
+    crop_scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop: crop side / short side choices
+    color_jitter: float = 0.0  # brightness, contrast, saturation jitter per clip (0.3: factors 0.7..1.3); 0 off
+    channel_shuffle: bool = False  # random RGB order per clip: when colours (clothes) never tell the class
+    zero_init_residual: bool = False  # from scratch: last BN of each residual branch starts at 0 (blocks = identity)
     val_clips: int = 3  # evenly spaced clips per validation video; video score = mean of their probabilities
     cache: bool = False  # keep decoded, resized frames on disk after the first epoch (uint8, one .npy per video)
     cache_dir: Path | None = None  # where; default $XDG_CACHE_HOME/actionrec/frames
@@ -108,6 +112,7 @@ class TrainConfig:
         object.__setattr__(self, "precision", Precision(self.precision))
         object.__setattr__(self, "device", TrainDevice(self.device))
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        object.__setattr__(self, "crop_scales", tuple(float(s) for s in self.crop_scales))
         object.__setattr__(self, "arch_args", dict(self.arch_args))
 
     @property
@@ -132,6 +137,7 @@ class TrainConfig:
             v = getattr(self, f.name)
             out[f.name] = str(v) if isinstance(v, Path) else v.value if isinstance(v, enum.Enum) else v
         out["milestones"] = list(self.milestones)
+        out["crop_scales"] = list(self.crop_scales)
         return out
 
     @classmethod
@@ -370,6 +376,8 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
         model = build(config.arch, num_classes=len(split.labels), **config.arch_args)
     except TypeError as e:
         raise ActionrecError(f"--arch {config.arch}: bad architecture options ({e})") from None
+    if config.zero_init_residual:
+        zero_init_residuals(model)
     state = _load_state(config.out) if config.resume is not None else None
     if state is not None:
         _load_weights(model, state["model"], config.out / STATE_FILE)
@@ -387,7 +395,17 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
 
     workers = config.workers if config.workers is not None else min(8, max((os.cpu_count() or 1) // ctx.world, 1))
     cache = FrameCache(config.cache_dir or _default_cache_dir()) if config.cache else None
-    train_set = ClipDataset(split.train, spec, train=True, seed=config.seed, cache=cache, hflip=config.hflip)
+    train_set = ClipDataset(
+        split.train,
+        spec,
+        train=True,
+        seed=config.seed,
+        cache=cache,
+        hflip=config.hflip,
+        scales=config.crop_scales,
+        color_jitter=config.color_jitter,
+        channel_shuffle=config.channel_shuffle,
+    )
     sampler = DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
     loader_args = {
         "num_workers": workers,

@@ -82,10 +82,28 @@ def random_box(
     scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66),
     flip: bool = True,
 ) -> CropBox:
-    """A training crop: multi-scale (a side of scale * short side) at a random place, mirrored half the time."""
+    """A training crop: multi-scale (a side of scale * short side, then scaled to `crop` either way, like
+    3D-ResNets' multi-scale corner crop) at a random place, mirrored half the time."""
     short = min(height, width)
-    size = max(round(short * float(rng.choice(scales))), 1)
-    size = max(size, min(spec.crop, short))
+    size = min(max(round(short * float(rng.choice(scales))), 1), short)
     top = int(rng.integers(0, height - size + 1))
     left = int(rng.integers(0, width - size + 1))
     return CropBox(top=top, left=left, size=size, flip=bool(flip and rng.random() < 0.5))
+
+
+def color_augment(clip: np.ndarray, rng: np.random.Generator, *, jitter: float, shuffle: bool) -> np.ndarray:
+    """Training-only colour changes of one uint8 (T, H, W, 3) clip, the same for all its frames: brightness,
+    contrast and saturation each scaled by a factor in [1 - jitter, 1 + jitter], then (with `shuffle`) the RGB
+    channels in a random order, so that clothing colours cannot stand in for the action."""
+    out = clip
+    if jitter > 0:
+        brightness, contrast, saturation = rng.uniform(1 - jitter, 1 + jitter, 3)
+        x = clip.astype(np.float32)
+        grey = x @ np.array([0.299, 0.587, 0.114], np.float32)  # (T, H, W)
+        x = grey[..., None] + saturation * (x - grey[..., None])
+        mean = float(grey.mean())
+        x = (x - mean) * contrast + mean * brightness
+        out = np.clip(x, 0, 255).astype(np.uint8)
+    if shuffle:
+        out = out[..., rng.permutation(3)]
+    return np.ascontiguousarray(out)

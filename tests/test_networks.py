@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from actionrec.attention import Attention3d, capture_spatial_maps
-from actionrec.networks import BUILDERS, build, count_parameters, gflops_per_clip
+from actionrec.networks import BUILDERS, build, count_parameters, gflops_per_clip, zero_init_residuals
 
 SMALL = {
     "r3d10": {"width": 8},
@@ -76,6 +76,17 @@ def test_attention_stages_option_limits_where_attention_sits():
     model = build("r3d18", num_classes=5, width=8, attention_stages=(3, 4))
     names = [n for n, m in model.named_modules() if isinstance(m, Attention3d)]
     assert names and all(n.startswith(("layer3", "layer4")) for n in names)
+
+
+@pytest.mark.parametrize("arch", ["r3d10", "r3d50"])
+def test_zero_init_residuals_makes_every_block_the_identity(arch):
+    """After zero_init_residuals each residual block passes its (non-negative) input through unchanged."""
+    model = build(arch, num_classes=4, width=8).eval()
+    zero_init_residuals(model)
+    block = model.layer1[-1]  # identity shortcut (r3d50: the last of three bottlenecks, 32 channels)
+    x = torch.rand(2, block.conv1.in_channels, 4, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(block(x), x)
 
 
 @pytest.mark.parametrize("arch", ["r3d18", "dense3d"])

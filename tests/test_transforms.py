@@ -7,7 +7,7 @@ import pytest
 from conftest import moving_square_frames
 
 from actionrec.config import Preprocessing
-from actionrec.transforms import CropBox, frame_resizer, preprocess, random_box
+from actionrec.transforms import CropBox, color_augment, frame_resizer, preprocess, random_box
 
 
 def test_preprocess_shape_dtype_and_normalisation():
@@ -58,3 +58,30 @@ def test_bad_shape_is_rejected():
     """Frames that are not (N, T, H, W, 3) raise a ValueError."""
     with pytest.raises(ValueError):
         preprocess(np.zeros((4, 10, 10), np.uint8), Preprocessing())
+
+
+def test_training_box_may_zoom_in():
+    """Scales below crop/short side give boxes smaller than the crop: they are scaled up, as in 3D-ResNets."""
+    spec = Preprocessing(clip_len=2, resize=32, crop=32)
+    rng = np.random.default_rng(2)
+    boxes = [random_box(32, 40, spec, rng, scales=(1.0, 0.75), flip=False) for _ in range(40)]
+    assert {b.size for b in boxes} == {32, 24}
+    frames = rng.integers(0, 255, (2, 32, 40, 3), dtype=np.uint8)
+    assert preprocess(frames, spec, CropBox(4, 4, 24)).shape == (1, 3, 2, 32, 32)
+
+
+def test_color_augment_keeps_shape_and_motion_and_changes_colours():
+    """Colour changes are the same for every frame of a clip (motion is untouched), shuffling permutes channels."""
+    rng = np.random.default_rng(0)
+    clip = np.zeros((3, 16, 16, 3), np.uint8)
+    clip[:, :, :, 0] = 200  # a red scene
+    clip[1, 4:8, 4:8] = (20, 200, 60)  # a green square only in frame 1
+    seen = set()
+    for _ in range(12):
+        out = color_augment(clip, rng, jitter=0.3, shuffle=True)
+        assert out.shape == clip.shape and out.dtype == np.uint8
+        assert np.array_equal(out[0], out[2])  # frames that were equal stay equal
+        assert not np.array_equal(out[1], out[0])  # and the moving part stays visible
+        seen.add(int(np.argmax(out[0, 0, 0])))  # where the red went
+    assert len(seen) > 1
+    assert np.array_equal(color_augment(clip, rng, jitter=0.0, shuffle=False), clip)
