@@ -223,6 +223,9 @@ def train(
     zero_init_residual: Annotated[
         bool, typer.Option(help="Start each residual branch at zero (blocks begin as identity); from scratch only.")
     ] = False,
+    identity_attention: Annotated[
+        bool, typer.Option(help="New attention starts as the identity (plain ResNet at step 0); off: random gates.")
+    ] = True,
     val_clips: Annotated[int, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = 3,
     cache: Annotated[bool, typer.Option(help="Keep decoded frames on disk after the first epoch (uint8 .npy).")] = (
         False
@@ -322,6 +325,7 @@ def train(
                 color_jitter=color_jitter,
                 channel_shuffle=channel_shuffle,
                 zero_init_residual=zero_init_residual,
+                identity_attention=identity_attention,
                 val_clips=val_clips,
                 cache=cache,
                 cache_dir=cache_dir,

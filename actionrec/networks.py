@@ -6,7 +6,7 @@ Builders compose stem, blocks and stage layout explicitly, like torchvision's mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import torch
 from torch import nn
@@ -319,6 +319,33 @@ def zero_init_residuals(model: nn.Module) -> None:
             nn.init.zeros_(m.bn2.weight)
         elif isinstance(m, Bottleneck):
             nn.init.zeros_(m.bn3.weight)
+
+
+def attention_as_identity(model: nn.Module, keep: Collection[str] = ()) -> tuple[str, ...]:
+    """Make each block's attention an exact identity at initialisation, so that the network computes what the plain
+    ResNet computes and trains as fast from the first step; returns the names of the rescaled BatchNorms.
+
+    The attention's last layers (the channel MLP's fc2, the spatial conv) are zeroed, so both gates are
+    sigmoid(0) = 0.5 everywhere, and the BatchNorm feeding the attention (bn2, bn3 for bottlenecks) is scaled by 4,
+    which the two 0.5 gates undo exactly (powers of two). The gates still learn: fc1 keeps its random weights, so
+    fc2 and the spatial conv get gradients at once. Blocks whose attention weights are named in `keep` (loaded from
+    a file) are left alone.
+    """
+    rescaled = []
+    with torch.no_grad():
+        for name, block in model.named_modules():
+            if not isinstance(block, BasicBlock | Bottleneck) or not isinstance(block.attention, Attention3d):
+                continue
+            if any(k.startswith(f"{name}.attention.") for k in keep):
+                continue
+            nn.init.zeros_(block.attention.channel.fc2.weight)  # channel gate: sigmoid(0) = 0.5 for every channel
+            nn.init.zeros_(block.attention.spatial.gate.conv.weight)  # spatial gate: 0.5 everywhere
+            bn_name = "bn3" if isinstance(block, Bottleneck) else "bn2"
+            bn: nn.BatchNorm3d = getattr(block, bn_name)
+            bn.weight.mul_(4.0)  # 4 * 0.5 * 0.5 = 1, exact in floating point
+            bn.bias.mul_(4.0)
+            rescaled.append(f"{name}.{bn_name}")
+    return tuple(rescaled)
 
 
 def r3d10(*, num_classes: int, attention: bool = True, width: int = 64, **kwargs) -> ResNet3d:

@@ -11,9 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .attention import Attention3d
 from .errors import ModelFileError
-from .networks import BasicBlock, Bottleneck, ResNet3d
+from .networks import ResNet3d, attention_as_identity
 
 _PARAM = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 _TORCHVISION_BLOCK = re.compile(rf"(layer\d+\.\d+)\.conv(\d)\.([01])\.{_PARAM}")  # conv1.0 = conv, conv1.1 = BN
@@ -120,11 +119,8 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike[str]) -> InitRepor
     and is skipped, their stem BatchNorm is used), or an actionrec model file, as `.pth`/`.pt` or `.safetensors`.
     The classifier is loaded only when its class count matches; otherwise it keeps its fresh initialisation.
 
-    Attention modules the file has no weights for start as the identity, so that at initialisation the network
-    computes exactly what the plain pretrained ResNet computes: their last layers (the channel MLP's fc2 and the
-    spatial conv) are zeroed, so both gates are sigmoid(0) = 0.5 everywhere, and the BatchNorm feeding the
-    attention (bn2, or bn3 for bottlenecks) is scaled by 4 (weight and bias), which the two 0.5 gates undo exactly.
-    The gates still learn: fc1 keeps its random weights, so fc2 and the spatial conv receive gradients at once.
+    Attention modules the file has no weights for start as the identity (`networks.attention_as_identity`), so that
+    at initialisation the network computes exactly what the plain pretrained ResNet computes.
 
     >>> from actionrec.networks import build
     >>> model = build("r3d18", num_classes=4, width=64, attention=True)
@@ -160,7 +156,7 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike[str]) -> InitRepor
         )
     with torch.no_grad():
         model.load_state_dict({**target, **loaded})
-        rescaled = _attention_as_identity(model, loaded)
+        rescaled = attention_as_identity(model, keep=loaded)
     new = tuple(n for n in target if n not in loaded and not _is_counter(n))
     return InitReport(
         source=str(path),
@@ -175,22 +171,3 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike[str]) -> InitRepor
 
 def _is_counter(name: str) -> bool:
     return name.endswith("num_batches_tracked")
-
-
-def _attention_as_identity(model: ResNet3d, loaded: dict[str, torch.Tensor]) -> tuple[str, ...]:
-    """Make each block's attention that the file did not provide an exact identity; returns the scaled BN names."""
-    rescaled = []
-    for name, block in model.named_modules():
-        if not isinstance(block, BasicBlock | Bottleneck) or not isinstance(block.attention, Attention3d):
-            continue
-        if any(k.startswith(f"{name}.attention.") for k in loaded):
-            continue  # the file has this block's attention: keep it as trained
-        attention = block.attention
-        nn.init.zeros_(attention.channel.fc2.weight)  # channel gate: sigmoid(0) = 0.5 for every channel
-        nn.init.zeros_(attention.spatial.gate.conv.weight)  # spatial gate: sigmoid(0) = 0.5 everywhere
-        bn_name = "bn3" if isinstance(block, Bottleneck) else "bn2"
-        bn: nn.BatchNorm3d = getattr(block, bn_name)
-        bn.weight.mul_(4.0)  # 4 * 0.5 * 0.5 = 1: powers of two, so the product is exact in floating point
-        bn.bias.mul_(4.0)
-        rescaled.append(f"{name}.{bn_name}")
-    return tuple(rescaled)

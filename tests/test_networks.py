@@ -7,7 +7,14 @@ import torch
 from torch import nn
 
 from actionrec.attention import Attention3d, capture_spatial_maps
-from actionrec.networks import BUILDERS, build, count_parameters, gflops_per_clip, zero_init_residuals
+from actionrec.networks import (
+    BUILDERS,
+    attention_as_identity,
+    build,
+    count_parameters,
+    gflops_per_clip,
+    zero_init_residuals,
+)
 
 SMALL = {
     "r3d10": {"width": 8},
@@ -76,6 +83,21 @@ def test_attention_stages_option_limits_where_attention_sits():
     model = build("r3d18", num_classes=5, width=8, attention_stages=(3, 4))
     names = [n for n, m in model.named_modules() if isinstance(m, Attention3d)]
     assert names and all(n.startswith(("layer3", "layer4")) for n in names)
+
+
+@pytest.mark.parametrize("arch", ["r3d10", "r3d50"])
+def test_identity_attention_computes_the_plain_network(arch):
+    """attention_as_identity makes the attention network compute exactly what the plain one with the same
+    weights computes (training-mode BN included), and its gates still get gradients."""
+    torch.manual_seed(0)
+    plain = build(arch, num_classes=4, width=8, attention=False)
+    att = build(arch, num_classes=4, width=8, attention=True)
+    att.load_state_dict(plain.state_dict(), strict=False)
+    assert len(attention_as_identity(att)) == sum(isinstance(m, Attention3d) for m in att.modules())
+    x = torch.randn(2, 3, 4, 16, 16)
+    assert torch.allclose(att(x), plain(x), atol=1e-5)
+    att(x).sum().backward()
+    assert att.layer1[0].attention.channel.fc2.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("arch", ["r3d10", "r3d50"])
