@@ -3,13 +3,23 @@ attention, and C3D, trained with the same recipe and the same wall-clock budget 
 scored on its held-out actors (testlist01.txt). Reports video and clip top-1, parameters, GFLOPs per clip, the
 epochs each network got and its training time, as a markdown table (stdout) and JSON (--out).
 
-    python bench/bench_table1.py --out table1.json      # 5 networks x 5 min + evaluation: ~35 min on 2 CPU cores
+    python bench/bench_table1.py --out table1.json      # 6 networks x 5 min + evaluation: ~40 min on 2 CPU cores
     python bench/bench_table1.py --quick                # tiny networks, tiny rendered data, 1 epoch: the plumbing
 
+Two halves side by side, one thread each (on 2 cores that trains more clips per second than one 2-thread run),
+then one table:
+
+    python bench/bench_table1.py --models r3d,r3d-att,r3d-att34 --threads 1 --out a.json &
+    python bench/bench_table1.py --models dense,dense-att,c3d --threads 1 --out b.json; wait
+    python bench/bench_table1.py --merge a.json b.json --out table1.json
+
 Protocol:
-- recipe and preprocessing: the shipped model's (`--base-model`, its metadata's training recipe), or the fallback
-  (r3d10 width 16, 16 frames every 2nd, crop 64 of resize 64, batch 16, lr 0.1, cosine, 1 warmup epoch, no flips);
-  fp32, the same seed for every network; trained from scratch on trainlist01 with no per-epoch validation.
+- recipe and preprocessing: the shipped model's (`--base-model`, its metadata's training recipe: optimizer, lr,
+  schedule, augmentation), or the fallback (r3d10 width 16, 16 frames every 2nd, crop 64 of resize 64, batch 16,
+  lr 0.1, cosine, 1 warmup epoch, no flips); fp32, the same seed for every network; trained from scratch (new
+  attention starting as the identity) on trainlist01, plus every clip of `--extra-train` folders (e.g. the
+  benchmark's plain-background variant, which lets a network leave chance within minutes), with no per-epoch
+  validation.
 - sizes: the ResNets have the base width W; the DenseNet growth 3W/4 with blocks (4, 8, 12, 8) and C3D width 3W/4
   with 512 hidden units, which puts all five within about 0.7-1.3 M parameters and 1.0-1.2 GFLOPs at 16x64x64.
 - budget: each network gets --minutes-per-model of training. Its epochs are calibrated from timed training steps
@@ -74,6 +84,9 @@ class Recipe:
     gamma: float = 0.1  # step schedule only; milestones default to half and three quarters of the epochs
     warmup_epochs: float = 0.0
     hflip: bool = False  # off: walk_left / walk_right differ only by direction
+    crop_scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # the base model's augmentation
+    color_jitter: float = 0.0
+    channel_shuffle: bool = False
     seed: int = 0
     workers: int = 1  # decoding processes beside the training process
     source: str = ""  # where the recipe came from, in words
@@ -102,7 +115,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "cache", help="decoded-frame cache")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     p.add_argument("--keep", type=Path, default=None, help="keep the run folders here (default: a temporary one)")
+    p.add_argument("--extra-train", type=Path, nargs="*", default=[], help="UCF-101-layout folders: all clips train")
     p.add_argument("--quick", action="store_true", help="tiny networks, tiny rendered data, 1 epoch")
+    p.add_argument("--merge", type=Path, nargs="+", default=None, help="join the JSON results of separate runs")
     return p.parse_args(argv)
 
 
@@ -123,9 +138,21 @@ def base_recipe(path: Path | None) -> Recipe:
     arch = meta.arch if meta.arch.startswith("r3d") else FALLBACK["arch"]
     fields = {
         f: raw[f]
-        for f in ("momentum", "nesterov", "optimizer", "weight_decay", "schedule", "gamma", "seed")
+        for f in (
+            "momentum",
+            "nesterov",
+            "optimizer",
+            "weight_decay",
+            "schedule",
+            "gamma",
+            "seed",
+            "color_jitter",
+            "channel_shuffle",
+        )
         if f in raw
     }
+    if "crop_scales" in raw:
+        fields["crop_scales"] = tuple(float(v) for v in raw["crop_scales"])
     return Recipe(
         arch=arch,
         width=int(meta.arch_args.get("width", FALLBACK["width"])),
@@ -209,6 +236,9 @@ def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epoc
         workers=recipe.workers,
         seed=recipe.seed,
         hflip=recipe.hflip,
+        crop_scales=recipe.crop_scales,
+        color_jitter=recipe.color_jitter,
+        channel_shuffle=recipe.channel_shuffle,
         cache=True,
         cache_dir=cache_dir,
     )
@@ -237,7 +267,15 @@ def epoch_seconds(config, items, num_classes: int, timed_steps: int = 4) -> floa
 
     spec = config.preprocessing
     data = ClipDataset(
-        items, spec, train=True, seed=config.seed, cache=FrameCache(config.cache_dir), hflip=config.hflip
+        items,
+        spec,
+        train=True,
+        seed=config.seed,
+        cache=FrameCache(config.cache_dir),
+        hflip=config.hflip,
+        scales=config.crop_scales,
+        color_jitter=config.color_jitter,
+        channel_shuffle=config.channel_shuffle,
     )
     workers = config.workers or 0
     loader = DataLoader(
@@ -377,6 +415,8 @@ def run_one(args, recipe: Recipe, who: Contender, data_csv: Path, split, runs: P
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if not 1 <= args.clips <= 32:
         print("error: --clips must be between 1 and 32", file=sys.stderr)
         return 2
@@ -426,13 +466,20 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
         return 2
     chosen = [c for c in everyone if c.key in wanted]
 
-    data_csv = tmp / "train.csv"  # trainlist01 as a CSV list: a run with no validation split
+    train_items = list(split.train)
+    for extra in args.extra_train:  # every clip of these, both of their lists, trains; their test actors too
+        more = open_dataset(extra, fmt=DataFormat.ucf101)
+        if more.labels != split.labels:
+            print(f"error: {extra}: its classes differ from {data}'s", file=sys.stderr)
+            return 2
+        train_items += [replace(it, group=f"extra-{it.group}") for it in (*more.train, *more.val)]
+    data_csv = tmp / "train.csv"  # the training clips as a CSV list: a run with no validation split
     data_csv.write_text(
-        "path,label,group\n" + "".join(f"{it.path},{split.labels[it.label]},{it.group}\n" for it in split.train)
+        "path,label,group\n" + "".join(f"{it.path},{split.labels[it.label]},{it.group}\n" for it in train_items)
     )
     spec = train_config(recipe, chosen[0], data_csv, tmp, 1, recipe.lr, args.cache_dir).preprocessing
     cache, t0 = FrameCache(args.cache_dir), time.perf_counter()
-    for it in split.train:  # decoded once, before any timing: no network pays for decoding
+    for it in train_items:  # decoded once, before any timing: no network pays for decoding
         cache.frames(it.path, spec)
     print(
         f"# {split.summary()}\n# recipe ({recipe.source}): {asdict(recipe)}\n"
@@ -447,6 +494,8 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
         "protocol": __doc__.split("Protocol:")[1].strip(),
         "evaluation": next((r["protocol"] for r in rows if r["protocol"]), None),
         "data": str(data),
+        "extra_train": [str(p) for p in args.extra_train],
+        "train_videos": len(train_items),
         "test_videos": len(split.val),
         "recipe": asdict(recipe),
         "minutes_per_model": args.minutes_per_model,
@@ -462,6 +511,37 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
     if args.out is not None:
         write_text_atomic(args.out, json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def merge(parts: list[Path], out: Path | None) -> int:
+    """One table from the JSON of runs over disjoint --models subsets with the same data and recipe."""
+    from actionrec.files import write_text_atomic
+
+    loaded = [json.loads(p.read_text()) for p in parts]
+    first = loaded[0]
+    for p, other in zip(parts[1:], loaded[1:], strict=True):
+        for key in ("data", "recipe", "minutes_per_model", "clips_per_video", "extra_train"):
+            if other.get(key) != first.get(key):
+                print(f"error: {p}: its {key} differs from {parts[0]}'s", file=sys.stderr)
+                return 2
+    keys = [r["key"] for part in loaded for r in part["rows"]]
+    if len(set(keys)) != len(keys):
+        print("error: a model appears in more than one part", file=sys.stderr)
+        return 2
+    rows = [r for part in loaded for r in part["rows"]]
+    results = {
+        **first,
+        "rows": rows,
+        "attention_gain": attention_gain(rows),
+        "parts": [str(p) for p in parts],
+        "jobs_side_by_side": len(parts),
+        "seconds": max(part["seconds"] for part in loaded),
+    }
+    print(markdown(results))
+    if out is not None:
+        write_text_atomic(out, json.dumps(results, indent=2) + "\n")
+        print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
@@ -482,11 +562,15 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 def markdown(results: dict) -> str:
     r = results["recipe"]
+    extra = results.get("extra_train") or []
+    jobs = results.get("jobs_side_by_side", 1)
     lines = [
-        f"Table 1 at our scale{' (--quick)' if results['quick'] else ''}: {results['data']}, "
+        f"Table 1 at our scale{' (--quick)' if results['quick'] else ''}: {results['data']}"
+        + (f" (+ all of {', '.join(extra)} for training)" if extra else "")
+        + ", "
         f"{r['clip_len']} frames (every {r['frame_step']}) x {r['crop']}^2 (resize {r['resize']}), batch "
         f"{r['batch_size']}, lr {r['lr']:g} {r['schedule']}, {results['minutes_per_model']:g} min per network, "
-        f"{results['threads']} thread(s)",
+        f"{results['threads']} thread(s)" + (f", {jobs} runs side by side" if jobs > 1 else ""),
         f"evaluation: {results['evaluation']} ({results['test_videos']} held-out videos)",
         "",
         "| model | attention | video acc | clip acc | params | GFLOPs/clip | epochs | train time | train acc | lr |",

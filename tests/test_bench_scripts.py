@@ -73,6 +73,7 @@ def test_table1_recipe_comes_from_the_base_model(table1, tmp_path):
     from actionrec.networks import build
 
     recipe = {"batch_size": 12, "lr": 0.05, "warmup_epochs": 2.0, "hflip": False, "workers": 1, "seed": 3}
+    recipe |= {"color_jitter": 0.3, "channel_shuffle": True, "crop_scales": [1.0, 0.9]}
     pre = Preprocessing(clip_len=8, frame_step=2, resize=40, crop=32)
     meta = ModelMeta("r3d10", {"width": 8}, ("a", "b"), pre, training={"recipe": recipe})
     path = save_model(tmp_path / "base.safetensors", build("r3d10", num_classes=2, width=8), meta)
@@ -80,6 +81,7 @@ def test_table1_recipe_comes_from_the_base_model(table1, tmp_path):
     got = table1.base_recipe(path)
     assert (got.arch, got.width, got.clip_len, got.frame_step, got.resize, got.crop) == ("r3d10", 8, 8, 2, 40, 32)
     assert (got.batch_size, got.lr, got.warmup_epochs, got.hflip, got.seed) == (12, 0.05, 2.0, False, 3)
+    assert (got.color_jitter, got.channel_shuffle, got.crop_scales) == (0.3, True, (1.0, 0.9))
     sizes = {c.key: c.arch_args for c in table1.contenders(got, quick=False)}
     assert sizes["r3d"] == {"width": 8, "attention": False}
     assert sizes["dense-att"]["growth"] == 6 and sizes["dense-att"]["attention"] is True
@@ -94,3 +96,30 @@ def test_table1_flags_runs_at_chance(table1):
     """A run whose final training accuracy is at chance is flagged as not having learned; one above it is not."""
     assert table1.at_chance(1 / 16, 16)
     assert not table1.at_chance(0.5, 16)
+
+
+def test_table1_merge_joins_parts_and_refuses_mixed_recipes(table1, tmp_path, capsys):
+    """Parts run side by side over disjoint models become one table with the attention gain across parts; parts
+    with different recipes, or a model in two parts, are refused."""
+    import json
+
+    def row(key, acc, attention):
+        return {"key": key, "model": key, "attention": attention, "video_acc": acc, "video_acc_se": 0.02,
+                "clip_acc": acc, "params": 1e6, "gflops_per_clip": 0.5, "epochs": 3, "train_seconds": 60.0,
+                "final_train_acc": 0.5, "lr": 0.01, "notes": [], "protocol": "p"}  # fmt: skip
+
+    base = {"data": "d", "recipe": {"clip_len": 8, "frame_step": 3, "crop": 64, "resize": 64, "batch_size": 8,
+            "lr": 0.01, "schedule": "cosine"}, "minutes_per_model": 5, "clips_per_video": 5, "extra_train": [],
+            "evaluation": "p", "test_videos": 400, "threads": 1, "quick": False, "seconds": 10.0}  # fmt: skip
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps({**base, "rows": [row("r3d", 0.40, False)]}))
+    b.write_text(json.dumps({**base, "rows": [row("r3d-att", 0.45, True)], "seconds": 20.0}))
+    out = tmp_path / "table.json"
+    assert table1.merge([a, b], out) == 0
+    merged = json.loads(out.read_text())
+    assert [r["key"] for r in merged["rows"]] == ["r3d", "r3d-att"]
+    assert merged["attention_gain"]["r3d"] == pytest.approx(0.05)
+    assert merged["seconds"] == 20.0 and "2 runs side by side" in capsys.readouterr().out
+    c.write_text(json.dumps({**base, "minutes_per_model": 8, "rows": [row("c3d", 0.3, None)]}))
+    assert table1.merge([a, c], None) == 2
+    assert table1.merge([a, a], None) == 2
