@@ -959,10 +959,12 @@ class BenchmarkSummary:
 
 
 def benchmark_groups(clips_per_class: int) -> tuple[int, int]:
-    """(actor groups, how many of them are held out for test): 2+ clips per group, ~20% of groups test."""
+    """(actor groups, how many of them are held out for test): 2+ clips per group, ~20% of groups test. Up to
+    120 actors: a network trained on few actors learns their clothes, not the actions (measured: 20 training actors,
+    72 % train vs 50 % test accuracy)."""
     if clips_per_class < 2:
         raise ValueError("clips_per_class must be at least 2 (one train and one test actor)")
-    n_groups = min(25, max(2, clips_per_class // 2))
+    n_groups = min(120, max(2, clips_per_class // 2))
     return n_groups, max(1, round(0.2 * n_groups))
 
 

@@ -140,6 +140,7 @@ def test_split_is_by_actor_and_about_a_fifth_is_test() -> None:
     assert synth.make_actor(4, 0) == synth.make_actor(4, 0) != synth.make_actor(5, 0)
     n_groups, n_test = synth.benchmark_groups(40)
     assert 1 <= n_test < n_groups and abs(n_test / n_groups - 0.2) <= 0.05
+    assert synth.benchmark_groups(240) == (120, 24)  # many actors: clothes can't stand in for actions
     with pytest.raises(ValueError):
         synth.benchmark_groups(1)
 
