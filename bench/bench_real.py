@@ -14,8 +14,8 @@ Protocol (split BY PERSON, never by clip):
 Every person is held out exactly once, so each is scored by models that never saw them. Networks: the shipped
 default model's architecture and preprocessing (so that its weights fit --init), with attention on or off; all
 four variants get the same number of epochs (chosen to fit --budget-min from a timed training step, or --epochs),
-the same recipe (SGD, cosine schedule, batch 8, multi-scale crops, flips) and the same seed. Video score = mean
-of K evenly spaced windows (`actionrec.evaluate`). Data are read in place (a CSV list in a temporary folder) and
+the same recipe (AdamW unless --optimizer sgd, cosine schedule, batch 8, multi-scale crops, flips) and the same
+seed. Video score = mean of K evenly spaced windows (`actionrec.evaluate`). Data are read in place (a CSV list in a temporary folder) and
 decoded once into the frame cache; nothing is copied into the repository.
 """
 
