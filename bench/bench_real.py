@@ -15,8 +15,8 @@ Every person is held out exactly once, so each is scored by models that never sa
 default model's architecture and preprocessing (so that its weights fit --init), with attention on or off; all
 four variants get the same number of epochs (chosen to fit --budget-min from a timed training step, or --epochs),
 the same recipe (AdamW unless --optimizer sgd, cosine schedule, batch 8, multi-scale crops, flips) and the same
-seed. Video score = mean of K evenly spaced windows (`actionrec.evaluate`). Data are read in place (a CSV list in a temporary folder) and
-decoded once into the frame cache; nothing is copied into the repository.
+seed. Video score = mean of K evenly spaced windows (`actionrec.evaluate`). Data are read in place (a CSV list in
+a temporary folder) and decoded once into the frame cache; nothing is copied into the repository.
 """
 
 from __future__ import annotations

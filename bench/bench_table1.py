@@ -453,7 +453,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
         from actionrec.synth import write_benchmark
 
         data = write_benchmark(tmp / "synth", clips_per_class=2, size=(64, 64), frames=24).out
-    data = data or ROOT / "data" / "synth"
+    data = (data or ROOT / "data" / "synth").resolve()  # the CSV list below holds paths relative to its own folder
     split = open_dataset(data, fmt=DataFormat.ucf101)
     everyone = contenders(recipe, args.quick)
     wanted = [k.strip() for k in args.models.split(",") if k.strip()]
@@ -468,7 +468,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
 
     train_items = list(split.train)
     for extra in args.extra_train:  # every clip of these, both of their lists, trains; their test actors too
-        more = open_dataset(extra, fmt=DataFormat.ucf101)
+        more = open_dataset(extra.resolve(), fmt=DataFormat.ucf101)
         if more.labels != split.labels:
             print(f"error: {extra}: its classes differ from {data}'s", file=sys.stderr)
             return 2
