@@ -499,6 +499,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
         "test_videos": len(split.val),
         "recipe": asdict(recipe),
         "minutes_per_model": args.minutes_per_model,
+        "epochs_per_model": args.epochs,  # set: the same epochs for all, instead of the time budget
         "clips_per_video": args.clips,
         "threads": args.threads,
         "load_average_at_start": round(load_start, 2),
@@ -521,7 +522,7 @@ def merge(parts: list[Path], out: Path | None) -> int:
     loaded = [json.loads(p.read_text()) for p in parts]
     first = loaded[0]
     for p, other in zip(parts[1:], loaded[1:], strict=True):
-        for key in ("data", "recipe", "minutes_per_model", "clips_per_video", "extra_train"):
+        for key in ("data", "recipe", "minutes_per_model", "epochs_per_model", "clips_per_video", "extra_train"):
             if other.get(key) != first.get(key):
                 print(f"error: {p}: its {key} differs from {parts[0]}'s", file=sys.stderr)
                 return 2
@@ -563,13 +564,15 @@ def _pct(value: float | None, digits: int = 1) -> str:
 def markdown(results: dict) -> str:
     r = results["recipe"]
     extra = results.get("extra_train") or []
+    epochs = results.get("epochs_per_model")
+    budget = f"{epochs} epochs" if epochs else f"{results['minutes_per_model']:g} min"
     jobs = results.get("jobs_side_by_side", 1)
     lines = [
         f"Table 1 at our scale{' (--quick)' if results['quick'] else ''}: {results['data']}"
         + (f" (+ all of {', '.join(extra)} for training)" if extra else "")
         + ", "
         f"{r['clip_len']} frames (every {r['frame_step']}) x {r['crop']}^2 (resize {r['resize']}), batch "
-        f"{r['batch_size']}, lr {r['lr']:g} {r['schedule']}, {results['minutes_per_model']:g} min per network, "
+        f"{r['batch_size']}, lr {r['lr']:g} {r['schedule']}, {budget} per network, "
         f"{results['threads']} thread(s)" + (f", {jobs} runs side by side" if jobs > 1 else ""),
         f"evaluation: {results['evaluation']} ({results['test_videos']} held-out videos)",
         "",
