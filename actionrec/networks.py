@@ -329,17 +329,20 @@ def attention_as_identity(model: nn.Module, keep: Collection[str] = ()) -> tuple
     sigmoid(0) = 0.5 everywhere, and the BatchNorm feeding the attention (bn2, bn3 for bottlenecks) is scaled by 4,
     which the two 0.5 gates undo exactly (powers of two). The gates still learn: fc1 keeps its random weights, so
     fc2 and the spatial conv get gradients at once. Blocks whose attention weights are named in `keep` (loaded from
-    a file) are left alone.
+    a file) are left alone. Dense blocks have no BatchNorm before their attention: their gates become a constant
+    1/4, which the BatchNorm after every dense block (transition or final norm) normalises away.
     """
     rescaled = []
     with torch.no_grad():
         for name, block in model.named_modules():
-            if not isinstance(block, BasicBlock | Bottleneck) or not isinstance(block.attention, Attention3d):
+            if not isinstance(block, BasicBlock | Bottleneck | DenseBlock):
                 continue
-            if any(k.startswith(f"{name}.attention.") for k in keep):
+            if not isinstance(block.attention, Attention3d) or any(k.startswith(f"{name}.attention.") for k in keep):
                 continue
             nn.init.zeros_(block.attention.channel.fc2.weight)  # channel gate: sigmoid(0) = 0.5 for every channel
             nn.init.zeros_(block.attention.spatial.gate.conv.weight)  # spatial gate: 0.5 everywhere
+            if isinstance(block, DenseBlock):
+                continue
             bn_name = "bn3" if isinstance(block, Bottleneck) else "bn2"
             bn: nn.BatchNorm3d = getattr(block, bn_name)
             bn.weight.mul_(4.0)  # 4 * 0.5 * 0.5 = 1, exact in floating point

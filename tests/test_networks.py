@@ -100,6 +100,18 @@ def test_identity_attention_computes_the_plain_network(arch):
     assert att.layer1[0].attention.channel.fc2.weight.grad.abs().sum() > 0
 
 
+def test_identity_attention_in_dense_blocks_computes_the_plain_densenet():
+    """In the dense variant the identity start makes constant 1/4 gates, which the BatchNorm after each dense block
+    absorbs: in training mode the output equals the plain DenseNet's with the same weights."""
+    torch.manual_seed(0)
+    plain = build("dense3d", num_classes=4, growth=4, block_layers=(2, 2), attention=False)
+    att = build("dense3d", num_classes=4, growth=4, block_layers=(2, 2), attention=True)
+    att.load_state_dict(plain.state_dict(), strict=False)
+    attention_as_identity(att)
+    x = torch.randn(2, 3, 8, 32, 32)
+    assert torch.allclose(att(x), plain(x), atol=1e-4)
+
+
 @pytest.mark.parametrize("arch", ["r3d10", "r3d50"])
 def test_zero_init_residuals_makes_every_block_the_identity(arch):
     """After zero_init_residuals each residual block passes its (non-negative) input through unchanged."""
