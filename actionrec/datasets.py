@@ -534,9 +534,9 @@ def window_indices(n_frames: int, start: int, spec: Preprocessing) -> list[int]:
 
 class ClipDataset(Dataset):
     """Clips of labelled videos for training (random window start, multi-scale crop, optional flip and colour
-    changes) or
-    validation (`clips_per_video` evenly spaced windows, centre crop). Items are (float32 (3, T, crop, crop),
-    label), plus the item index with `with_index`; the clip of video v, window k is item v * clips_per_video + k.
+    changes) or validation (`clips_per_video` evenly spaced windows, centre crop). Items are (float32
+    (3, T, crop, crop), label), plus the item index with `with_index`; the clip of video v, window k is item
+    v * clips_per_video + k.
 
     The random choices of item i in epoch e come from a generator seeded with (seed, e, i): the same whatever
     the number of workers or processes. Call `set_epoch` before each epoch.

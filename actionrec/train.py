@@ -14,6 +14,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from .backends import Precision, cpu_has_native_bf16
 from .checkpoint import save_model
 from .config import ModelMeta, Preprocessing
-from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, open_dataset
+from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, VideoItem, open_dataset
 from .errors import ActionrecError
 from .files import atomic_path, write_text_atomic
 from .networks import BUILDERS, attention_as_identity, build, zero_init_residuals
@@ -219,6 +220,21 @@ def resume_config(run_dir: Path, *, epochs: int | None = None, workers: int | No
 # ---- learning rate ----
 
 
+def training_clips(items: Sequence[VideoItem], config: TrainConfig, cache: FrameCache | None) -> ClipDataset:
+    """The training clips of `items` with the recipe's augmentation (random window, crop scales, flips, colour)."""
+    return ClipDataset(
+        items,
+        config.preprocessing,
+        train=True,
+        seed=config.seed,
+        cache=cache,
+        hflip=config.hflip,
+        scales=config.crop_scales,
+        color_jitter=config.color_jitter,
+        channel_shuffle=config.channel_shuffle,
+    )
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == Optimizer.adamw:
         return torch.optim.AdamW(
@@ -377,18 +393,19 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
         model = build(config.arch, num_classes=len(split.labels), **config.arch_args)
     except TypeError as e:
         raise ActionrecError(f"--arch {config.arch}: bad architecture options ({e})") from None
-    if config.identity_attention:  # random gates halve the branch twice: measured 2x slower from scratch
-        attention_as_identity(model)
-    if config.zero_init_residual:
-        zero_init_residuals(model)
     state = _load_state(config.out) if config.resume is not None else None
     if state is not None:
         _load_weights(model, state["model"], config.out / STATE_FILE)
     elif config.init is not None:
-        from .pretrained import load_pretrained
+        from .pretrained import load_pretrained  # starts the attention the file lacks as the identity itself
 
         report = load_pretrained(model, config.init)
         log(report.summary(), highlight=False, soft_wrap=True)
+    else:  # from scratch
+        if config.identity_attention:  # random gates halve the branch twice: measured 2x slower from scratch
+            attention_as_identity(model)
+        if config.zero_init_residual:
+            zero_init_residuals(model)
     model.to(ctx.device)
     if ctx.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
@@ -398,17 +415,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
 
     workers = config.workers if config.workers is not None else min(8, max((os.cpu_count() or 1) // ctx.world, 1))
     cache = FrameCache(config.cache_dir or _default_cache_dir()) if config.cache else None
-    train_set = ClipDataset(
-        split.train,
-        spec,
-        train=True,
-        seed=config.seed,
-        cache=cache,
-        hflip=config.hflip,
-        scales=config.crop_scales,
-        color_jitter=config.color_jitter,
-        channel_shuffle=config.channel_shuffle,
-    )
+    train_set = training_clips(split.train, config, cache)
     sampler = DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
     loader_args = {
         "num_workers": workers,

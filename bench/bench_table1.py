@@ -262,21 +262,11 @@ def epoch_seconds(config, items, num_classes: int, timed_steps: int = 4) -> floa
     import torch
     from torch.utils.data import DataLoader
 
-    from actionrec.datasets import ClipDataset, FrameCache
+    from actionrec.datasets import FrameCache
     from actionrec.networks import build
+    from actionrec.train import training_clips
 
-    spec = config.preprocessing
-    data = ClipDataset(
-        items,
-        spec,
-        train=True,
-        seed=config.seed,
-        cache=FrameCache(config.cache_dir),
-        hflip=config.hflip,
-        scales=config.crop_scales,
-        color_jitter=config.color_jitter,
-        channel_shuffle=config.channel_shuffle,
-    )
+    data = training_clips(items, config, FrameCache(config.cache_dir))
     workers = config.workers or 0
     loader = DataLoader(
         data,
