@@ -1,0 +1,158 @@
+"""The fused CPU attention kernels: same numbers as the torch formulation on every shape a block sees, used only at
+inference on contiguous fp32 CPU tensors, built once and cached, and a clean fallback where they can't be built."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from actionrec import kernels
+from actionrec.attention import Attention3d, capture_spatial_maps
+from actionrec.networks import build
+
+needs_compiler = pytest.mark.skipif(kernels.library() is None, reason="no C compiler: fused kernels not built")
+
+
+@pytest.fixture
+def fresh_library():
+    """Forget the loaded library before and after the test, so that environment changes take effect."""
+    kernels.library.cache_clear()
+    yield
+    kernels.library.cache_clear()
+
+
+def _attention(channels: int, seed: int = 0) -> Attention3d:
+    torch.manual_seed(seed)
+    att = Attention3d(channels, reduction=4, spatial_kernel=(3, 7, 7)).eval()
+    for conv in (att.channel.fc1, att.channel.fc2, att.spatial.gate.conv):  # gates far from 0.5: a real test
+        torch.nn.init.normal_(conv.weight, std=0.5)
+    return att
+
+
+def _both(att: Attention3d, x: torch.Tensor, identity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fused, torch) results of the same block on the same input."""
+    with torch.inference_mode():
+        att.fused = True
+        fused = att.add_residual(x, identity)
+        att.fused = False
+        plain = att.add_residual(x, identity)
+    return fused, plain
+
+
+@needs_compiler
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 16, 8, 32, 32), (1, 64, 2, 4, 4), (3, 24, 3, 17, 19), (4, 128, 1, 2, 2), (1, 8, 5, 23, 29)],
+)
+def test_fused_block_equals_the_torch_formulation(shape, monkeypatch):
+    """relu(identity + Ms * (Mc * x)) from the kernels matches torch to float rounding, and the kernels ran."""
+    calls = []
+    original = kernels.gate_add_relu
+    monkeypatch.setattr(kernels, "gate_add_relu", lambda *a: calls.append(1) or original(*a))
+    att = _attention(shape[1])
+    x, identity = torch.randn(shape), torch.randn(shape)
+    fused, plain = _both(att, x, identity)
+    assert calls, "the fused path was not taken"
+    assert (fused >= 0).all()
+    torch.testing.assert_close(fused, plain, atol=2e-6, rtol=1e-5)
+
+
+@needs_compiler
+def test_pools_match_torch_reductions():
+    """Each kernel alone: channel pool = mean/amax over T, H, W; spatial pool = mean/amax over C of gate * x."""
+    torch.manual_seed(1)
+    x = torch.randn(3, 20, 4, 9, 11)
+    gate = torch.rand(3, 20, 1, 1, 1)
+    with torch.inference_mode():
+        pooled = kernels.channel_pool(x)
+        torch.testing.assert_close(pooled[:3], x.mean((2, 3, 4), keepdim=True))
+        torch.testing.assert_close(pooled[3:], x.amax((2, 3, 4), keepdim=True))
+        y = x * gate
+        expected = torch.cat([y.mean(1, keepdim=True), y.amax(1, keepdim=True)], dim=1)
+        torch.testing.assert_close(kernels.spatial_pool(x, gate), expected)
+
+
+@needs_compiler
+@pytest.mark.parametrize("threads", [1, 2])
+def test_whole_network_gives_the_same_logits(threads):
+    """A shipped-size r3d10 with attention: fused and torch logits agree, on one thread and on several."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = build("r3d10", num_classes=16, width=16).eval()
+        clips = torch.randn(3, 3, 8, 64, 64)
+        with torch.inference_mode():
+            fused = model(clips)
+            for module in model.modules():
+                if isinstance(module, Attention3d):
+                    module.fused = False
+            plain = model(clips)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-5)
+
+
+def test_not_used_for_training_or_other_layouts():
+    """With gradients on, in channels_last_3d, or in bf16 the torch formulation runs (kernels.usable is False)."""
+    x = torch.randn(2, 8, 2, 6, 6)
+    assert not kernels.usable(x, x)  # gradients enabled
+    with torch.inference_mode():
+        cl = x.contiguous(memory_format=torch.channels_last_3d)
+        assert not kernels.usable(cl, cl)
+        assert not kernels.usable(x.bfloat16(), x.bfloat16())
+        assert not kernels.usable(x, x[:, :, :1])  # shapes differ
+
+
+def test_gradients_flow_in_training_mode():
+    """Training never takes the fused path: the gates' weights get gradients."""
+    att = _attention(8).train()
+    x, identity = torch.randn(2, 8, 2, 6, 6, requires_grad=True), torch.randn(2, 8, 2, 6, 6)
+    att.add_residual(x, identity).sum().backward()
+    assert att.channel.fc1.weight.grad is not None and att.spatial.gate.conv.weight.grad.abs().sum() > 0
+
+
+@needs_compiler
+def test_spatial_maps_still_captured():
+    """Explain's hooks see every spatial map while the kernels are on, and the output does not change."""
+    torch.manual_seed(0)
+    model = build("r3d10", num_classes=4, width=8).eval()
+    clips = torch.randn(1, 3, 4, 32, 32)
+    with torch.inference_mode():
+        unhooked = model(clips)
+        with capture_spatial_maps(model) as maps:
+            hooked = model(clips)
+    assert len(maps) == 4 and all(((m >= 0) & (m <= 1)).all() for m in maps.values())
+    torch.testing.assert_close(hooked, unhooked, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+def test_built_once_then_loaded_from_cache(tmp_path, monkeypatch, fresh_library):
+    """The first use compiles into the cache folder; the next process loads that file without compiling."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kernels.library() is not None
+    built = list((tmp_path / "actionrec" / "kernels").glob("attention-*.so"))
+    assert len(built) == 1
+    kernels.library.cache_clear()
+    monkeypatch.setattr(kernels, "_compile", lambda *a: pytest.fail("compiled again"))
+    assert kernels.library() is not None
+
+
+def test_no_compiler_falls_back_cleanly(tmp_path, monkeypatch, fresh_library):
+    """Without a compiler the library is None, no error is raised, and blocks compute with torch."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    assert kernels.library() is None
+    att = _attention(8)
+    x, identity = torch.randn(2, 8, 2, 6, 6), torch.randn(2, 8, 2, 6, 6)
+    with torch.inference_mode():
+        assert not kernels.usable(x, identity)
+        out = att.add_residual(x, identity)
+        expected = torch.relu(identity + att.spatial(att.channel(x)))
+    torch.testing.assert_close(out, expected)
+
+
+def test_switched_off_by_environment(monkeypatch, fresh_library):
+    """ACTIONREC_NO_FUSED=1 turns the kernels off."""
+    monkeypatch.setenv(kernels.DISABLE_ENV, "1")
+    assert kernels.library() is None
