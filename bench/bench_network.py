@@ -4,7 +4,8 @@ native bf16), and torch.compile (inductor, freezing on, under inference_mode; co
 
 For each mode: clips/s, the attention/plain time ratio, and the fraction of the machine's peak each achieves
 (conv/linear GFLOP per clip x clips/s, against a large matmul of the same dtype timed in the same run). Then a
-per-part breakdown (fp32 eager and compiled): plain, channel attention only, spatial attention only, both,
+per-part breakdown (fp32 eager and compiled): plain, attention with and without the fused CPU kernels
+(`actionrec.kernels`, used by default at fp32 inference), channel attention only, spatial attention only, both,
 attention in stages 3-4 only (the `attention_stages` option), and plain with an identity multiply before the
 residual add (the "broken fusion" cost: the multiply keeps inductor
 from fusing conv + add + ReLU, as the attention gates do). Target: attention/plain time <= 1.25.
@@ -27,7 +28,15 @@ from torch import nn
 from actionrec.attention import Attention3d
 from actionrec.networks import BasicBlock, build, gflops_per_clip
 
-VARIANTS = ("plain", "attention", "channel only", "spatial only", "plain + identity mul", "attention stages 3-4")
+VARIANTS = (
+    "plain",
+    "attention",
+    "attention, torch gates",
+    "channel only",
+    "spatial only",
+    "plain + identity mul",
+    "attention stages 3-4",
+)
 PARTS = VARIANTS[2:]
 
 
@@ -83,6 +92,8 @@ def build_variant(variant: str, width: int) -> nn.Module:
     attention = variant not in ("plain", "plain + identity mul")
     model = build("r3d18", num_classes=400, width=width, attention=attention, attention_stages=stages)
     for module in model.modules():
+        if isinstance(module, Attention3d) and variant == "attention, torch gates":
+            module.fused = False  # without the fused CPU kernels (actionrec.kernels)
         if isinstance(module, Attention3d) and variant in ("channel only", "spatial only"):
             module.__class__ = ChannelOnly if variant == "channel only" else SpatialOnly
         if isinstance(module, BasicBlock) and variant == "plain + identity mul":
