@@ -23,12 +23,8 @@ class ChannelAttention(nn.Module):
         self.fc2 = nn.Conv3d(hidden, channels, 1, bias=False)
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
         pooled = torch.cat([x.mean((2, 3, 4), keepdim=True), x.amax((2, 3, 4), keepdim=True)])  # (2N, C, 1, 1, 1)
-        return self.excite(pooled)
-
-    def excite(self, pooled: torch.Tensor) -> torch.Tensor:
-        """The gate from the stacked pools: (2N, C, 1, 1, 1), averages first, maxima second -> (N, C, 1, 1, 1)."""
-        n = pooled.shape[0] // 2
         mlp = self.fc2(self.act(self.fc1(pooled)))  # one pass of the shared MLP over both pools
         return torch.sigmoid(mlp[:n] + mlp[n:])  # (N, C, 1, 1, 1)
 
@@ -45,9 +41,6 @@ class SpatialGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1)  # (N, 2, T, H, W)
-        return self.from_pooled(pooled)
-
-    def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.conv(pooled))  # (N, 1, T, H, W)
 
 
@@ -69,19 +62,20 @@ class Attention3d(nn.Module):
         super().__init__()
         self.channel = ChannelAttention(channels, reduction)
         self.spatial = SpatialAttention(spatial_kernel)
-        self.fused = True  # use the fused CPU kernels where they apply (kernels.usable); False: always torch
+        self.fused = all(k % 2 for k in spatial_kernel)  # fused CPU kernels where they apply; False: always torch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial(self.channel(x))
 
     def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        """relu(identity + Ms * (Mc * x)): the gated branch added to the shortcut. At inference on the CPU the fused
-        kernels do it in five passes over the activations; otherwise torch, with the spatial gate, the add and the
-        ReLU in one pass (addcmul) instead of three."""
+        """relu(identity + Ms * (Mc * x)): the gated branch added to the shortcut. At fp32 inference on the CPU the
+        fused kernels (actionrec.kernels) do it in three passes over x, writing the result over x; otherwise torch,
+        with the spatial gate, the add and the ReLU in one pass (addcmul) instead of three."""
         if self.fused and kernels.usable(x, identity) and not _hooked(self.spatial.gate):
-            mc = self.channel.excite(kernels.channel_pool(x))  # (N, C, 1, 1, 1)
-            ms = self.spatial.gate.from_pooled(kernels.spatial_pool(x, mc))  # (N, 1, T, H, W), Mc * x never written
-            return kernels.gate_add_relu(x, mc, ms, identity)
+            mc = kernels.channel_gate(x, self.channel.fc1.weight, self.channel.fc2.weight)  # (N, C, 1, 1, 1)
+            pooled = kernels.spatial_pool(x, mc)  # (N, 2, T, H, W): Mc * x is never written
+            ms = kernels.spatial_conv(pooled, self.spatial.gate.conv.weight).sigmoid_()  # (N, 1, T, H, W)
+            return kernels.gate_add_relu(x, mc, ms, identity, inplace=True)  # over x: a fresh tensor of bn2's
         y = x * self.channel.gate(x)  # (N, C, T, H, W)
         return torch.addcmul(identity, y, self.spatial.gate(y)).relu_()
 

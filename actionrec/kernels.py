@@ -1,11 +1,11 @@
-"""Fused CPU kernels for the attention gates at inference: C source, compiled on first use into a per-user cache
-(well under a second with the system's C compiler), loaded with ctypes. Where there is no compiler, or the tensors
-are not contiguous fp32 on the CPU, callers use the plain torch formulation instead: same numbers, more passes.
+"""Fused CPU kernels for the attention gates at fp32 inference: C source, compiled on first use into a per-user cache
+(under a second with the system's C compiler), loaded with ctypes. Where there is no compiler, or the tensors are
+not contiguous fp32 CPU tensors without autograd, the blocks use the torch formulation: same numbers, more passes.
 
-Eager torch needs about eleven passes over a block's activations for relu(identity + Ms * (Mc * x)); these
-kernels need five, as many as the plain block's add and ReLU: one that pools over T, H, W (mean and max
-together), one that pools Mc * x over channels without writing Mc * x, and one that applies both gates, adds the
-shortcut and clamps. The MLP and the 7x7 convolution stay in torch: they touch only pooled maps.
+A block's relu(identity + Ms * (Mc * x)) then reads x three times and writes it once, in place: one pass pools over
+T, H, W (mean and max together; the shared MLP and sigmoid run on the pooled values inside the same call), one pools
+Mc * x over channels without writing it, one applies both gates, adds the shortcut and clamps. The 7x7 convolution
+of the two pooled maps is a direct convolution vectorised along W (oneDNN is slow on two input channels).
 """
 
 from __future__ import annotations
@@ -29,43 +29,16 @@ DISABLE_ENV = "ACTIONREC_NO_FUSED"  # set to 1 to always use the plain torch for
 SMALL = 1 << 15  # elements under which one thread does the whole kernel: thread start-up would cost more
 
 SOURCE = r"""
-#include <pthread.h>
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
-typedef void (*task_fn)(const void *ctx, int64_t begin, int64_t end);
-typedef struct { task_fn fn; const void *ctx; int64_t begin, end; } job_t;
+typedef float v8 __attribute__((vector_size(32)));  /* GCC/Clang vector extension: one AVX register, or two SSE */
 
-static void *run_job(void *p) {
-    const job_t *j = (const job_t *)p;
-    j->fn(j->ctx, j->begin, j->end);
-    return 0;
-}
-
-/* Split [0, n) into `threads` contiguous ranges, one per thread; the caller's thread takes the first. */
-static void parallel_for(int64_t n, int threads, task_fn fn, const void *ctx) {
-    enum { MAX_THREADS = 256 };
-    pthread_t tid[MAX_THREADS];
-    job_t jobs[MAX_THREADS];
-    int started[MAX_THREADS];
-    if (threads > n) threads = (int)n;
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads < 1) threads = 1;
-    for (int t = 0; t < threads; t++) {
-        jobs[t].fn = fn; jobs[t].ctx = ctx;
-        jobs[t].begin = n * t / threads; jobs[t].end = n * (t + 1) / threads;
-    }
-    for (int t = 1; t < threads; t++) {
-        started[t] = pthread_create(&tid[t], 0, run_job, &jobs[t]) == 0;
-        if (!started[t]) run_job(&jobs[t]);
-    }
-    run_job(&jobs[0]);
-    for (int t = 1; t < threads; t++)
-        if (started[t]) pthread_join(tid[t], 0);
-}
+/* Loops over independent rows or chunks run on OpenMP threads. Compiled with -fopenmp, the library binds to the
+   libgomp that torch has already loaded, so these loops share torch's thread pool instead of fighting it. */
 
 /* 1. mean and max of each row (N*C rows of S = T*H*W values): one read of x. */
-typedef struct { const float *x; int64_t S; float *mean, *max; } rowpool_t;
-
 static void row_mean_max(const float *restrict x, int64_t S, float *mean, float *max) {
     float sum = 0.0f, mx = x[0];
     for (int64_t i = 0; i < S; i++) { float v = x[i]; sum += v; mx = v > mx ? v : mx; }
@@ -73,61 +46,96 @@ static void row_mean_max(const float *restrict x, int64_t S, float *mean, float 
     *max = mx;
 }
 
-static void rowpool_task(const void *p, int64_t r0, int64_t r1) {
-    const rowpool_t *a = (const rowpool_t *)p;
-    for (int64_t r = r0; r < r1; r++) row_mean_max(a->x + r * a->S, a->S, a->mean + r, a->max + r);
-}
-
-void channel_pool(const float *x, int64_t rows, int64_t S, float *mean, float *max, int threads) {
-    rowpool_t a = {x, S, mean, max};
-    parallel_for(rows, threads, rowpool_task, &a);
+/* Mc = sigmoid(W2 relu(W1 avg) + W2 relu(W1 max)) for each sample, the pools in one read of x. w1 is (H, C),
+   w2 (C, H); work holds 2 N C + 2 H floats. */
+void channel_gate(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
+                  float *gate, float *work, int threads) {
+    float *avg = work, *max = work + N * C, *ha = work + 2 * N * C, *hm = ha + H;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < N * C; r++) row_mean_max(x + r * S, S, avg + r, max + r);
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t h = 0; h < H; h++) {
+            float a = 0.0f, m = 0.0f;
+            for (int64_t c = 0; c < C; c++) {
+                a += w1[h * C + c] * avg[n * C + c];
+                m += w1[h * C + c] * max[n * C + c];
+            }
+            ha[h] = a > 0.0f ? a : 0.0f;
+            hm[h] = m > 0.0f ? m : 0.0f;
+        }
+        for (int64_t c = 0; c < C; c++) {
+            float v = 0.0f;
+            for (int64_t h = 0; h < H; h++) v += w2[c * H + h] * ha[h] + w2[c * H + h] * hm[h];
+            gate[n * C + c] = 1.0f / (1.0f + expf(-v));
+        }
+    }
 }
 
 /* 2. mean and max over channels of gate[n, c] * x[n, c, s], without writing the product: out is (N, 2, S). */
-typedef struct { const float *x, *gate; int64_t C, S, chunks; float *out; } chanpool_t;
 enum { CHUNK = 512 };
 
-static void chanpool_task(const void *p, int64_t t0, int64_t t1) {
-    const chanpool_t *a = (const chanpool_t *)p;
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t n = t / a->chunks, s0 = (t % a->chunks) * CHUNK;
-        int64_t len = a->S - s0 < CHUNK ? a->S - s0 : CHUNK;
-        float s[CHUNK], m[CHUNK];
-        const float *x = a->x + n * a->C * a->S + s0;
-        const float *g = a->gate + n * a->C;
-        for (int64_t i = 0; i < len; i++) { float v = x[i] * g[0]; s[i] = v; m[i] = v; }
-        for (int64_t c = 1; c < a->C; c++) {
-            const float *xc = x + c * a->S;
-            float gc = g[c];
-            for (int64_t i = 0; i < len; i++) { float v = xc[i] * gc; s[i] += v; m[i] = v > m[i] ? v : m[i]; }
-        }
-        float *mean = a->out + n * 2 * a->S + s0, *max = mean + a->S;
-        for (int64_t i = 0; i < len; i++) { mean[i] = s[i] / (float)a->C; max[i] = m[i]; }
+static void chunk_pool(const float *restrict x, const float *restrict g, int64_t C, int64_t S, int64_t len,
+                       float *restrict mean, float *restrict max) {
+    float s[CHUNK], m[CHUNK];
+    for (int64_t i = 0; i < len; i++) { float v = x[i] * g[0]; s[i] = v; m[i] = v; }
+    for (int64_t c = 1; c < C; c++) {
+        const float *restrict xc = x + c * S;
+        float gc = g[c];
+        for (int64_t i = 0; i < len; i++) { float v = xc[i] * gc; s[i] += v; m[i] = v > m[i] ? v : m[i]; }
     }
+    for (int64_t i = 0; i < len; i++) { mean[i] = s[i] / (float)C; max[i] = m[i]; }
 }
 
 void spatial_pool(const float *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out, int threads) {
     int64_t chunks = (S + CHUNK - 1) / CHUNK;
-    chanpool_t a = {x, gate, C, S, chunks, out};
-    parallel_for(N * chunks, threads, chanpool_task, &a);
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < N * chunks; t++) {
+        int64_t n = t / chunks, s0 = (t % chunks) * CHUNK;
+        int64_t len = S - s0 < CHUNK ? S - s0 : CHUNK;
+        float *mean = out + n * 2 * S + s0;
+        chunk_pool(x + n * C * S + s0, gate + n * C, C, S, len, mean, mean + S);
+    }
 }
 
-/* 3. out = relu(identity + (x * gate[n, c]) * smap[n, s]), the gates, the add and the ReLU in one pass. */
-typedef struct { const float *x, *gate, *smap, *identity; int64_t C, S; float *out; } apply_t;
-
-static void apply_task(const void *p, int64_t r0, int64_t r1) {
-    const apply_t *a = (const apply_t *)p;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *x = a->x + r * a->S, *id = a->identity + r * a->S, *sm = a->smap + (r / a->C) * a->S;
-        float *o = a->out + r * a->S, g = a->gate[r];
-        for (int64_t i = 0; i < a->S; i++) { float v = id[i] + (x[i] * g) * sm[i]; o[i] = v > 0.0f ? v : 0.0f; }
-    }
+/* 3. out = relu(identity + (x * gate[n, c]) * smap[n, s]): both gates, the add and the ReLU in one pass. */
+static void row_apply(const float *x, float g, const float *restrict sm, const float *restrict id, int64_t S,
+                      float *out) {  /* out may be x */
+    for (int64_t i = 0; i < S; i++) { float v = id[i] + (x[i] * g) * sm[i]; out[i] = v > 0.0f ? v : 0.0f; }
 }
 
 void gate_add_relu(const float *x, const float *gate, const float *smap, const float *identity, int64_t N,
                    int64_t C, int64_t S, float *out, int threads) {
-    apply_t a = {x, gate, smap, identity, C, S, out};
-    parallel_for(N * C, threads, apply_task, &a);
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < N * C; r++)
+        row_apply(x + r * S, gate[r], smap + (r / C) * S, identity + r * S, S, out + r * S);
+}
+
+/* 4. The spatial gate's convolution (before its sigmoid), on an input already zero-padded by half a kernel on
+   every side and by 8 more columns on the right: in (N, CI, T + KT - 1, H + KH - 1, W + KW - 1 + 8), weight
+   (1, CI, KT, KH, KW), out (N, 1, T, H, W). Eight outputs of a row accumulate every tap in one vector register. */
+void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int64_t T, int64_t H, int64_t W,
+                  int64_t KT, int64_t KH, int64_t KW, float *out, int threads) {
+    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = W + KW - 1 + 8;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t row = 0; row < N * T * H; row++) {
+        int64_t n = row / (T * H), t = (row / H) % T, h = row % H;
+        for (int64_t w0 = 0; w0 < W; w0 += 8) {
+            v8 acc = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            for (int64_t c = 0; c < CI; c++)
+                for (int64_t dt = 0; dt < KT; dt++)
+                    for (int64_t dh = 0; dh < KH; dh++) {
+                        const float *irow = in + (((n * CI + c) * TP + t + dt) * HP + h + dh) * WP + w0;
+                        const float *k = wgt + ((c * KT + dt) * KH + dh) * KW;
+                        for (int64_t dw = 0; dw < KW; dw++) {
+                            v8 v;
+                            memcpy(&v, irow + dw, sizeof v);  /* unaligned load of 8 neighbours */
+                            acc += k[dw] * v;
+                        }
+                    }
+            float *o = out + row * W + w0;
+            for (int64_t j = 0; j < 8 && w0 + j < W; j++) o[j] = acc[j];
+        }
+    }
 }
 """
 
@@ -150,7 +158,7 @@ def _compile(compiler: str, flags: list[str], out: Path) -> bool:
         src = Path(tmp) / "attention_kernels.c"
         src.write_text(SOURCE, encoding="utf-8")
         built = Path(tmp) / out.name
-        cmd = [compiler, *flags, "-shared", "-fPIC", "-pthread", str(src), "-o", str(built)]
+        cmd = [compiler, *flags, "-shared", "-fPIC", str(src), "-o", str(built)]
         try:
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.SubprocessError) as e:
@@ -175,7 +183,11 @@ def library() -> ctypes.CDLL | None:
     # -march=native: AVX2/AVX-512 where the CPU has them; the rest lets the compiler vectorise the sum and max
     # reductions: it may reorder the additions and assume finite activations (no NaN or inf in a trained network)
     vectorise = ["-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math", "-ffinite-math-only"]
-    for flags in (["-O3", "-march=native", *vectorise], ["-O3", *vectorise]):
+    for flags in (
+        ["-O3", "-march=native", "-fopenmp", *vectorise],
+        ["-O3", "-fopenmp", *vectorise],
+        ["-O3", *vectorise],  # no OpenMP: one thread per kernel
+    ):
         key = hashlib.sha256("\0".join([SOURCE, compiler, *flags, _cpu_model(), platform.machine()]).encode())
         path = _cache_dir() / f"attention-{key.hexdigest()[:16]}.so"
         try:
@@ -189,10 +201,11 @@ def library() -> ctypes.CDLL | None:
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    lib.channel_pool.argtypes = [p, i64, i64, p, p, i32]
+    lib.channel_gate.argtypes = [p, i64, i64, i64, p, i64, p, p, p, i32]
     lib.spatial_pool.argtypes = [p, p, i64, i64, i64, p, i32]
+    lib.spatial_conv.argtypes = [p, p, i64, i64, i64, i64, i64, i64, i64, i64, p, i32]
     lib.gate_add_relu.argtypes = [p, p, p, p, i64, i64, i64, p, i32]
-    for fn in (lib.channel_pool, lib.spatial_pool, lib.gate_add_relu):
+    for fn in (lib.channel_gate, lib.spatial_pool, lib.spatial_conv, lib.gate_add_relu):
         fn.restype = None
     return lib
 
@@ -220,35 +233,46 @@ def _threads(numel: int) -> int:
     return 1 if numel < SMALL else torch.get_num_threads()
 
 
-def channel_pool(x: torch.Tensor) -> torch.Tensor:
-    """(2N, C, 1, 1, 1): mean over T, H, W of each (n, c) in the first N rows, max in the last N."""
+def _lib() -> ctypes.CDLL:
     lib = library()
-    assert lib is not None
+    if lib is None:
+        raise RuntimeError("fused attention kernels unavailable (check kernels.usable first)")
+    return lib
+
+
+def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+    """Mc (N, C, 1, 1, 1) = sigmoid(MLP(mean) + MLP(max)) over T, H, W, for the MLP's 1x1x1 weights w1 (hidden, C,
+    1, 1, 1) and w2 (C, hidden, 1, 1, 1); the pools read x once, the MLP runs on the pooled values alone."""
     n, c = x.shape[:2]
-    out = torch.empty(2, n, c, dtype=x.dtype)
-    lib.channel_pool(x.data_ptr(), n * c, x[0, 0].numel(), out[0].data_ptr(), out[1].data_ptr(), _threads(x.numel()))
-    return out.view(2 * n, c, 1, 1, 1)
+    hidden = w1.shape[0]
+    w1, w2 = w1.detach().float().contiguous(), w2.detach().float().contiguous()
+    gate = torch.empty(n, c, 1, 1, 1)
+    work = torch.empty(2 * n * c + 2 * hidden)
+    _lib().channel_gate(
+        x.data_ptr(), n, c, x[0, 0].numel(), w1.data_ptr(), hidden, w2.data_ptr(), gate.data_ptr(), work.data_ptr(),
+        _threads(x.numel()),
+    )  # fmt: skip
+    return gate
 
 
 def spatial_pool(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """(N, 2, T, H, W): mean and max over channels of gate * x, for gate (N, C, 1, 1, 1)."""
-    lib = library()
-    assert lib is not None
     n, c, *thw = x.shape
     gate = gate.contiguous()
     out = torch.empty(n, 2, *thw, dtype=x.dtype)
-    lib.spatial_pool(x.data_ptr(), gate.data_ptr(), n, c, out[0, 0].numel(), out.data_ptr(), _threads(x.numel()))
+    _lib().spatial_pool(x.data_ptr(), gate.data_ptr(), n, c, out[0, 0].numel(), out.data_ptr(), _threads(x.numel()))
     return out
 
 
-def gate_add_relu(x: torch.Tensor, gate: torch.Tensor, smap: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-    """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W), in one pass."""
-    lib = library()
-    assert lib is not None
+def gate_add_relu(
+    x: torch.Tensor, gate: torch.Tensor, smap: torch.Tensor, identity: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W), in one pass; with
+    `inplace`, written over x."""
     n, c = x.shape[:2]
     gate, smap = gate.contiguous(), smap.contiguous()
-    out = torch.empty_like(x)
-    lib.gate_add_relu(
+    out = x if inplace else torch.empty_like(x)
+    _lib().gate_add_relu(
         x.data_ptr(),
         gate.data_ptr(),
         smap.data_ptr(),
@@ -259,4 +283,21 @@ def gate_add_relu(x: torch.Tensor, gate: torch.Tensor, smap: torch.Tensor, ident
         out.data_ptr(),
         _threads(x.numel()),
     )
+    return out
+
+
+def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The spatial gate's convolution before its sigmoid: pooled (N, CI, T, H, W), weight (1, CI, kt, kh, kw) with
+    odd sides, zero padding of half the kernel (as SpatialGate's conv) -> (N, 1, T, H, W)."""
+    n, ci, t, h, w = pooled.shape
+    kt, kh, kw = weight.shape[2:]
+    if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
+        raise ValueError(f"spatial_conv: weight {tuple(weight.shape)} must be (1, {ci}, odd, odd, odd)")
+    weight = weight.detach().float().contiguous()
+    padded = torch.nn.functional.pad(pooled, (kw // 2, kw // 2 + 8, kh // 2, kh // 2, kt // 2, kt // 2))
+    out = torch.empty(n, 1, t, h, w)
+    _lib().spatial_conv(
+        padded.data_ptr(), weight.data_ptr(), n, ci, t, h, w, kt, kh, kw, out.data_ptr(),
+        _threads(pooled.numel() * kt * kh * kw),
+    )  # fmt: skip
     return out

@@ -49,7 +49,8 @@ class BasicBlock(nn.Module):
         out = self.bn2(self.conv2(out))
         if isinstance(self.attention, Attention3d):
             return self.attention.add_residual(out, self.downsample(x))
-        return self.relu(out + self.downsample(x))
+        out += self.downsample(x)  # in place, as torchvision's blocks: no fresh tensor for the sum
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -85,7 +86,8 @@ class Bottleneck(nn.Module):
         out = self.bn3(self.conv3(out))
         if isinstance(self.attention, Attention3d):
             return self.attention.add_residual(out, self.downsample(x))
-        return self.relu(out + self.downsample(x))
+        out += self.downsample(x)  # in place, as torchvision's blocks: no fresh tensor for the sum
+        return self.relu(out)
 
 
 def _shortcut(in_planes: int, out_planes: int, stride: int) -> nn.Module:

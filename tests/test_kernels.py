@@ -33,9 +33,9 @@ def _both(att: Attention3d, x: torch.Tensor, identity: torch.Tensor) -> tuple[to
     """(fused, torch) results of the same block on the same input."""
     with torch.inference_mode():
         att.fused = True
-        fused = att.add_residual(x, identity)
+        fused = att.add_residual(x.clone(), identity)  # the fused path writes its result over its input
         att.fused = False
-        plain = att.add_residual(x, identity)
+        plain = att.add_residual(x.clone(), identity)
     return fused, plain
 
 
@@ -48,7 +48,7 @@ def test_fused_block_equals_the_torch_formulation(shape, monkeypatch):
     """relu(identity + Ms * (Mc * x)) from the kernels matches torch to float rounding, and the kernels ran."""
     calls = []
     original = kernels.gate_add_relu
-    monkeypatch.setattr(kernels, "gate_add_relu", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(kernels, "gate_add_relu", lambda *a, **k: calls.append(1) or original(*a, **k))
     att = _attention(shape[1])
     x, identity = torch.randn(shape), torch.randn(shape)
     fused, plain = _both(att, x, identity)
@@ -58,18 +58,26 @@ def test_fused_block_equals_the_torch_formulation(shape, monkeypatch):
 
 
 @needs_compiler
-def test_pools_match_torch_reductions():
-    """Each kernel alone: channel pool = mean/amax over T, H, W; spatial pool = mean/amax over C of gate * x."""
+@pytest.mark.parametrize("kernel", [(1, 7, 7), (3, 7, 7), (3, 3, 5)])
+def test_each_kernel_matches_its_torch_expression(kernel):
+    """channel_gate = the ChannelAttention gate (pools + shared MLP + sigmoid); spatial_pool = mean/amax over C of
+    Mc * x; spatial_conv = the SpatialGate's zero-padded conv, for 2D and 3D kernels, at the borders too."""
     torch.manual_seed(1)
+    att = Attention3d(20, reduction=4, spatial_kernel=kernel).eval()
+    for conv in (att.channel.fc1, att.channel.fc2, att.spatial.gate.conv):
+        torch.nn.init.normal_(conv.weight, std=0.5)
     x = torch.randn(3, 20, 4, 9, 11)
-    gate = torch.rand(3, 20, 1, 1, 1)
     with torch.inference_mode():
-        pooled = kernels.channel_pool(x)
-        torch.testing.assert_close(pooled[:3], x.mean((2, 3, 4), keepdim=True))
-        torch.testing.assert_close(pooled[3:], x.amax((2, 3, 4), keepdim=True))
-        y = x * gate
-        expected = torch.cat([y.mean(1, keepdim=True), y.amax(1, keepdim=True)], dim=1)
-        torch.testing.assert_close(kernels.spatial_pool(x, gate), expected)
+        mc = kernels.channel_gate(x, att.channel.fc1.weight, att.channel.fc2.weight)
+        torch.testing.assert_close(mc, att.channel.gate(x))
+        y = x * mc
+        pooled = torch.cat([y.mean(1, keepdim=True), y.amax(1, keepdim=True)], dim=1)
+        torch.testing.assert_close(kernels.spatial_pool(x, mc), pooled)
+        torch.testing.assert_close(
+            kernels.spatial_conv(pooled, att.spatial.gate.conv.weight), att.spatial.gate.conv(pooled)
+        )
+    with pytest.raises(ValueError, match="odd"):
+        kernels.spatial_conv(pooled, torch.zeros(1, 2, 1, 4, 4))
 
 
 @needs_compiler
