@@ -111,29 +111,44 @@ void gate_add_relu(const float *x, const float *gate, const float *smap, const f
 }
 
 /* 4. The spatial gate's convolution (before its sigmoid), on an input already zero-padded by half a kernel on
-   every side and by 8 more columns on the right: in (N, CI, T + KT - 1, H + KH - 1, W + KW - 1 + 8), weight
-   (1, CI, KT, KH, KW), out (N, 1, T, H, W). Eight outputs of a row accumulate every tap in one vector register. */
+   every side and by BLOCK more columns on the right: in (N, CI, T + KT - 1, H + KH - 1, W + KW - 1 + BLOCK),
+   weight (1, CI, KT, KH, KW), out (N, 1, T, H, W). Each tap updates four independent vector accumulators (32
+   neighbouring outputs), so the multiply-adds overlap instead of waiting on one another. */
+enum { BLOCK = 32 };
+
 void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int64_t T, int64_t H, int64_t W,
                   int64_t KT, int64_t KH, int64_t KW, float *out, int threads) {
-    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = W + KW - 1 + 8;
+    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = W + KW - 1 + BLOCK;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t row = 0; row < N * T * H; row++) {
         int64_t n = row / (T * H), t = (row / H) % T, h = row % H;
-        for (int64_t w0 = 0; w0 < W; w0 += 8) {
-            v8 acc = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (int64_t w0 = 0; w0 < W; w0 += BLOCK) {
+            v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             for (int64_t c = 0; c < CI; c++)
                 for (int64_t dt = 0; dt < KT; dt++)
                     for (int64_t dh = 0; dh < KH; dh++) {
                         const float *irow = in + (((n * CI + c) * TP + t + dt) * HP + h + dh) * WP + w0;
                         const float *k = wgt + ((c * KT + dt) * KH + dh) * KW;
                         for (int64_t dw = 0; dw < KW; dw++) {
-                            v8 v;
-                            memcpy(&v, irow + dw, sizeof v);  /* unaligned load of 8 neighbours */
-                            acc += k[dw] * v;
+                            v8 v0, v1, v2, v3;  /* unaligned loads of 4 x 8 neighbours */
+                            memcpy(&v0, irow + dw, sizeof v0);
+                            memcpy(&v1, irow + dw + 8, sizeof v1);
+                            memcpy(&v2, irow + dw + 16, sizeof v2);
+                            memcpy(&v3, irow + dw + 24, sizeof v3);
+                            float kv = k[dw];
+                            a0 += kv * v0;
+                            a1 += kv * v1;
+                            a2 += kv * v2;
+                            a3 += kv * v3;
                         }
                     }
+            float acc[BLOCK];
+            memcpy(acc, &a0, sizeof a0);
+            memcpy(acc + 8, &a1, sizeof a1);
+            memcpy(acc + 16, &a2, sizeof a2);
+            memcpy(acc + 24, &a3, sizeof a3);
             float *o = out + row * W + w0;
-            for (int64_t j = 0; j < 8 && w0 + j < W; j++) o[j] = acc[j];
+            for (int64_t j = 0; j < BLOCK && w0 + j < W; j++) o[j] = acc[j];
         }
     }
 }
@@ -294,7 +309,7 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
         raise ValueError(f"spatial_conv: weight {tuple(weight.shape)} must be (1, {ci}, odd, odd, odd)")
     weight = weight.detach().float().contiguous()
-    padded = torch.nn.functional.pad(pooled, (kw // 2, kw // 2 + 8, kh // 2, kh // 2, kt // 2, kt // 2))
+    padded = torch.nn.functional.pad(pooled, (kw // 2, kw // 2 + 32, kh // 2, kh // 2, kt // 2, kt // 2))
     out = torch.empty(n, 1, t, h, w)
     _lib().spatial_conv(
         padded.data_ptr(), weight.data_ptr(), n, ci, t, h, w, kt, kh, kw, out.data_ptr(),
