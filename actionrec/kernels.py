@@ -14,6 +14,7 @@ import ctypes
 import functools
 import hashlib
 import logging
+import math
 import os
 import platform
 import shutil
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DISABLE_ENV = "ACTIONREC_NO_FUSED"  # set to 1 to always use the plain torch formulation
 SMALL = 1 << 15  # elements under which one thread does the whole kernel: thread start-up would cost more
+SPAN = 256  # positions per task of the channels-last channel pool (as in the C source)
 
 SOURCE = r"""
 #include <math.h>
@@ -46,13 +48,9 @@ static void row_mean_max(const float *restrict x, int64_t S, float *mean, float 
     *max = mx;
 }
 
-/* Mc = sigmoid(W2 relu(W1 avg) + W2 relu(W1 max)) for each sample, the pools in one read of x. w1 is (H, C),
-   w2 (C, H); work holds 2 N C + 2 H floats. */
-void channel_gate(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
-                  float *gate, float *work, int threads) {
-    float *avg = work, *max = work + N * C, *ha = work + 2 * N * C, *hm = ha + H;
-    #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < N * C; r++) row_mean_max(x + r * S, S, avg + r, max + r);
+/* Mc = sigmoid(W2 relu(W1 avg) + W2 relu(W1 max)) for each sample from its pools; w1 is (H, C), w2 (C, H). */
+static void shared_mlp(const float *avg, const float *max, int64_t N, int64_t C, const float *w1, int64_t H,
+                       const float *w2, float *gate, float *ha, float *hm) {
     for (int64_t n = 0; n < N; n++) {
         for (int64_t h = 0; h < H; h++) {
             float a = 0.0f, m = 0.0f;
@@ -69,6 +67,15 @@ void channel_gate(const float *x, int64_t N, int64_t C, int64_t S, const float *
             gate[n * C + c] = 1.0f / (1.0f + expf(-v));
         }
     }
+}
+
+/* The channel gate of x (N, C, S): pools in one read of x, then the MLP. work holds 2 N C + 2 H floats. */
+void channel_gate(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
+                  float *gate, float *work, int threads) {
+    float *avg = work, *max = work + N * C;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < N * C; r++) row_mean_max(x + r * S, S, avg + r, max + r);
+    shared_mlp(avg, max, N, C, w1, H, w2, gate, work + 2 * N * C, work + 2 * N * C + H);
 }
 
 /* 2. mean and max over channels of gate[n, c] * x[n, c, s], without writing the product: out is (N, 2, S). */
@@ -108,6 +115,59 @@ void gate_add_relu(const float *x, const float *gate, const float *smap, const f
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < N * C; r++)
         row_apply(x + r * S, gate[r], smap + (r / C) * S, identity + r * S, S, out + r * S);
+}
+
+/* Channels-last (N, S, C) versions of 1-3, vectorised along C; smap and the pooled maps stay (N, S). */
+enum { SPAN = 256 };  /* positions per task of the channels-last channel pool */
+
+/* work holds 2 N C (ceil(S / SPAN) + 1) + 2 H floats: partial pools per span, then the totals. */
+void channel_gate_cl(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
+                     float *gate, float *work, int threads) {
+    int64_t spans = (S + SPAN - 1) / SPAN;
+    float *psum = work, *pmax = work + N * spans * C, *avg = pmax + N * spans * C, *max = avg + N * C;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < N * spans; t++) {
+        int64_t n = t / spans, s0 = (t % spans) * SPAN, s1 = s0 + SPAN < S ? s0 + SPAN : S;
+        float *restrict ps = psum + t * C, *restrict pm = pmax + t * C;
+        const float *restrict xs = x + (n * S + s0) * C;
+        for (int64_t c = 0; c < C; c++) { ps[c] = 0.0f; pm[c] = xs[c]; }
+        for (int64_t s = s0; s < s1; s++, xs += C)
+            for (int64_t c = 0; c < C; c++) { float v = xs[c]; ps[c] += v; pm[c] = v > pm[c] ? v : pm[c]; }
+    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            float a = 0.0f, m = pmax[n * spans * C + c];
+            for (int64_t k = 0; k < spans; k++) {
+                a += psum[(n * spans + k) * C + c];
+                float v = pmax[(n * spans + k) * C + c];
+                m = v > m ? v : m;
+            }
+            avg[n * C + c] = a / (float)S;
+            max[n * C + c] = m;
+        }
+    shared_mlp(avg, max, N, C, w1, H, w2, gate, max + N * C, max + N * C + H);
+}
+
+void spatial_pool_cl(const float *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out, int threads) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t p = 0; p < N * S; p++) {
+        int64_t n = p / S, s = p % S;
+        const float *restrict xp = x + p * C, *restrict g = gate + n * C;
+        float sum = 0.0f, mx = xp[0] * g[0];
+        for (int64_t c = 0; c < C; c++) { float v = xp[c] * g[c]; sum += v; mx = v > mx ? v : mx; }
+        out[n * 2 * S + s] = sum / (float)C;
+        out[n * 2 * S + S + s] = mx;
+    }
+}
+
+void gate_add_relu_cl(const float *x, const float *gate, const float *smap, const float *identity, int64_t N,
+                      int64_t C, int64_t S, float *out, int threads) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t p = 0; p < N * S; p++) {
+        const float *xp = x + p * C, *restrict g = gate + (p / S) * C, *restrict id = identity + p * C;
+        float *op = out + p * C, sm = smap[p];  /* op may be xp */
+        for (int64_t c = 0; c < C; c++) { float v = id[c] + (xp[c] * g[c]) * sm; op[c] = v > 0.0f ? v : 0.0f; }
+    }
 }
 
 /* 4. The spatial gate's convolution (before its sigmoid), on an input already zero-padded by half a kernel on
@@ -216,17 +276,29 @@ def library() -> ctypes.CDLL | None:
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    lib.channel_gate.argtypes = [p, i64, i64, i64, p, i64, p, p, p, i32]
-    lib.spatial_pool.argtypes = [p, p, i64, i64, i64, p, i32]
+    for layout in ("", "_cl"):
+        getattr(lib, "channel_gate" + layout).argtypes = [p, i64, i64, i64, p, i64, p, p, p, i32]
+        getattr(lib, "spatial_pool" + layout).argtypes = [p, p, i64, i64, i64, p, i32]
+        getattr(lib, "gate_add_relu" + layout).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
     lib.spatial_conv.argtypes = [p, p, i64, i64, i64, i64, i64, i64, i64, i64, p, i32]
-    lib.gate_add_relu.argtypes = [p, p, p, p, i64, i64, i64, p, i32]
-    for fn in (lib.channel_gate, lib.spatial_pool, lib.spatial_conv, lib.gate_add_relu):
-        fn.restype = None
+    for name in ("channel_gate", "spatial_pool", "gate_add_relu", "channel_gate_cl", "spatial_pool_cl"):
+        getattr(lib, name).restype = None
+    lib.gate_add_relu_cl.restype = lib.spatial_conv.restype = None
     return lib
 
 
+def _channels_last(x: torch.Tensor) -> bool:
+    """(N, C, T, H, W) stored as (N, T, H, W, C), and not also plain contiguous (as when C or T*H*W is 1)."""
+    return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def _dense(x: torch.Tensor) -> bool:
+    return x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last_3d)
+
+
 def usable(x: torch.Tensor, identity: torch.Tensor) -> bool:
-    """Whether the fused kernels can run this block: inference on contiguous fp32 CPU tensors of one shape."""
+    """Whether the fused kernels can run this block: inference on fp32 CPU tensors of one shape, both contiguous
+    or both channels_last_3d."""
     return (
         not torch.is_grad_enabled()
         and type(x) is torch.Tensor  # not a fake or traced tensor (torch.export, ONNX export)
@@ -236,8 +308,9 @@ def usable(x: torch.Tensor, identity: torch.Tensor) -> bool:
         and identity.dtype == torch.float32
         and x.dim() == 5
         and x.shape == identity.shape
-        and x.is_contiguous()
-        and identity.is_contiguous()
+        and _dense(x)
+        and _dense(identity)
+        and _channels_last(x) == _channels_last(identity)
         and not torch.jit.is_tracing()
         and not torch.compiler.is_compiling()
         and library() is not None
@@ -248,56 +321,53 @@ def _threads(numel: int) -> int:
     return 1 if numel < SMALL else torch.get_num_threads()
 
 
-def _lib() -> ctypes.CDLL:
+def _kernel(name: str, x: torch.Tensor):
+    """The C function `name` for x's memory layout."""
     lib = library()
     if lib is None:
         raise RuntimeError("fused attention kernels unavailable (check kernels.usable first)")
-    return lib
+    return getattr(lib, name + "_cl" if _channels_last(x) else name)
 
 
 def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
     """Mc (N, C, 1, 1, 1) = sigmoid(MLP(mean) + MLP(max)) over T, H, W, for the MLP's 1x1x1 weights w1 (hidden, C,
     1, 1, 1) and w2 (C, hidden, 1, 1, 1); the pools read x once, the MLP runs on the pooled values alone."""
-    n, c = x.shape[:2]
-    hidden = w1.shape[0]
+    n, c, *thw = x.shape
+    positions, hidden = math.prod(thw), w1.shape[0]
     w1, w2 = w1.detach().float().contiguous(), w2.detach().float().contiguous()
     gate = torch.empty(n, c, 1, 1, 1)
-    work = torch.empty(2 * n * c + 2 * hidden)
-    _lib().channel_gate(
-        x.data_ptr(), n, c, x[0, 0].numel(), w1.data_ptr(), hidden, w2.data_ptr(), gate.data_ptr(), work.data_ptr(),
+    spans = -(-positions // SPAN) if _channels_last(x) else 0  # the channels-last kernel's partial pools
+    work = torch.empty(2 * n * c * (spans + 1) + 2 * hidden)
+    _kernel("channel_gate", x)(
+        x.data_ptr(), n, c, positions, w1.data_ptr(), hidden, w2.data_ptr(), gate.data_ptr(), work.data_ptr(),
         _threads(x.numel()),
     )  # fmt: skip
     return gate
 
 
 def spatial_pool(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    """(N, 2, T, H, W): mean and max over channels of gate * x, for gate (N, C, 1, 1, 1)."""
+    """(N, 2, T, H, W), contiguous: mean and max over channels of gate * x, for gate (N, C, 1, 1, 1)."""
     n, c, *thw = x.shape
     gate = gate.contiguous()
     out = torch.empty(n, 2, *thw, dtype=x.dtype)
-    _lib().spatial_pool(x.data_ptr(), gate.data_ptr(), n, c, out[0, 0].numel(), out.data_ptr(), _threads(x.numel()))
+    _kernel("spatial_pool", x)(
+        x.data_ptr(), gate.data_ptr(), n, c, math.prod(thw), out.data_ptr(), _threads(x.numel())
+    )  # fmt: skip
     return out
 
 
 def gate_add_relu(
     x: torch.Tensor, gate: torch.Tensor, smap: torch.Tensor, identity: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
-    """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W), in one pass; with
-    `inplace`, written over x."""
-    n, c = x.shape[:2]
+    """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W), in one pass, in x's
+    layout; with `inplace`, written over x."""
+    n, c, *thw = x.shape
     gate, smap = gate.contiguous(), smap.contiguous()
-    out = x if inplace else torch.empty_like(x)
-    _lib().gate_add_relu(
-        x.data_ptr(),
-        gate.data_ptr(),
-        smap.data_ptr(),
-        identity.data_ptr(),
-        n,
-        c,
-        x[0, 0].numel(),
-        out.data_ptr(),
+    out = x if inplace else torch.empty_like(x)  # empty_like keeps x's layout
+    _kernel("gate_add_relu", x)(
+        x.data_ptr(), gate.data_ptr(), smap.data_ptr(), identity.data_ptr(), n, c, math.prod(thw), out.data_ptr(),
         _threads(x.numel()),
-    )
+    )  # fmt: skip
     return out
 
 
@@ -311,7 +381,7 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     weight = weight.detach().float().contiguous()
     padded = torch.nn.functional.pad(pooled, (kw // 2, kw // 2 + 32, kh // 2, kh // 2, kt // 2, kt // 2))
     out = torch.empty(n, 1, t, h, w)
-    _lib().spatial_conv(
+    _kernel("spatial_conv", padded)(
         padded.data_ptr(), weight.data_ptr(), n, ci, t, h, w, kt, kh, kw, out.data_ptr(),
         _threads(pooled.numel() * kt * kh * kw),
     )  # fmt: skip

@@ -44,15 +44,19 @@ def _both(att: Attention3d, x: torch.Tensor, identity: torch.Tensor) -> tuple[to
     "shape",
     [(2, 16, 8, 32, 32), (1, 64, 2, 4, 4), (3, 24, 3, 17, 19), (4, 128, 1, 2, 2), (1, 8, 5, 23, 29)],
 )
-def test_fused_block_equals_the_torch_formulation(shape, monkeypatch):
-    """relu(identity + Ms * (Mc * x)) from the kernels matches torch to float rounding, and the kernels ran."""
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
+def test_fused_block_equals_the_torch_formulation(shape, layout, monkeypatch):
+    """relu(identity + Ms * (Mc * x)) from the kernels matches torch to float rounding, in both memory layouts,
+    and the kernels ran."""
     calls = []
     original = kernels.gate_add_relu
     monkeypatch.setattr(kernels, "gate_add_relu", lambda *a, **k: calls.append(1) or original(*a, **k))
     att = _attention(shape[1])
-    x, identity = torch.randn(shape), torch.randn(shape)
+    x = torch.randn(shape).contiguous(memory_format=layout)
+    identity = torch.randn(shape).contiguous(memory_format=layout)
     fused, plain = _both(att, x, identity)
     assert calls, "the fused path was not taken"
+    assert fused.is_contiguous(memory_format=layout)
     assert (fused >= 0).all()
     torch.testing.assert_close(fused, plain, atol=2e-6, rtol=1e-5)
 
@@ -81,15 +85,16 @@ def test_each_kernel_matches_its_torch_expression(kernel):
 
 
 @needs_compiler
-@pytest.mark.parametrize("threads", [1, 2])
-def test_whole_network_gives_the_same_logits(threads):
-    """A shipped-size r3d10 with attention: fused and torch logits agree, on one thread and on several."""
+@pytest.mark.parametrize(("threads", "layout"), [(1, torch.contiguous_format), (2, torch.channels_last_3d)])
+def test_whole_network_gives_the_same_logits(threads, layout):
+    """A shipped-size r3d10 with attention: fused and torch logits agree, on one thread and on several, in
+    both memory layouts."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         torch.manual_seed(0)
-        model = build("r3d10", num_classes=16, width=16).eval()
-        clips = torch.randn(3, 3, 8, 64, 64)
+        model = build("r3d10", num_classes=16, width=16).eval().to(memory_format=layout)
+        clips = torch.randn(3, 3, 8, 64, 64).contiguous(memory_format=layout)
         with torch.inference_mode():
             fused = model(clips)
             for module in model.modules():
@@ -101,13 +106,14 @@ def test_whole_network_gives_the_same_logits(threads):
     torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-5)
 
 
-def test_not_used_for_training_or_other_layouts():
-    """With gradients on, in channels_last_3d, or in bf16 the torch formulation runs (kernels.usable is False)."""
+def test_not_used_for_training_or_other_dtypes_or_mixed_layouts():
+    """With gradients on, in bf16, with mixed or strided layouts the torch formulation runs (kernels.usable False)."""
     x = torch.randn(2, 8, 2, 6, 6)
     assert not kernels.usable(x, x)  # gradients enabled
     with torch.inference_mode():
         cl = x.contiguous(memory_format=torch.channels_last_3d)
-        assert not kernels.usable(cl, cl)
+        assert not kernels.usable(cl, x)
+        assert not kernels.usable(x[..., ::2], x[..., ::2])
         assert not kernels.usable(x.bfloat16(), x.bfloat16())
         assert not kernels.usable(x, x[:, :, :1])  # shapes differ
 
@@ -163,4 +169,12 @@ def test_no_compiler_falls_back_cleanly(tmp_path, monkeypatch, fresh_library):
 def test_switched_off_by_environment(monkeypatch, fresh_library):
     """ACTIONREC_NO_FUSED=1 turns the kernels off."""
     monkeypatch.setenv(kernels.DISABLE_ENV, "1")
+    assert kernels.library() is None
+
+
+def test_unwritable_cache_falls_back_cleanly(tmp_path, monkeypatch, fresh_library):
+    """A cache location that can't be created (here: a file where the folder should be) means torch, not an error."""
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert kernels.library() is None
