@@ -52,8 +52,9 @@ def cpu_has_native_bf16() -> bool:
 
 
 class TorchBackend:
-    """A PyTorch network in eval mode; bf16 autocast and channels_last_3d when the precision asks for them, and
-    optionally `torch.compile`d (Inductor, weights frozen) for a fixed batch size that short batches are padded to."""
+    """A PyTorch network in eval mode; bf16 autocast and channels_last_3d when the precision asks for them (and
+    channels_last_3d for wide fp32 ResNets, where it is faster), and optionally `torch.compile`d (Inductor, weights
+    frozen) for a fixed batch size that short batches are padded to."""
 
     name = "torch"
 
@@ -75,7 +76,8 @@ class TorchBackend:
             precision = Precision.bf16 if native and _auto_bf16_enabled() else Precision.fp32
         self.precision = Precision(precision)
         self.model = model.to(self.device).eval()
-        if self.precision == Precision.bf16:
+        self.channels_last = self.precision == Precision.bf16 or _wide(meta)
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
         self.compiled_batch: int | None = None  # the one batch size the compiled graph was built for
         if compile:
@@ -99,13 +101,20 @@ class TorchBackend:
                 clips = np.concatenate([clips, pad])
         x = torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32)).to(self.device)
         with torch.inference_mode():
-            if self.precision == Precision.bf16:
+            if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
+            if self.precision == Precision.bf16:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16):
                     logits = self.model(x)
             else:
                 logits = self.model(x)
         return logits[:n].float().cpu().numpy()
+
+
+def _wide(meta: ModelMeta) -> bool:
+    """fp32 3D ResNets of base width 32 and up run faster in channels_last_3d (measured on a 2-core AVX2 EPYC,
+    r3d18 16x112x112: 1.37x at width 64, 1.05x at 16; the shipped width-16 r3d10 at 8x64x64: 0.98x, so it stays)."""
+    return meta.arch.startswith("r3d") and int(meta.arch_args.get("width", 64)) >= 32
 
 
 def _auto_bf16_enabled() -> bool:

@@ -1,5 +1,5 @@
-"""Inference throughput of the 3D ResNet (r3d18) with and without attention at the same width, in every execution
-mode side by side: fp32 eager, fp32 channels_last_3d, bf16 autocast + channels_last_3d (only where the CPU has
+"""Inference throughput of the 3D ResNet (r3d18, or --arch) with and without attention at the same width, in every
+execution mode side by side: fp32 eager, fp32 channels_last_3d, bf16 autocast + channels_last_3d (only where the CPU has
 native bf16), and torch.compile (inductor, freezing on, under inference_mode; compile time reported apart).
 
 For each mode: clips/s, the attention/plain time ratio, and the fraction of the machine's peak each achieves
@@ -12,6 +12,7 @@ from fusing conv + add + ReLU, as the attention gates do). Target: attention/pla
 
     python bench/bench_network.py                                   # widths 16 64, 16x112x112, batch 4
     python bench/bench_network.py --widths 16 64 --batch 4 --repeats 5 --no-compile
+    python bench/bench_network.py --arch r3d10 --widths 16 --clip-len 8 --crop 64 --batch 8   # the shipped size
     python bench/bench_network.py --quick                           # smoke run: tiny input, 1 thread
 """
 
@@ -85,12 +86,12 @@ class IdentityScale(nn.Module):
         return x * (x[:, :, :1, :1, :1] * 0 + 1)
 
 
-def build_variant(variant: str, width: int) -> nn.Module:
-    """r3d18 at `width` with the attention parts `variant` names (same seed, so same conv weights)."""
+def build_variant(variant: str, width: int, arch: str = "r3d18") -> nn.Module:
+    """`arch` at `width` with the attention parts `variant` names (same seed, so same conv weights)."""
     torch.manual_seed(0)
     stages = (3, 4) if variant == "attention stages 3-4" else (1, 2, 3, 4)  # the attention_stages option
     attention = variant not in ("plain", "plain + identity mul")
-    model = build("r3d18", num_classes=400, width=width, attention=attention, attention_stages=stages)
+    model = build(arch, num_classes=400, width=width, attention=attention, attention_stages=stages)
     for module in model.modules():
         if isinstance(module, Attention3d) and variant == "attention, torch gates":
             module.fused = False  # without the fused CPU kernels (actionrec.kernels)
@@ -121,9 +122,9 @@ def bench_width(
 ) -> None:
     shape = (3, args.clip_len, args.crop, args.crop)
     clips = torch.randn(args.batch, *shape)
-    flops = {v: gflops_per_clip(build_variant(v, width), shape) for v in ("plain", "attention")}
+    flops = {v: gflops_per_clip(build_variant(v, width, args.arch), shape) for v in ("plain", "attention")}
     print(
-        f"\n== r3d18 width {width}, {args.clip_len}x{args.crop}x{args.crop}, batch {args.batch}: "
+        f"\n== {args.arch} width {width}, {args.clip_len}x{args.crop}x{args.crop}, batch {args.batch}: "
         f"{flops['plain']:.2f} GFLOP/clip plain, {flops['attention']:.2f} with attention (conv/linear FLOPs)"
     )
     print(
@@ -135,7 +136,7 @@ def bench_width(
         variants = VARIANTS if mode.name in parts_modes else VARIANTS[:2]
         runs, compile_s = {}, {}
         for v in variants:
-            runs[v], compile_s[v] = runner(build_variant(v, width), mode, clips)
+            runs[v], compile_s[v] = runner(build_variant(v, width, args.arch), mode, clips)
         t = {v: timing.median for v, timing in time_interleaved(runs, repeats=args.repeats).items()}
         rate = {v: args.batch / t[v] for v in ("plain", "attention")}
         peak = {v: rate[v] * flops[v] / peaks[mode.dtype] for v in rate}
@@ -164,6 +165,7 @@ def print_parts(parts: dict[str, dict[str, float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="r3d18", choices=["r3d10", "r3d18", "r3d34"])
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--clip-len", type=int, default=16)

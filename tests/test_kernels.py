@@ -3,11 +3,14 @@ inference on contiguous fp32 CPU tensors, built once and cached, and a clean fal
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from actionrec import kernels
 from actionrec.attention import Attention3d, capture_spatial_maps
+from actionrec.backends import Precision, TorchBackend
+from actionrec.config import ModelMeta
 from actionrec.networks import build
 
 needs_compiler = pytest.mark.skipif(kernels.library() is None, reason="no C compiler: fused kernels not built")
@@ -178,3 +181,18 @@ def test_unwritable_cache_falls_back_cleanly(tmp_path, monkeypatch, fresh_librar
     blocker.write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert kernels.library() is None
+
+
+@pytest.mark.parametrize(("width", "channels_last"), [(16, False), (32, True)])
+def test_backend_layout_follows_width_and_keeps_the_logits(width, channels_last):
+    """The torch back end runs wide fp32 ResNets in channels_last_3d (faster there) and narrow ones contiguous;
+    either way its logits equal the plain module's."""
+    torch.manual_seed(0)
+    model = build("r3d10", num_classes=5, width=width).eval()
+    meta = ModelMeta(arch="r3d10", arch_args={"width": width}, labels=tuple("abcde"))
+    clips = np.random.default_rng(0).standard_normal((2, 3, 4, 32, 32)).astype(np.float32)
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(clips)).numpy()
+    backend = TorchBackend(model, meta, precision=Precision.fp32)
+    assert backend.channels_last is channels_last
+    np.testing.assert_allclose(backend(clips), expected, atol=1e-4, rtol=1e-4)
