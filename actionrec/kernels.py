@@ -171,45 +171,49 @@ void gate_add_relu_cl(const float *x, const float *gate, const float *smap, cons
 }
 
 /* 4. The spatial gate's convolution (before its sigmoid), on an input already zero-padded by half a kernel on
-   every side and by BLOCK more columns on the right: in (N, CI, T + KT - 1, H + KH - 1, W + KW - 1 + BLOCK),
-   weight (1, CI, KT, KH, KW), out (N, 1, T, H, W). Each tap updates four independent vector accumulators (32
-   neighbouring outputs), so the multiply-adds overlap instead of waiting on one another. */
-enum { BLOCK = 32 };
+   every side and on the right up to a whole number of blocks: in (N, CI, T + KT - 1, H + KH - 1, WB + KW - 1) with
+   WB = W rounded up to a multiple of 8 * conv_vectors(W), weight (1, CI, KT, KH, KW), out (N, 1, T, H, W). Each tap
+   updates NV independent vector accumulators (8 NV neighbouring outputs), so that the multiply-adds overlap instead
+   of waiting on one another, and narrow maps don't compute lanes they throw away. */
+int conv_vectors(int64_t W) { return W > 16 ? 4 : W > 8 ? 2 : 1; }
+
+static inline __attribute__((always_inline)) void conv_row(const float *in, const float *wgt, int64_t CI, int64_t KT,
+                                                           int64_t KH, int64_t KW, int64_t HP, int64_t WP,
+                                                           int64_t plane, int64_t W, float *o, const int NV) {
+    for (int64_t w0 = 0; w0 < W; w0 += 8 * NV) {
+        v8 acc[4] = {{0}, {0}, {0}, {0}};
+        for (int64_t c = 0; c < CI; c++)
+            for (int64_t dt = 0; dt < KT; dt++)
+                for (int64_t dh = 0; dh < KH; dh++) {
+                    const float *irow = in + c * plane + (dt * HP + dh) * WP + w0;
+                    const float *k = wgt + ((c * KT + dt) * KH + dh) * KW;
+                    for (int64_t dw = 0; dw < KW; dw++) {
+                        float kv = k[dw];
+                        for (int b = 0; b < NV; b++) {
+                            v8 v;  /* unaligned load of 8 neighbours */
+                            memcpy(&v, irow + dw + 8 * b, sizeof v);
+                            acc[b] += kv * v;
+                        }
+                    }
+                }
+        float res[32];
+        memcpy(res, acc, sizeof acc);
+        for (int64_t j = 0; j < 8 * NV && w0 + j < W; j++) o[w0 + j] = res[j];
+    }
+}
 
 void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int64_t T, int64_t H, int64_t W,
                   int64_t KT, int64_t KH, int64_t KW, float *out, int threads) {
-    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = W + KW - 1 + BLOCK;
+    const int nv = conv_vectors(W);
+    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = (W + 8 * nv - 1) / (8 * nv) * (8 * nv) + KW - 1;
+    const int64_t plane = TP * HP * WP;  /* one padded channel of one sample */
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t row = 0; row < N * T * H; row++) {
         int64_t n = row / (T * H), t = (row / H) % T, h = row % H;
-        for (int64_t w0 = 0; w0 < W; w0 += BLOCK) {
-            v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            for (int64_t c = 0; c < CI; c++)
-                for (int64_t dt = 0; dt < KT; dt++)
-                    for (int64_t dh = 0; dh < KH; dh++) {
-                        const float *irow = in + (((n * CI + c) * TP + t + dt) * HP + h + dh) * WP + w0;
-                        const float *k = wgt + ((c * KT + dt) * KH + dh) * KW;
-                        for (int64_t dw = 0; dw < KW; dw++) {
-                            v8 v0, v1, v2, v3;  /* unaligned loads of 4 x 8 neighbours */
-                            memcpy(&v0, irow + dw, sizeof v0);
-                            memcpy(&v1, irow + dw + 8, sizeof v1);
-                            memcpy(&v2, irow + dw + 16, sizeof v2);
-                            memcpy(&v3, irow + dw + 24, sizeof v3);
-                            float kv = k[dw];
-                            a0 += kv * v0;
-                            a1 += kv * v1;
-                            a2 += kv * v2;
-                            a3 += kv * v3;
-                        }
-                    }
-            float acc[BLOCK];
-            memcpy(acc, &a0, sizeof a0);
-            memcpy(acc + 8, &a1, sizeof a1);
-            memcpy(acc + 16, &a2, sizeof a2);
-            memcpy(acc + 24, &a3, sizeof a3);
-            float *o = out + row * W + w0;
-            for (int64_t j = 0; j < BLOCK && w0 + j < W; j++) o[j] = acc[j];
-        }
+        const float *base = in + n * CI * plane + (t * HP + h) * WP;
+        if (nv == 4) conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 4);
+        else if (nv == 2) conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 2);
+        else conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 1);
     }
 }
 """
@@ -379,7 +383,9 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
         raise ValueError(f"spatial_conv: weight {tuple(weight.shape)} must be (1, {ci}, odd, odd, odd)")
     weight = weight.detach().float().contiguous()
-    padded = torch.nn.functional.pad(pooled, (kw // 2, kw // 2 + 32, kh // 2, kh // 2, kt // 2, kt // 2))
+    block = 8 * (4 if w > 16 else 2 if w > 8 else 1)  # outputs per step of the C loop: conv_vectors(W) vectors
+    right = kw // 2 + -w % block  # the kernel reads whole blocks
+    padded = torch.nn.functional.pad(pooled, (kw // 2, right, kh // 2, kh // 2, kt // 2, kt // 2))
     out = torch.empty(n, 1, t, h, w)
     _kernel("spatial_conv", padded)(
         padded.data_ptr(), weight.data_ptr(), n, ci, t, h, w, kt, kh, kw, out.data_ptr(),
