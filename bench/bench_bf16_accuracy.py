@@ -1,0 +1,86 @@
+"""Does bf16 move the benchmark's accuracy? The shipped model (or --model) scores the same held-out windows in fp32
+and in bf16 autocast + channels_last_3d, side by side: clip and video top-1 of each, the change, and how many clips
+change their top-1 label (an upper bound on how far clip accuracy can move). Target for `--precision auto` to pick
+bf16: accuracy moves by less than 0.5 points.
+
+    python bench/bench_bf16_accuracy.py --data data/synth                     # all held-out videos, K=10
+    python bench/bench_bf16_accuracy.py --data data/synth --max-videos 48 -K 2   # without native bf16: ~3 minutes
+
+Without native bf16 (AMX / AVX-512 BF16) autocast emulates it about 100x slower than fp32, so use a subset there;
+the speed of bf16 is bench_network.py's business, this script only measures its accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from _timing import header, set_threads
+
+from actionrec.backends import Precision, TorchBackend
+from actionrec.checkpoint import load_model
+from actionrec.datasets import open_dataset
+from actionrec.evaluate import match_labels
+from actionrec.pipeline import Recognizer, default_model_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="a benchmark folder (UCF-101 layout)")
+    parser.add_argument("--model", type=Path, default=None, help="model file [default: the shipped model]")
+    parser.add_argument("--max-videos", type=int, help="a random subset of the held-out videos (seed 0)")
+    parser.add_argument("-K", "--clips-per-video", type=int, default=10)
+    parser.add_argument("--threads", type=int, help="intra-op threads [default: torch's]")
+    args = parser.parse_args()
+    set_threads(args.threads)
+    print(header())
+
+    split = open_dataset(args.data, fmt="auto", split=1)
+    items = list(split.val)
+    if args.max_videos:
+        random.Random(0).shuffle(items)
+        items = items[: args.max_videos]
+    path = args.model or default_model_path()
+    recognizers = {}
+    for precision in (Precision.fp32, Precision.bf16):
+        model, meta = load_model(path)
+        recognizers[precision] = Recognizer(TorchBackend(model, meta, precision=precision))
+    to_model = np.asarray(match_labels(split.labels, meta.labels))
+
+    clip_pred: dict[Precision, list[np.ndarray]] = {p: [] for p in recognizers}
+    video_pred: dict[Precision, list[int]] = {p: [] for p in recognizers}
+    clip_true: list[np.ndarray] = []
+    seconds = dict.fromkeys(recognizers, 0.0)
+    for item in items:
+        for precision, recognizer in recognizers.items():
+            start = time.perf_counter()
+            probs, _ = recognizer.window_probs(item.path, num_windows=args.clips_per_video)
+            seconds[precision] += time.perf_counter() - start
+            clip_pred[precision].append(probs.argmax(axis=1))
+            video_pred[precision].append(int(probs.mean(axis=0).argmax()))
+        clip_true.append(np.full(len(clip_pred[Precision.fp32][-1]), to_model[item.label]))
+    truth = np.concatenate(clip_true)
+    video_truth = np.asarray([to_model[item.label] for item in items])
+
+    print(f"{path}: {len(items)} held-out videos of {args.data}, {len(truth)} clips (K={args.clips_per_video})")
+    acc = {}
+    for precision in recognizers:
+        clips = np.concatenate(clip_pred[precision])
+        acc[precision] = (np.mean(clips == truth), np.mean(np.asarray(video_pred[precision]) == video_truth))
+        print(
+            f"  {precision.value:<5} clip top-1 {acc[precision][0]:7.2%}  video top-1 {acc[precision][1]:7.2%}  "
+            f"({seconds[precision]:.0f} s)"
+        )
+    flips = np.mean(np.concatenate(clip_pred[Precision.fp32]) != np.concatenate(clip_pred[Precision.bf16]))
+    video_flips = np.mean(np.asarray(video_pred[Precision.fp32]) != np.asarray(video_pred[Precision.bf16]))
+    clip_delta = 100 * (acc[Precision.bf16][0] - acc[Precision.fp32][0])
+    video_delta = 100 * (acc[Precision.bf16][1] - acc[Precision.fp32][1])
+    print(f"  bf16 - fp32: clip {clip_delta:+.2f} points, video {video_delta:+.2f} points (target: |change| < 0.5)")
+    print(f"  top-1 label changed on {flips:.2%} of clips and {video_flips:.2%} of videos")
+
+
+if __name__ == "__main__":
+    main()
