@@ -1,6 +1,7 @@
 """Fused CPU kernels for the attention gates at fp32 inference: C source, compiled on first use into a per-user cache
-(under a second with the system's C compiler), loaded with ctypes. Where there is no compiler, or the tensors are
-not contiguous fp32 CPU tensors without autograd, the blocks use the torch formulation: same numbers, more passes.
+(under a second with the system's C compiler), loaded with ctypes. Where there is no compiler, or the tensors are not
+dense (contiguous or channels_last_3d) fp32 CPU tensors without autograd, the blocks use the torch formulation:
+same numbers, more passes.
 
 A block's relu(identity + Ms * (Mc * x)) then reads x three times and writes it once, in place: one pass pools over
 T, H, W (mean and max together; the shared MLP and sigmoid run on the pooled values inside the same call), one pools
