@@ -196,3 +196,18 @@ def test_backend_layout_follows_width_and_keeps_the_logits(width, channels_last)
     backend = TorchBackend(model, meta, precision=Precision.fp32)
     assert backend.channels_last is channels_last
     np.testing.assert_allclose(backend(clips), expected, atol=1e-4, rtol=1e-4)
+
+
+@needs_compiler
+def test_default_predict_path_runs_the_fused_kernels(monkeypatch):
+    """The torch back end at fp32 (what `predict` uses on a CPU without native bf16) goes through the kernels, once
+    per attention block."""
+    calls = []
+    original = kernels.gate_add_relu
+    monkeypatch.setattr(kernels, "gate_add_relu", lambda *a, **k: calls.append(1) or original(*a, **k))
+    torch.manual_seed(0)
+    model = build("r3d10", num_classes=3, width=8).eval()
+    meta = ModelMeta(arch="r3d10", arch_args={"width": 8}, labels=("a", "b", "c"))
+    backend = TorchBackend(model, meta, precision=Precision.fp32)
+    logits = backend(np.zeros((2, 3, 4, 32, 32), np.float32))
+    assert logits.shape == (2, 3) and len(calls) == 4  # r3d10: one block per stage
