@@ -24,14 +24,15 @@ import tempfile
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 log = logging.getLogger(__name__)
 
 DISABLE_ENV = "ACTIONREC_NO_FUSED"  # set to 1 to always use the plain torch formulation
 SMALL = 1 << 15  # elements under which one thread does the whole kernel: thread start-up would cost more
-SPAN = 256  # positions per task of the channels-last channel pool (as in the C source)
+SPAN = 256  # positions per task of the channels-last channel pool (SPAN in the C source)
 
-SOURCE = r"""
+_C = r"""
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -119,7 +120,6 @@ void gate_add_relu(const float *x, const float *gate, const float *smap, const f
 }
 
 /* Channels-last (N, S, C) versions of 1-3, vectorised along C; smap and the pooled maps stay (N, S). */
-enum { SPAN = 256 };  /* positions per task of the channels-last channel pool */
 
 /* work holds 2 N C (ceil(S / SPAN) + 1) + 2 H floats: partial pools per span, then the totals. */
 void channel_gate_cl(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
@@ -218,6 +218,7 @@ void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int6
     }
 }
 """
+SOURCE = f"#define SPAN {SPAN}\n{_C}"  # one value of SPAN for the C loops and the Python work buffer
 
 
 def _cache_dir() -> Path:
@@ -286,9 +287,10 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
         getattr(lib, "spatial_pool" + layout).argtypes = [p, p, i64, i64, i64, p, i32]
         getattr(lib, "gate_add_relu" + layout).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
     lib.spatial_conv.argtypes = [p, p, i64, i64, i64, i64, i64, i64, i64, i64, p, i32]
-    for name in ("channel_gate", "spatial_pool", "gate_add_relu", "channel_gate_cl", "spatial_pool_cl"):
-        getattr(lib, name).restype = None
-    lib.gate_add_relu_cl.restype = lib.spatial_conv.restype = None
+    for name in ("channel_gate", "spatial_pool", "gate_add_relu"):
+        getattr(lib, name).restype = getattr(lib, name + "_cl").restype = None
+    lib.spatial_conv.restype = None
+    lib.conv_vectors.argtypes, lib.conv_vectors.restype = [i64], i32
     return lib
 
 
@@ -384,11 +386,11 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
         raise ValueError(f"spatial_conv: weight {tuple(weight.shape)} must be (1, {ci}, odd, odd, odd)")
     weight = weight.detach().float().contiguous()
-    block = 8 * (4 if w > 16 else 2 if w > 8 else 1)  # outputs per step of the C loop: conv_vectors(W) vectors
-    right = kw // 2 + -w % block  # the kernel reads whole blocks
-    padded = torch.nn.functional.pad(pooled, (kw // 2, right, kh // 2, kh // 2, kt // 2, kt // 2))
+    conv = _kernel("spatial_conv", pooled)
+    block = 8 * _kernel("conv_vectors", pooled)(w)  # outputs per step of the C loop, which reads whole blocks
+    padded = F.pad(pooled, (kw // 2, kw // 2 + -w % block, kh // 2, kh // 2, kt // 2, kt // 2))
     out = torch.empty(n, 1, t, h, w)
-    _kernel("spatial_conv", padded)(
+    conv(
         padded.data_ptr(), weight.data_ptr(), n, ci, t, h, w, kt, kh, kw, out.data_ptr(),
         _threads(pooled.numel() * kt * kh * kw),
     )  # fmt: skip
