@@ -328,12 +328,12 @@ def _threads(numel: int) -> int:
     return 1 if numel < SMALL else torch.get_num_threads()
 
 
-def _kernel(name: str, x: torch.Tensor):
-    """The C function `name` for x's memory layout."""
+def _kernel(name: str, x: torch.Tensor | None = None):
+    """The C function `name`; for the layout-specific ones, its variant for x's memory layout."""
     lib = library()
     if lib is None:
         raise RuntimeError("fused attention kernels unavailable (check kernels.usable first)")
-    return getattr(lib, name + "_cl" if _channels_last(x) else name)
+    return getattr(lib, name + "_cl" if x is not None and _channels_last(x) else name)
 
 
 def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
@@ -386,11 +386,10 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
         raise ValueError(f"spatial_conv: weight {tuple(weight.shape)} must be (1, {ci}, odd, odd, odd)")
     weight = weight.detach().float().contiguous()
-    conv = _kernel("spatial_conv", pooled)
-    block = 8 * _kernel("conv_vectors", pooled)(w)  # outputs per step of the C loop, which reads whole blocks
-    padded = F.pad(pooled, (kw // 2, kw // 2 + -w % block, kh // 2, kh // 2, kt // 2, kt // 2))
+    block = 8 * _kernel("conv_vectors")(w)  # outputs per step of the C loop, which reads whole blocks
+    padded = F.pad(pooled.contiguous(), (kw // 2, kw // 2 + -w % block, kh // 2, kh // 2, kt // 2, kt // 2))
     out = torch.empty(n, 1, t, h, w)
-    conv(
+    _kernel("spatial_conv")(
         padded.data_ptr(), weight.data_ptr(), n, ci, t, h, w, kt, kh, kw, out.data_ptr(),
         _threads(pooled.numel() * kt * kh * kw),
     )  # fmt: skip

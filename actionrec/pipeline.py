@@ -86,15 +86,16 @@ class Recognizer:
         self.backend = backend
         self.meta = backend.meta
 
-    def window_probs(
+    def clip_batches(
         self,
         path: str | os.PathLike[str],
         *,
         stride: int | None = None,
         num_windows: int | None = None,
         batch_size: int = 8,
-    ) -> tuple[np.ndarray, list[Window]]:
-        """Class probabilities (W, C) of each window of the video, and the windows (frames dropped)."""
+    ) -> Iterator[tuple[list[Window], np.ndarray]]:
+        """The video's windows in batches with their network input (B, 3, T, crop, crop), decoded ahead on a
+        thread while the caller runs the network."""
         spec = self.meta.preprocessing
         windows = iter_windows(
             path,
@@ -104,12 +105,22 @@ class Recognizer:
             num_windows=num_windows,
             transform=frame_resizer(spec),
         )
-        clips = prefetch(
+        return prefetch(
             ((b, preprocess(np.stack([w.frames for w in b]), spec)) for b in batched(windows, batch_size)),
             depth=2,
         )
+
+    def window_probs(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stride: int | None = None,
+        num_windows: int | None = None,
+        batch_size: int = 8,
+    ) -> tuple[np.ndarray, list[Window]]:
+        """Class probabilities (W, C) of each window of the video, and the windows (frames dropped)."""
         probs, kept = [], []
-        for batch, x in clips:
+        for batch, x in self.clip_batches(path, stride=stride, num_windows=num_windows, batch_size=batch_size):
             probs.append(softmax(self.backend(x)))
             kept.extend(dataclasses.replace(w, frames=_NO_FRAMES) for w in batch)  # drop the pixels, keep the times
         return np.concatenate(probs), kept
