@@ -406,9 +406,10 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
             attention_as_identity(model)
         if config.zero_init_residual:
             zero_init_residuals(model)
-    model.to(ctx.device)
-    if ctx.device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last_3d)
+    # channels_last_3d on every device: the convolution backward passes run faster in it. Measured on this 2-core AVX2
+    # EPYC, one fp32 training step: the shipped r3d10 w16 8x64x64 1.64x, r3d18 w64 16x112x112 1.23x, dense3d 1.21x,
+    # c3d 1.17x; on GPUs it is the layout cuDNN's fast kernels want.
+    model = model.to(ctx.device, memory_format=torch.channels_last_3d)
     net: nn.Module = model
     if ctx.world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
@@ -541,9 +542,8 @@ def _train_epoch(
     t0 = time.perf_counter()
     for step, (x, y) in enumerate(loader):
         x = x.to(ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
+        x = x.contiguous(memory_format=torch.channels_last_3d)  # the model's layout
         y = y.to(ctx.device, non_blocking=True)
-        if ctx.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last_3d)
         with _autocast(ctx):
             logits = net(x)  # (B, num_classes)
         loss = F.cross_entropy(logits.float(), y)
@@ -574,11 +574,15 @@ def clip_probabilities(
     """Softmax probabilities of each clip a loader of `ClipDataset(with_index=True)` yields: (indices, probs)."""
     ctx = ctx or _Context(device=next(model.parameters()).device, bf16=False)
     model.eval()
+    channels_last = any(
+        p.dim() == 5 and p.is_contiguous(memory_format=torch.channels_last_3d) and not p.is_contiguous()
+        for p in model.parameters()
+    )
     indices, probs = [], []
     for x, _, index in loader:
         x = x.to(ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
-        if ctx.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last_3d)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)  # the model's layout (training keeps it there)
         with _autocast(ctx):
             logits = model(x)  # (B, num_classes)
         probs.append(torch.softmax(logits.float(), 1).cpu().numpy())

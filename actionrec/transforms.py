@@ -91,19 +91,28 @@ def random_box(
     return CropBox(top=top, left=left, size=size, flip=bool(flip and rng.random() < 0.5))
 
 
+GREY = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma weights of R, G, B
+
+
 def color_augment(clip: np.ndarray, rng: np.random.Generator, *, jitter: float, shuffle: bool) -> np.ndarray:
     """Training-only colour changes of one uint8 (T, H, W, 3) clip, the same for all its frames: brightness,
     contrast and saturation each scaled by a factor in [1 - jitter, 1 + jitter], then (with `shuffle`) the RGB
-    channels in a random order, so that clothing colours cannot stand in for the action."""
-    out = clip
+    channels in a random order, so that clothing colours cannot stand in for the action.
+
+    Per pixel: grey = GREY . rgb, rgb' = grey + saturation (rgb - grey), then about the clip's mean grey m:
+    (rgb' - m) contrast + m brightness, rounded and clipped to 0..255. All of it is one affine colour map (a 3x4
+    matrix, the shuffle permuting its rows), applied in one pass by cv2.transform."""
+    matrix = np.eye(3, 4, dtype=np.float32)  # rgb_out = matrix[:, :3] @ rgb + matrix[:, 3]
     if jitter > 0:
         brightness, contrast, saturation = rng.uniform(1 - jitter, 1 + jitter, 3)
-        x = clip.astype(np.float32)
-        grey = x @ np.array([0.299, 0.587, 0.114], np.float32)  # (T, H, W)
-        x = grey[..., None] + saturation * (x - grey[..., None])
-        mean = float(grey.mean())
-        x = (x - mean) * contrast + mean * brightness
-        out = np.clip(x, 0, 255).astype(np.uint8)
+        t, h, w, _ = clip.shape
+        m = float(GREY @ np.asarray(cv2.mean(np.ascontiguousarray(clip).reshape(t * h, w, 3))[:3], np.float32))
+        matrix[:, :3] = contrast * (saturation * np.eye(3) + (1 - saturation) * GREY[None, :])
+        matrix[:, 3] = m * (brightness - contrast)
     if shuffle:
-        out = out[..., rng.permutation(3)]
-    return np.ascontiguousarray(out)
+        matrix = np.ascontiguousarray(matrix[rng.permutation(3)])
+    if jitter <= 0 and not shuffle:
+        return np.ascontiguousarray(clip)
+    t, h, w, _ = clip.shape
+    out = cv2.transform(np.ascontiguousarray(clip).reshape(t * h, w, 3), matrix)  # saturating uint8
+    return out.reshape(clip.shape)

@@ -85,3 +85,19 @@ def test_color_augment_keeps_shape_and_motion_and_changes_colours():
         seen.add(int(np.argmax(out[0, 0, 0])))  # where the red went
     assert len(seen) > 1
     assert np.array_equal(color_augment(clip, rng, jitter=0.0, shuffle=False), clip)
+
+
+def test_color_augment_is_the_documented_colour_map():
+    """The one-pass colour map equals the per-step definition (saturation about grey, contrast about the clip's
+    mean grey, brightness, channel order) to within rounding, on a real-looking random clip."""
+    clip = np.random.default_rng(1).integers(0, 256, (4, 12, 20, 3), dtype=np.uint8)
+    for seed in range(5):
+        out = color_augment(clip, np.random.default_rng(seed), jitter=0.4, shuffle=True)
+        rng = np.random.default_rng(seed)  # the same draws, in the same order
+        brightness, contrast, saturation = rng.uniform(0.6, 1.4, 3)
+        x = clip.astype(np.float64)
+        grey = x @ np.array([0.299, 0.587, 0.114])
+        x = grey[..., None] + saturation * (x - grey[..., None])
+        x = (x - grey.mean()) * contrast + grey.mean() * brightness
+        expected = np.clip(np.rint(x), 0, 255)[..., rng.permutation(3)]
+        assert np.abs(out.astype(np.int64) - expected).max() <= 1
