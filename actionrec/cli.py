@@ -66,7 +66,8 @@ def predict(
     model: ModelOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels per window and per video.")] = 5,
     stride: Annotated[
-        int | None, typer.Option(min=1, help="Frames between window starts [default: clip_len / 2].")
+        int | None,
+        typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,

@@ -43,6 +43,18 @@ def test_windows_have_monotonic_timestamps_inside_duration(videos, kind):
     assert all(w.frames.shape[0] == 8 and w.frames.dtype == np.uint8 for w in windows)
 
 
+def test_default_stride_is_half_a_window_on_the_frame_step_grid(videos):
+    """Without --stride, windows start every clip_len/2 sampled frames (clip_len/2 x frame_step decoded frames), so
+    all windows sample the same frames: the ones frame_step apart from frame 0 (plus the end-aligned tail)."""
+    windows = list(iter_windows(videos["mp4"], clip_len=4, frame_step=3))
+    n = windows[-1].video_frames
+    assert [w.start_frame for w in windows] == plan_starts(n, 10, 6)
+    assert all(w.start_frame % 3 == 0 for w in windows[:-1])
+    frames = read_frames(videos["mp4"], range(n))
+    for w in windows:
+        assert np.array_equal(w.frames, frames[w.start_frame : w.start_frame + 10 : 3])
+
+
 def test_variable_frame_rate_uses_container_time(videos):
     """In a VFR video the second half runs at 10 fps: its windows last longer than index/fps would say."""
     windows = list(iter_windows(videos["vfr"], clip_len=8, stride=4))
