@@ -69,13 +69,18 @@ class Attention3d(nn.Module):
 
     def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         """relu(identity + Ms * (Mc * x)): the gated branch added to the shortcut. At fp32 inference on the CPU the
-        fused kernels (actionrec.kernels) do it in three passes over x, writing the result over x; otherwise torch,
-        with the spatial gate, the add and the ReLU in one pass (addcmul) instead of three."""
-        if self.fused and kernels.usable(x, identity) and not _hooked(self.spatial.gate):
-            mc = kernels.channel_gate(x, self.channel.fc1.weight, self.channel.fc2.weight)  # (N, C, 1, 1, 1)
-            pooled = kernels.spatial_pool(x, mc)  # (N, 2, T, H, W): Mc * x is never written
-            ms = kernels.spatial_conv(pooled, self.spatial.gate.conv.weight).sigmoid_()  # (N, 1, T, H, W)
-            return kernels.gate_add_relu(x, mc, ms, identity, inplace=True)  # over x: a fresh tensor of bn2's
+        fused kernels (actionrec.kernels) do it in three passes over x, writing the result over x; in fp32 CPU
+        training in channels_last_3d, the kernels with their backward; otherwise torch, with the spatial gate, the
+        add and the ReLU in one pass (addcmul) instead of three."""
+        w1, w2, wconv = self.channel.fc1.weight, self.channel.fc2.weight, self.spatial.gate.conv.weight
+        if self.fused and not _hooked(self.spatial.gate):
+            if kernels.usable(x, identity):
+                mc = kernels.channel_gate(x, w1, w2)  # (N, C, 1, 1, 1)
+                pooled = kernels.spatial_pool(x, mc)  # (N, 2, T, H, W): Mc * x is never written
+                ms = kernels.spatial_conv(pooled, wconv).sigmoid_()  # (N, 1, T, H, W)
+                return kernels.gate_add_relu(x, mc, ms, identity, inplace=True)  # over x: a fresh tensor of bn2's
+            if kernels.trainable(x, identity):  # training in channels_last_3d: the same passes, with a backward
+                return kernels.attention_residual(x, identity, w1, w2, wconv)
         y = x * self.channel.gate(x)  # (N, C, T, H, W)
         return torch.addcmul(identity, y, self.spatial.gate(y)).relu_()
 

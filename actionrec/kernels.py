@@ -1,7 +1,7 @@
-"""Fused CPU kernels for the attention gates at fp32 inference: C source, compiled on first use into a per-user cache
-(under a second with the system's C compiler), loaded with ctypes. Where there is no compiler, or the tensors are not
-dense (contiguous or channels_last_3d) fp32 CPU tensors without autograd, the blocks use the torch formulation:
-same numbers, more passes.
+"""Fused CPU kernels for the attention gates at fp32: C source, compiled on first use into a per-user cache (under a
+second with the system's C compiler), loaded with ctypes. Inference takes them on dense (contiguous or channels_last_3d)
+fp32 CPU tensors, training (an autograd function with its own backward) on channels_last_3d ones, the layout training
+uses. Where there is no compiler, or elsewhere, the blocks use the torch formulation: same numbers, more passes.
 
 A block's relu(identity + Ms * (Mc * x)) then reads x three times and writes it once, in place: one pass pools over
 T, H, W (mean and max together; the shared MLP and sigmoid run on the pooled values inside the same call), one pools
@@ -217,6 +217,96 @@ void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int6
         else conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 1);
     }
 }
+
+/* 5. Training (autograd), channels-last only: the layout `actionrec train` uses. x is (N, S, C) in memory. */
+
+/* Channel pools with the first position of each maximum: avg, max (N, C); arg (N, C), a position in 0..S-1.
+   work holds 2 N C ceil(S / SPAN) floats, iwork N C ceil(S / SPAN) positions. */
+void channel_pool_arg_cl(const float *x, int64_t N, int64_t C, int64_t S, float *avg, float *max, int64_t *arg,
+                         float *work, int64_t *iwork, int threads) {
+    int64_t spans = (S + SPAN - 1) / SPAN;
+    float *psum = work, *pmax = work + N * spans * C;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < N * spans; t++) {
+        int64_t n = t / spans, s0 = (t % spans) * SPAN, s1 = s0 + SPAN < S ? s0 + SPAN : S;
+        float *restrict ps = psum + t * C, *restrict pm = pmax + t * C;
+        int64_t *restrict pa = iwork + t * C;
+        const float *restrict xs = x + (n * S + s0) * C;
+        for (int64_t c = 0; c < C; c++) { ps[c] = 0.0f; pm[c] = xs[c]; pa[c] = s0; }
+        for (int64_t s = s0; s < s1; s++, xs += C)
+            for (int64_t c = 0; c < C; c++) {
+                float v = xs[c];
+                ps[c] += v;
+                if (v > pm[c]) { pm[c] = v; pa[c] = s; }
+            }
+    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            float a = 0.0f, m = pmax[n * spans * C + c];
+            int64_t at = iwork[n * spans * C + c];
+            for (int64_t k = 0; k < spans; k++) {
+                int64_t i = (n * spans + k) * C + c;
+                a += psum[i];
+                if (pmax[i] > m) { m = pmax[i]; at = iwork[i]; }
+            }
+            avg[n * C + c] = a / (float)S;
+            max[n * C + c] = m;
+            arg[n * C + c] = at;
+        }
+}
+
+/* Backward, first pass: gp = g where out > 0 (the ReLU), the gradient of the shortcut and of Ms * y; and
+   dms[n, s] = sum_c gp * gate[n, c] * x, the gradient of the spatial map. */
+void attention_grad_out_cl(const float *g, const float *out, const float *x, const float *gate, int64_t N, int64_t C,
+                           int64_t S, float *gp, float *dms, int threads) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t p = 0; p < N * S; p++) {
+        const float *restrict gq = g + p * C, *restrict oq = out + p * C, *restrict xq = x + p * C;
+        const float *restrict gc = gate + (p / S) * C;
+        float *restrict gpq = gp + p * C, acc = 0.0f;
+        for (int64_t c = 0; c < C; c++) {
+            float v = oq[c] > 0.0f ? gq[c] : 0.0f;
+            gpq[c] = v;
+            acc += v * gc[c] * xq[c];
+        }
+        dms[p] = acc;
+    }
+}
+
+/* Backward, second pass: the gradient of y = gate * x from the gated add (gp * Ms) and from the spatial pools
+   (dpool (N, 2, S): mean's share to every channel, max's to the first channel that attains it); writes
+   dx = dy * gate and dgate[n, c] = sum_s dy * x. work holds N C ceil(S / SPAN) floats. */
+void attention_grad_x_cl(const float *gp, const float *x, const float *gate, const float *smap, const float *dpool,
+                         int64_t N, int64_t C, int64_t S, float *dx, float *dgate, float *work, int threads) {
+    int64_t spans = (S + SPAN - 1) / SPAN;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < N * spans; t++) {
+        int64_t n = t / spans, s0 = (t % spans) * SPAN, s1 = s0 + SPAN < S ? s0 + SPAN : S;
+        const float *restrict gc = gate + n * C;
+        float *restrict pd = work + t * C;
+        for (int64_t c = 0; c < C; c++) pd[c] = 0.0f;
+        for (int64_t s = s0; s < s1; s++) {
+            int64_t p = n * S + s;
+            const float *restrict gq = gp + p * C, *restrict xq = x + p * C;
+            float *restrict dq = dx + p * C;
+            int64_t am = 0;
+            float mx = xq[0] * gc[0];
+            for (int64_t c = 1; c < C; c++) { float v = xq[c] * gc[c]; if (v > mx) { mx = v; am = c; } }
+            float sm = smap[p], dmean = dpool[n * 2 * S + s] / (float)C, dmax = dpool[n * 2 * S + S + s];
+            for (int64_t c = 0; c < C; c++) {
+                float dy = gq[c] * sm + dmean + (c == am ? dmax : 0.0f);
+                dq[c] = dy * gc[c];
+                pd[c] += dy * xq[c];
+            }
+        }
+    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            float a = 0.0f;
+            for (int64_t k = 0; k < spans; k++) a += work[(n * spans + k) * C + c];
+            dgate[n * C + c] = a;
+        }
+}
 """
 SOURCE = f"#define SPAN {SPAN}\n{_C}"  # one value of SPAN for the C loops and the Python work buffer
 
@@ -287,6 +377,11 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
         getattr(lib, "spatial_pool" + layout).argtypes = [p, p, i64, i64, i64, p, i32]
         getattr(lib, "gate_add_relu" + layout).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
     lib.spatial_conv.argtypes = [p, p, i64, i64, i64, i64, i64, i64, i64, i64, p, i32]
+    lib.channel_pool_arg_cl.argtypes = [p, i64, i64, i64, p, p, p, p, p, i32]
+    lib.attention_grad_out_cl.argtypes = [p, p, p, p, i64, i64, i64, p, p, i32]
+    lib.attention_grad_x_cl.argtypes = [p, p, p, p, p, i64, i64, i64, p, p, p, i32]
+    for name in ("channel_pool_arg_cl", "attention_grad_out_cl", "attention_grad_x_cl"):
+        getattr(lib, name).restype = None
     for name in ("channel_gate", "spatial_pool", "gate_add_relu"):
         getattr(lib, name).restype = getattr(lib, name + "_cl").restype = None
     lib.spatial_conv.restype = None
@@ -394,3 +489,96 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         _threads(pooled.numel() * kt * kh * kw),
     )  # fmt: skip
     return out
+
+
+# ---- training: the block's gates as one autograd function (channels-last fp32 CPU tensors) ----
+
+
+def trainable(x: torch.Tensor, identity: torch.Tensor) -> bool:
+    """Whether `attention_residual` can run this block with gradients: fp32 CPU tensors of one shape, both
+    channels_last_3d (the layout `actionrec train` uses), outside tracing and compiling."""
+    return (
+        torch.is_grad_enabled()
+        and type(x) is torch.Tensor
+        and type(identity) is torch.Tensor
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and identity.dtype == torch.float32
+        and x.dim() == 5
+        and x.shape == identity.shape
+        and _channels_last(x)
+        and _channels_last(identity)
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+        and library() is not None
+    )
+
+
+class _AttentionResidual(torch.autograd.Function):
+    """relu(identity + Ms * (Mc * x)) with gradients, where the big tensors are read and written by the C kernels
+    (forward: 2 reads of x and 1 write; backward: 2 passes over the activations and a broadcast add) and only the
+    small tensors (the pooled vectors through the shared MLP, the pooled maps through the spatial convolution) go
+    through torch's autograd."""
+
+    @staticmethod
+    def forward(ctx, x, identity, w1, w2, wconv):
+        n, c, *thw = x.shape
+        s, hidden, threads = math.prod(thw), w1.shape[0], _threads(x.numel())
+        spans = -(-s // SPAN)
+        avg, mx = torch.empty(n, c), torch.empty(n, c)
+        arg = torch.empty(n, c, dtype=torch.int64)
+        work, iwork = torch.empty(2 * n * c * spans), torch.empty(n * c * spans, dtype=torch.int64)  # kept alive
+        library().channel_pool_arg_cl(
+            x.data_ptr(), n, c, s, avg.data_ptr(), mx.data_ptr(), arg.data_ptr(), work.data_ptr(), iwork.data_ptr(),
+            threads,
+        )  # fmt: skip
+        with torch.enable_grad():  # the small graphs, differentiated again in backward
+            pools = torch.cat([avg, mx]).requires_grad_()  # (2N, C)
+            w1_, w2_ = w1.detach().requires_grad_(), w2.detach().requires_grad_()
+            mlp = F.linear(F.relu(F.linear(pools, w1_.view(hidden, c))), w2_.view(c, hidden))  # (2N, C)
+            gate = torch.sigmoid(mlp[:n] + mlp[n:])  # (N, C): Mc
+        gate5 = gate.detach().view(n, c, 1, 1, 1)
+        pooled = spatial_pool(x, gate5)  # (N, 2, T, H, W)
+        with torch.enable_grad():
+            pooled_ = pooled.requires_grad_()
+            wconv_ = wconv.detach().requires_grad_()
+            smap = torch.sigmoid(F.conv3d(pooled_, wconv_, padding=tuple(k // 2 for k in wconv.shape[2:])))
+        out = gate_add_relu(x, gate5, smap.detach(), identity)  # a new tensor in x's layout
+        ctx.save_for_backward(x, out, arg)
+        ctx.graphs = (pools, w1_, w2_, gate, pooled_, wconv_, smap)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, out, arg = ctx.saved_tensors
+        pools, w1_, w2_, gate, pooled_, wconv_, smap = ctx.graphs
+        n, c, *thw = x.shape
+        s, threads = math.prod(thw), _threads(x.numel())
+        grad = grad.contiguous(memory_format=torch.channels_last_3d)
+        gate_ = gate.detach().contiguous()
+        gp, dsmap = torch.empty_like(x), torch.empty(n, 1, *thw)
+        library().attention_grad_out_cl(
+            grad.data_ptr(), out.data_ptr(), x.data_ptr(), gate_.data_ptr(), n, c, s, gp.data_ptr(), dsmap.data_ptr(),
+            threads,
+        )  # fmt: skip
+        dpooled, dwconv = torch.autograd.grad(smap, (pooled_, wconv_), dsmap)
+        dpooled = dpooled.contiguous()
+        smap_ = smap.detach().contiguous()
+        dx, dgate, work = torch.empty_like(x), torch.empty(n, c), torch.empty(n * c * -(-s // SPAN))
+        library().attention_grad_x_cl(
+            gp.data_ptr(), x.data_ptr(), gate_.data_ptr(), smap_.data_ptr(), dpooled.data_ptr(), n, c, s,
+            dx.data_ptr(), dgate.data_ptr(), work.data_ptr(), threads,
+        )  # fmt: skip
+        dpools, dw1, dw2 = torch.autograd.grad(gate, (pools, w1_, w2_), dgate)
+        dx.add_((dpools[:n] / s).view(n, c, 1, 1, 1))  # the mean pool's share, to every position
+        flat = dx.permute(0, 2, 3, 4, 1).view(n, s, c)  # the same memory, (N, S, C)
+        flat.scatter_add_(1, arg.view(n, 1, c), dpools[n:].view(n, 1, c))  # the max pool's, to its position
+        return dx, gp, dw1, dw2, dwconv
+
+
+def attention_residual(
+    x: torch.Tensor, identity: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, wconv: torch.Tensor
+) -> torch.Tensor:
+    """relu(identity + Ms * (Mc * x)) with gradients to x, identity and the three weights (see `trainable`)."""
+    return _AttentionResidual.apply(x, identity, w1, w2, wconv)

@@ -1,5 +1,6 @@
-"""The fused CPU attention kernels: same numbers as the torch formulation on every shape a block sees, used only at
-inference on contiguous fp32 CPU tensors, built once and cached, and a clean fallback where they can't be built."""
+"""The fused CPU attention kernels: same numbers as the torch formulation on every shape a block sees, at inference
+(contiguous or channels_last_3d fp32 CPU tensors) and in channels_last_3d training (output and gradients), built once
+and cached, and a clean fallback where they can't be built."""
 
 from __future__ import annotations
 
@@ -122,11 +123,68 @@ def test_not_used_for_training_or_other_dtypes_or_mixed_layouts():
 
 
 def test_gradients_flow_in_training_mode():
-    """Training never takes the fused path: the gates' weights get gradients."""
+    """Contiguous training takes the torch formulation (kernels.trainable False), and the gates' weights get
+    gradients."""
     att = _attention(8).train()
     x, identity = torch.randn(2, 8, 2, 6, 6, requires_grad=True), torch.randn(2, 8, 2, 6, 6)
+    assert not kernels.trainable(x, identity)
     att.add_residual(x, identity).sum().backward()
     assert att.channel.fc1.weight.grad is not None and att.spatial.gate.conv.weight.grad.abs().sum() > 0
+
+
+def _grads(att: Attention3d, x: torch.Tensor, identity: torch.Tensor, grad: torch.Tensor, fused: bool) -> list:
+    """The block's output and the gradients of x, identity and the three gate weights for upstream `grad`."""
+    att.fused = fused
+    for p in att.parameters():
+        p.grad = None
+    x, identity = x.detach().clone().requires_grad_(), identity.detach().clone().requires_grad_()
+    out = att.add_residual(x, identity)
+    out.backward(grad)
+    return [out.detach(), x.grad, identity.grad, *(p.grad for p in att.parameters())]
+
+
+@needs_compiler
+@pytest.mark.parametrize("shape", [(2, 16, 8, 32, 32), (3, 24, 3, 17, 19), (4, 128, 1, 2, 2), (1, 8, 5, 23, 29)])
+def test_training_kernels_give_torchs_output_and_gradients(shape, monkeypatch):
+    """In channels_last_3d training the kernels' forward and backward give torch's output and the gradients of the
+    input, the shortcut and all three gate weights, to float rounding, and the kernels ran."""
+    calls = []
+    original = kernels.attention_residual
+    monkeypatch.setattr(kernels, "attention_residual", lambda *a: calls.append(1) or original(*a))
+    att = _attention(shape[1]).train()
+    x = torch.randn(shape).contiguous(memory_format=torch.channels_last_3d)
+    identity = torch.randn(shape).contiguous(memory_format=torch.channels_last_3d)
+    grad = torch.randn(shape)
+    fused = _grads(att, x, identity, grad, fused=True)
+    assert calls, "the training kernels did not run"
+    plain = _grads(att, x, identity, grad, fused=False)
+    for name, a, b in zip(["out", "x", "identity", "fc1", "fc2", "spatial conv"], fused, plain, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5 * b.abs().max().item(), rtol=1e-4, msg=name)
+
+
+@needs_compiler
+def test_training_a_network_with_the_kernels_matches_torch():
+    """Two SGD steps of a whole channels_last_3d network give the same loss and weights with the kernels on and off."""
+    results = []
+    for fused in (True, False):
+        torch.manual_seed(0)
+        net = build("r3d10", num_classes=5, width=8).train().to(memory_format=torch.channels_last_3d)
+        for m in net.modules():
+            if isinstance(m, Attention3d):
+                m.fused = fused
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        clips = torch.randn(2, 3, 4, 32, 32).contiguous(memory_format=torch.channels_last_3d)
+        losses = []
+        for _ in range(2):
+            loss = torch.nn.functional.cross_entropy(net(clips), torch.tensor([1, 3]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        results.append((losses, [p.detach().clone() for p in net.parameters()]))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-4)
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
 
 
 @needs_compiler
