@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model file [default: the shipped model, else a random stand-in]")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated video")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per network call (predict's default)")
-    parser.add_argument("--stride", type=int, help="frames between windows [default: clip_len / 2]")
+    parser.add_argument("--stride", type=int, help="frames between windows [default: predict's, half a window]")
     parser.add_argument("--threads", type=int, help="network threads [default: predict's]")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where generated videos are kept")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 s video, 1 thread")
