@@ -24,7 +24,7 @@ from .errors import VideoError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 
-FrameTransform = Callable[[np.ndarray], np.ndarray]
+FrameTransform = Callable[[np.ndarray], np.ndarray]  # per frame, channel-blind (a resize): runs before BGR -> RGB
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,9 @@ class _Frames:
         ok, bgr = self.cap.retrieve()
         if not ok or bgr is None:
             raise VideoError(f"{self.path}: frame could not be decoded (corrupt stream)")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return self.transform(rgb) if self.transform is not None else rgb
+        if self.transform is not None:  # channel-blind (a resize): first, so that the colour swap runs on fewer pixels
+            bgr = self.transform(bgr)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def iter_windows(
@@ -177,7 +178,12 @@ def iter_windows(
     def needed(i: int) -> bool:
         if not n_hint or i >= n_hint - span - stride:  # unknown length, or near an end the count may misplace
             return True
-        return any(0 <= i - s < span and (i - s) % frame_step == 0 for s in pending)
+        for s in pending:  # sorted, and a start leaves it once its window is complete: only the open ones are read
+            if s > i:
+                return False
+            if i - s < span and (i - s) % frame_step == 0:
+                return True
+        return False
 
     ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=span)  # the last `span` decoded frames
     waiting: deque[tuple[int, float, np.ndarray]] = deque()  # complete windows waiting for their end time
