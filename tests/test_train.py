@@ -100,6 +100,29 @@ def test_training_lowers_loss_and_writes_a_complete_run(left_right, tmp_path):
     assert state["epoch"] == 6 and set(state["rng"]) >= {"python", "numpy", "torch"}
 
 
+def test_training_runs_channels_last_through_the_fused_kernels(left_right, tmp_path, monkeypatch):
+    """Training feeds the network channels_last_3d clips, and every attention block's forward and backward go
+    through the fused training kernels where they can be built (a tiny run: one epoch)."""
+    from actionrec import kernels
+
+    layouts, fused = [], []
+    original = kernels.attention_residual
+    monkeypatch.setattr(kernels, "attention_residual", lambda *a: fused.append(1) or original(*a))
+    import actionrec.networks as networks
+
+    forward = networks.ResNet3d.forward
+
+    def spy(self, x):
+        layouts.append(x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous())
+        return forward(self, x)
+
+    monkeypatch.setattr(networks.ResNet3d, "forward", spy)
+    train(tiny(left_right, tmp_path / "run", epochs=1), progress=False)
+    assert layouts and all(layouts)
+    if kernels.library() is not None:
+        assert len(fused) >= 4 * 3  # 4 blocks of r3d10, each training step (3 steps of 4 clips)
+
+
 def test_adamw_option_trains_and_resumes_with_its_optimizer(left_right, tmp_path):
     """--optimizer adamw lowers the loss too, and its run records and resumes with AdamW state."""
     train(tiny(left_right, tmp_path / "run", epochs=3, optimizer="adamw", lr=0.003, milestones=(100,)), progress=False)
