@@ -398,24 +398,31 @@ def _dense(x: torch.Tensor) -> bool:
     return x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last_3d)
 
 
-def usable(x: torch.Tensor, identity: torch.Tensor) -> bool:
-    """Whether the fused kernels can run this block: inference on fp32 CPU tensors of one shape, both contiguous
-    or both channels_last_3d."""
+def _plain_fp32_pair(x: torch.Tensor, identity: torch.Tensor) -> bool:
+    """Real (not fake or traced) fp32 CPU tensors of one 5-D shape, outside tracing and compiling, kernels built."""
     return (
-        not torch.is_grad_enabled()
-        and type(x) is torch.Tensor  # not a fake or traced tensor (torch.export, ONNX export)
+        type(x) is torch.Tensor  # not a fake or traced tensor (torch.export, ONNX export)
         and type(identity) is torch.Tensor
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and identity.dtype == torch.float32
         and x.dim() == 5
         and x.shape == identity.shape
-        and _dense(x)
-        and _dense(identity)
-        and _channels_last(x) == _channels_last(identity)
         and not torch.jit.is_tracing()
         and not torch.compiler.is_compiling()
         and library() is not None
+    )
+
+
+def usable(x: torch.Tensor, identity: torch.Tensor) -> bool:
+    """Whether the fused kernels can run this block: inference on fp32 CPU tensors of one shape, both contiguous
+    or both channels_last_3d."""
+    return (
+        not torch.is_grad_enabled()
+        and _plain_fp32_pair(x, identity)
+        and _dense(x)
+        and _dense(identity)
+        and _channels_last(x) == _channels_last(identity)
     )
 
 
@@ -497,21 +504,7 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 def trainable(x: torch.Tensor, identity: torch.Tensor) -> bool:
     """Whether `attention_residual` can run this block with gradients: fp32 CPU tensors of one shape, both
     channels_last_3d (the layout `actionrec train` uses), outside tracing and compiling."""
-    return (
-        torch.is_grad_enabled()
-        and type(x) is torch.Tensor
-        and type(identity) is torch.Tensor
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and identity.dtype == torch.float32
-        and x.dim() == 5
-        and x.shape == identity.shape
-        and _channels_last(x)
-        and _channels_last(identity)
-        and not torch.jit.is_tracing()
-        and not torch.compiler.is_compiling()
-        and library() is not None
-    )
+    return torch.is_grad_enabled() and _plain_fp32_pair(x, identity) and _channels_last(x) and _channels_last(identity)
 
 
 class _AttentionResidual(torch.autograd.Function):
