@@ -1,5 +1,6 @@
-"""The bench scripts' own logic (bench/bench_motion.py, bench/bench_table1.py): the frame rearrangements, the
-pairwise score, and where Table 1's recipe comes from. Their end-to-end paths are the scripts' --quick runs."""
+"""The bench scripts' own logic (bench_motion, bench_table1, bench_onnx_conv): the frame rearrangements, the
+pairwise score, where Table 1's recipe comes from, the 2-D form of a 3-D convolution. Their end-to-end paths are
+the scripts' --quick runs."""
 
 from __future__ import annotations
 
@@ -123,3 +124,22 @@ def test_table1_merge_joins_parts_and_refuses_mixed_recipes(table1, tmp_path, ca
     c.write_text(json.dumps({**base, "minutes_per_model": 8, "rows": [row("c3d", 0.3, None)]}))
     assert table1.merge([a, c], None) == 2
     assert table1.merge([a, a], None) == 2
+
+
+def test_frame_major_conv2d_is_the_same_convolution():
+    """bench_onnx_conv's 2-D form (frame-major clip, temporal taps stacked into channels) computes the 3x3x3
+    convolution + ReLU it is compared against."""
+    import torch
+
+    sys.path.insert(0, str(BENCH))  # the script imports its sibling _timing
+    try:
+        conv_bench = _load("bench_onnx_conv")
+    finally:
+        sys.path.remove(str(BENCH))
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(6, 5, 3, padding=1, bias=False)
+    x = torch.randn(2, 6, 4, 7, 9)
+    with torch.no_grad():
+        expected = conv_bench.Conv3dRelu(conv)(x)  # (N, C, T, H, W)
+        got = conv_bench.FrameConv2dRelu(conv)(x.permute(0, 2, 1, 3, 4).contiguous())  # (N, T, C, H, W)
+    torch.testing.assert_close(got.permute(0, 2, 1, 3, 4), expected, atol=1e-5, rtol=1e-5)
