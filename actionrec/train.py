@@ -1,6 +1,7 @@
 """Training: the recipe (`TrainConfig`), the loop (SGD with Nesterov momentum, step or cosine schedule with warmup,
-bf16 autocast where the hardware has it), per-epoch validation (clip and video accuracy), the run folder (model
-files, metrics, plots, resume state) and DistributedDataParallel under torchrun. `actionrec train` calls `train`.
+bf16 autocast where the hardware has it, channels_last_3d), per-epoch validation (clip and video accuracy), the run
+folder (model files, metrics, plots, resume state) and DistributedDataParallel under torchrun. `actionrec train`
+calls `train`.
 """
 
 from __future__ import annotations
