@@ -503,8 +503,15 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 def trainable(x: torch.Tensor, identity: torch.Tensor) -> bool:
     """Whether `attention_residual` can run this block with gradients: fp32 CPU tensors of one shape, both
-    channels_last_3d (the layout `actionrec train` uses), outside tracing and compiling."""
-    return torch.is_grad_enabled() and _plain_fp32_pair(x, identity) and _channels_last(x) and _channels_last(identity)
+    channels_last_3d (the layout `actionrec train` uses), outside tracing, compiling and autocast (its small torch
+    ops would run in bf16 beside fp32 kernels)."""
+    return (
+        torch.is_grad_enabled()
+        and not torch.is_autocast_enabled("cpu")
+        and _plain_fp32_pair(x, identity)
+        and _channels_last(x)
+        and _channels_last(identity)
+    )
 
 
 class _AttentionResidual(torch.autograd.Function):

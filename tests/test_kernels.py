@@ -123,11 +123,14 @@ def test_not_used_for_training_or_other_dtypes_or_mixed_layouts():
 
 
 def test_gradients_flow_in_training_mode():
-    """Contiguous training takes the torch formulation (kernels.trainable False), and the gates' weights get
-    gradients."""
+    """Contiguous or bf16-autocast training takes the torch formulation (kernels.trainable False), and the gates'
+    weights get gradients."""
     att = _attention(8).train()
     x, identity = torch.randn(2, 8, 2, 6, 6, requires_grad=True), torch.randn(2, 8, 2, 6, 6)
     assert not kernels.trainable(x, identity)
+    cl = x.detach().contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 training: the torch formulation
+        assert not kernels.trainable(cl, cl)
     att.add_residual(x, identity).sum().backward()
     assert att.channel.fc1.weight.grad is not None and att.spatial.gate.conv.weight.grad.abs().sum() > 0
 
