@@ -60,6 +60,7 @@ MODES = (
     Mode("fp32 channels_last_3d", compiled=False, channels_last=True, bf16=False),
     Mode("bf16 autocast + channels_last_3d", compiled=False, channels_last=True, bf16=True),
     Mode("compiled fp32", compiled=True, channels_last=False, bf16=False),
+    Mode("compiled fp32 + channels_last_3d", compiled=True, channels_last=True, bf16=False),
     Mode("compiled bf16 + channels_last_3d", compiled=True, channels_last=True, bf16=True),
 )
 
