@@ -546,6 +546,7 @@ class _AttentionResidual(torch.autograd.Function):
         out = gate_add_relu(x, gate5, smap.detach(), identity)  # a new tensor in x's layout
         ctx.save_for_backward(x, out, arg)
         ctx.graphs = (pools, w1_, w2_, gate, pooled_, wconv_, smap)
+        ctx.spans = spans
         return out
 
     @staticmethod
@@ -556,7 +557,7 @@ class _AttentionResidual(torch.autograd.Function):
         n, c, *thw = x.shape
         s, threads = math.prod(thw), _threads(x.numel())
         grad = grad.contiguous(memory_format=torch.channels_last_3d)
-        gate_ = gate.detach().contiguous()
+        gate_ = gate.detach()  # (N, C), contiguous from the sigmoid
         gp, dsmap = torch.empty_like(x), torch.empty(n, 1, *thw)
         library().attention_grad_out_cl(
             grad.data_ptr(), out.data_ptr(), x.data_ptr(), gate_.data_ptr(), n, c, s, gp.data_ptr(), dsmap.data_ptr(),
@@ -565,7 +566,7 @@ class _AttentionResidual(torch.autograd.Function):
         dpooled, dwconv = torch.autograd.grad(smap, (pooled_, wconv_), dsmap)
         dpooled = dpooled.contiguous()
         smap_ = smap.detach().contiguous()
-        dx, dgate, work = torch.empty_like(x), torch.empty(n, c), torch.empty(n * c * -(-s // SPAN))
+        dx, dgate, work = torch.empty_like(x), torch.empty(n, c), torch.empty(n * c * ctx.spans)
         library().attention_grad_x_cl(
             gp.data_ptr(), x.data_ptr(), gate_.data_ptr(), smap_.data_ptr(), dpooled.data_ptr(), n, c, s,
             dx.data_ptr(), dgate.data_ptr(), work.data_ptr(), threads,

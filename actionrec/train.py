@@ -575,15 +575,10 @@ def clip_probabilities(
     """Softmax probabilities of each clip a loader of `ClipDataset(with_index=True)` yields: (indices, probs)."""
     ctx = ctx or _Context(device=next(model.parameters()).device, bf16=False)
     model.eval()
-    channels_last = any(
-        p.dim() == 5 and p.is_contiguous(memory_format=torch.channels_last_3d) and not p.is_contiguous()
-        for p in model.parameters()
-    )
     indices, probs = [], []
     for x, _, index in loader:
         x = x.to(ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last_3d)  # the model's layout (training keeps it there)
+        x = x.contiguous(memory_format=torch.channels_last_3d)  # the layout training keeps the model in
         with _autocast(ctx):
             logits = model(x)  # (B, num_classes)
         probs.append(torch.softmax(logits.float(), 1).cpu().numpy())

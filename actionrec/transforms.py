@@ -102,17 +102,16 @@ def color_augment(clip: np.ndarray, rng: np.random.Generator, *, jitter: float, 
     Per pixel: grey = GREY . rgb, rgb' = grey + saturation (rgb - grey), then about the clip's mean grey m:
     (rgb' - m) contrast + m brightness, rounded and clipped to 0..255. All of it is one affine colour map (a 3x4
     matrix, the shuffle permuting its rows), applied in one pass by cv2.transform."""
+    if jitter <= 0 and not shuffle:
+        return np.ascontiguousarray(clip)
+    t, h, w, _ = clip.shape
+    flat = np.ascontiguousarray(clip).reshape(t * h, w, 3)  # frames stacked into one image for OpenCV
     matrix = np.eye(3, 4, dtype=np.float32)  # rgb_out = matrix[:, :3] @ rgb + matrix[:, 3]
     if jitter > 0:
         brightness, contrast, saturation = rng.uniform(1 - jitter, 1 + jitter, 3)
-        t, h, w, _ = clip.shape
-        m = float(GREY @ np.asarray(cv2.mean(np.ascontiguousarray(clip).reshape(t * h, w, 3))[:3], np.float32))
+        m = float(GREY @ np.asarray(cv2.mean(flat)[:3], np.float32))
         matrix[:, :3] = contrast * (saturation * np.eye(3) + (1 - saturation) * GREY[None, :])
         matrix[:, 3] = m * (brightness - contrast)
     if shuffle:
         matrix = np.ascontiguousarray(matrix[rng.permutation(3)])
-    if jitter <= 0 and not shuffle:
-        return np.ascontiguousarray(clip)
-    t, h, w, _ = clip.shape
-    out = cv2.transform(np.ascontiguousarray(clip).reshape(t * h, w, 3), matrix)  # saturating uint8
-    return out.reshape(clip.shape)
+    return cv2.transform(flat, matrix).reshape(clip.shape)  # saturating uint8

@@ -163,8 +163,8 @@ def iter_windows(
     Windows start every `stride` frames (default: half a window, clip_len // 2 sampled frames, so that with
     frame_step > 1 every start falls on the same frame_step grid and only those frames are converted), plus one
     aligned to the end so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter
-    than one window is looped. `transform` is applied to each RGB frame once, as it is decoded (e.g. the
-    short-side resize).
+    than one window is looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g.
+    the short-side resize).
     """
     span = (clip_len - 1) * frame_step + 1
     stride = stride or max(clip_len // 2, 1) * frame_step
