@@ -54,6 +54,21 @@ def test_training_box_flips_and_scales():
     assert len({b.size for b in boxes}) > 1
 
 
+def test_preprocess_is_the_per_pixel_formula():
+    """Every output value is (pixel / 255 - mean) / std of the pixel the box picks, channel-first, also mirrored."""
+    spec = Preprocessing(clip_len=3, resize=24, crop=16)
+    frames = np.random.default_rng(2).integers(0, 256, (2, 3, 24, 30, 3), dtype=np.uint8)
+    mean, std = np.asarray(spec.mean), np.asarray(spec.std)
+    for box in (CropBox(4, 7, 16), CropBox(4, 7, 16, flip=True)):
+        picked = frames[:, :, 4:20, 7:23].astype(np.float64)
+        if box.flip:
+            picked = picked[:, :, :, ::-1]
+        want = ((picked / 255 - mean) / std).transpose(0, 4, 1, 2, 3)
+        got = preprocess(frames, spec, box)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        assert np.allclose(got, want, atol=1e-5)
+
+
 def test_bad_shape_is_rejected():
     """Frames that are not (N, T, H, W, 3) raise a ValueError."""
     with pytest.raises(ValueError):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
-from conftest import shared_clips
+from conftest import moving_square_frames, shared_clips, write_cv2_video
 
 from actionrec.errors import VideoError
-from actionrec.video import iter_windows, plan_starts, probe, read_frames, uniform_starts
+from actionrec.video import _Frames, iter_windows, plan_starts, probe, read_frames, uniform_starts
 
 
 @pytest.mark.parametrize("kind", ["mp4", "avi", "vfr"])
@@ -17,6 +18,21 @@ def test_probe_reports_container_facts(videos, kind):
     assert info.frames > 0 and info.fps > 0 and info.width > 0 and info.height > 0
     assert info.codec
     assert info.duration_s == pytest.approx(info.frames / info.fps)
+
+
+def test_small_frames_decode_on_one_thread(videos, tmp_path):
+    """Frames up to 640x480 decode on one FFmpeg thread (cheaper beside the network); larger ones keep FFmpeg's
+    own choice, and both decode the same pixels as a plain capture."""
+    large = write_cv2_video(tmp_path / "large.mp4", moving_square_frames(6, 960, 544), 25.0, "mp4v")
+    for path, small in ((videos["mp4"], True), (large, False)):
+        plain = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        frames = _Frames(path, None)
+        want = plain.get(cv2.CAP_PROP_N_THREADS)
+        assert frames.cap.get(cv2.CAP_PROP_N_THREADS) == (1 if small else want)
+        for _, _, retrieve in frames:
+            ok, bgr = plain.read()
+            assert ok and np.array_equal(retrieve(), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        assert not plain.read()[0]
 
 
 def test_plan_starts_counts_and_covers_tail():
