@@ -35,6 +35,27 @@ ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", "-m", help="Model file (.safetensors or .onnx); default: the shipped one."),
 ]
+CompileOpt = Annotated[
+    bool, typer.Option("--compile", help="torch.compile the network: seconds up front, faster on long inputs.")
+]
+StreamsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Parts of each batch run at once, each on its share of the threads (torch on the CPU, eager); "
+        "default: 2 where there are 2 or more threads.",
+    ),
+]
+
+
+def _check_network_options(backend: BackendKind, compile: bool, streams: int | None) -> None:
+    """Options that only the eager torch back end takes."""
+    if compile and backend == BackendKind.onnxruntime:
+        raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
+    if streams not in (None, 1) and (compile or backend == BackendKind.onnxruntime):
+        raise typer.BadParameter(
+            "--streams applies to eager torch (not --compile, not onnxruntime)", param_hint="--streams"
+        )
 
 
 def _progress(total: int) -> Progress:
@@ -83,9 +104,8 @@ def predict(
         Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
     ] = Precision.auto,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
-    compile: Annotated[
-        bool, typer.Option("--compile", help="torch.compile the network: seconds up front, faster on long inputs.")
-    ] = False,
+    streams: StreamsOpt = None,
+    compile: CompileOpt = False,
 ) -> None:
     """Label videos: each window's top labels with timestamps in seconds, and each video's ranking."""
     from .output import result_writer
@@ -96,9 +116,16 @@ def predict(
         videos = find_videos(paths)
         if not videos:
             raise typer.BadParameter("no video files found in the given folders", param_hint="PATHS")
-        if compile and backend == BackendKind.onnxruntime:
-            raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
-        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads, compile=compile)
+        _check_network_options(backend, compile, streams)
+        recognizer = load(
+            model,
+            backend=backend,
+            device=device,
+            precision=precision,
+            threads=threads,
+            compile=compile,
+            streams=streams,
+        )
         failed = 0
         progress = _progress(len(videos))
         with result_writer(fmt, output) as write, progress:
@@ -382,6 +409,8 @@ def evaluate(
         Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
     ] = Precision.auto,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    streams: StreamsOpt = None,
+    compile: CompileOpt = False,
 ) -> None:
     """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
@@ -405,9 +434,16 @@ def evaluate(
         items = dataset.val if subset == "val" else dataset.train + dataset.val
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
-        if compile and backend == BackendKind.onnxruntime:
-            raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
-        recognizer = load(model, backend=backend, device=device, precision=precision, threads=threads, compile=compile)
+        _check_network_options(backend, compile, streams)
+        recognizer = load(
+            model,
+            backend=backend,
+            device=device,
+            precision=precision,
+            threads=threads,
+            compile=compile,
+            streams=streams,
+        )
         progress = _progress(len(items))
 
         def on_video(_item, error: str | None) -> None:

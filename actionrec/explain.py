@@ -231,7 +231,7 @@ def window_maps(
     def flush() -> Iterator[WindowMaps]:
         x = preprocess(np.stack([w.frames for w in batch]), spec)  # (N, 3, T, crop, crop)
         with capture_spatial_maps(backend.model) as captured:
-            probs = softmax(backend(x))  # (N, C)
+            probs = softmax(backend.forward(x))  # (N, C): one pass, so each hook sees the whole batch
         missing = [b for b in blocks if b not in captured]
         if missing:
             raise ActionrecError(f"{path}: the model did not compute attention map {missing[0]}")

@@ -164,11 +164,15 @@ def load(
     precision: Precision = Precision.auto,
     threads: int | None = None,
     compile: bool = False,
+    streams: int | None = None,
 ) -> Recognizer:
     """Open a model file (default: the shipped model) for prediction; `compile` builds a torch.compile graph
-    (worth it for long videos and folders; it costs seconds up front, less once Inductor's cache is warm)."""
+    (worth it for long videos and folders; it costs seconds up front, less once Inductor's cache is warm);
+    `streams`: parts of each batch that run at once on the CPU (see `backends.open_backend`)."""
     path = Path(model) if model is not None else default_model_path()
     if model is None and not path.exists():
         raise ActionrecError(f"{path}: the default model is not installed; pass --model FILE")
-    backend_ = open_backend(path, kind=backend, device=device, precision=precision, threads=threads, compile=compile)
+    backend_ = open_backend(
+        path, kind=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
+    )
     return Recognizer(backend_)

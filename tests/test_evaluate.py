@@ -25,6 +25,7 @@ from actionrec.evaluate import (
     mean_class_accuracy,
     write_outputs,
 )
+from actionrec.export import export_onnx
 from actionrec.pipeline import Recognizer
 
 MODEL_LABELS = ("a", "b", "c", "d", "e", "f", "g")
@@ -223,3 +224,25 @@ def test_cli_evaluate_errors(folder_set, tiny_model, tmp_path):
     assert result.exit_code == 1 and "does not know: jump" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["evaluate", "-m", str(tiny_model), "-d", str(tmp_path / "nowhere")])
     assert result.exit_code == 1 and "no such data folder" in result.output
+
+
+def test_cli_evaluate_runs_both_back_ends_alike(folder_set, tiny_model, tmp_path):
+    """`evaluate --backend onnxruntime` on an exported twin gives the torch report's numbers; --streams 2 and
+    --compile are refused together (a usage error), and eager torch with 2 streams matches 1 stream."""
+    onnx_file = export_onnx(tiny_model, tmp_path / "tiny.onnx").path
+    reports = {}
+    for name, extra in {
+        "onnx": ["-m", str(onnx_file), "--backend", "onnxruntime"],
+        "torch1": ["-m", str(tiny_model), "--precision", "fp32", "--streams", "1"],
+        "torch2": ["-m", str(tiny_model), "--precision", "fp32", "--streams", "2", "--threads", "2"],
+    }.items():
+        out = tmp_path / f"{name}.json"
+        args = ["evaluate", "-d", str(folder_set), "-K", "3", "--subset", "all", "-o", str(out), *extra]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads(out.read_text())
+    for key in ("video_top1", "clip_top1", "confusion", "clips"):
+        assert reports["onnx"][key] == reports["torch1"][key] == reports["torch2"][key], key
+    args = ["evaluate", "-m", str(tiny_model), "-d", str(folder_set), "--compile", "--streams", "2"]
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code == 2 and "--streams" in bad.output

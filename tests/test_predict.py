@@ -9,10 +9,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import actionrec
+from actionrec.backends import open_backend
 from actionrec.cli import app
 from actionrec.output import CSV_HEADER
 from actionrec.video import plan_starts
@@ -41,6 +44,22 @@ def test_batch_size_does_not_change_scores(videos, tiny_model):
     model = actionrec.load(tiny_model, precision="fp32")
     a = model.predict(videos["avi"], batch_size=1)
     b = model.predict(videos["avi"], batch_size=8)
+    assert [w.top[0].label for w in a.windows] == [w.top[0].label for w in b.windows]
+    assert all(abs(x.top[0].score - y.top[0].score) < 1e-5 for x, y in zip(a.windows, b.windows, strict=True))
+
+
+def test_streams_split_batches_without_changing_scores(videos, tiny_model):
+    """A batch split into 2 parts that run at once (streams) scores every window as one pass does, and torch's
+    process-wide thread count is what it was after each call."""
+    one = open_backend(tiny_model, precision="fp32", streams=1, threads=2)
+    two = open_backend(tiny_model, precision="fp32", streams=2, threads=2)
+    assert (one.streams, two.streams) == (1, 2)
+    clips = np.random.default_rng(0).standard_normal((5, 3, 8, 32, 32), dtype=np.float32)
+    threads = torch.get_num_threads()
+    assert np.allclose(one(clips), two(clips), atol=1e-5) and np.allclose(two(clips[:1]), one(clips[:1]), atol=1e-5)
+    assert torch.get_num_threads() == threads == 2
+    a = actionrec.load(tiny_model, precision="fp32", streams=1).predict(videos["mp4"])
+    b = actionrec.load(tiny_model, precision="fp32", streams=2).predict(videos["mp4"])
     assert [w.top[0].label for w in a.windows] == [w.top[0].label for w in b.windows]
     assert all(abs(x.top[0].score - y.top[0].score) < 1e-5 for x, y in zip(a.windows, b.windows, strict=True))
 
