@@ -147,13 +147,20 @@ def _auto_bf16_enabled() -> bool:
     return os.environ.get("ACTIONREC_AUTO_BF16", "1") != "0"
 
 
-class OnnxBackend:
-    """An exported `.onnx` model run by ONNX Runtime on the CPU (or CUDA where its provider is installed).
+OPENVINO = "OpenVINOExecutionProvider"
 
-    Session (bench/bench_onnx.py --tune): all graph optimisations (no measurable cost or gain on these conv-bound
-    graphs), one intra-op thread per physical core (hyper-threads share the FMA units a convolution keeps busy),
-    worker threads that sleep between calls: spinning gained nothing measurable and steals CPU from the decoding
-    thread that runs beside the network in predict."""
+
+class OnnxBackend:
+    """An exported `.onnx` model run by ONNX Runtime: on the CPU through its OpenVINO execution provider where the
+    installed build has it (`onnxruntime-openvino`, the default install on Linux x86-64), else its own CPU
+    provider; CUDA where that provider is installed. `provider="cpu"` forces ONNX Runtime's own CPU kernels.
+
+    Why OpenVINO: ONNX Runtime's CPU provider runs Conv3d as im2col + GEMM, 1.6-2.1x torch's time per convolution
+    (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions, and the same file ran 1.9x faster
+    than the CPU provider (bench/bench_onnx.py), at fp32 (its automatic bf16 on AMX CPUs is turned off: `precision`
+    is the model's, as in the torch back end). CPU-provider session (bench/bench_onnx.py --tune): all graph
+    optimisations, one intra-op thread per physical core, worker threads that sleep between calls (spinning gained
+    nothing and steals CPU from the decoding thread beside the network in predict)."""
 
     name = "onnxruntime"
 
@@ -164,23 +171,32 @@ class OnnxBackend:
         device: str = "cpu",
         threads: int | None = None,
         spinning: bool = False,
+        provider: str = "auto",
     ):
         import onnxruntime as ort
 
+        threads = threads or physical_cores()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or physical_cores()
+        options.intra_op_num_threads = threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         options.log_severity_level = 3  # errors only: its warnings are not the user's business
-        providers = ["CPUExecutionProvider"]
+        available = ort.get_available_providers()
+        providers: list = ["CPUExecutionProvider"]
         if device == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
+            if "CUDAExecutionProvider" not in available:
                 raise ActionrecError(f"{path}: onnxruntime here has no CUDA provider; use --device cpu")
             providers.insert(0, "CUDAExecutionProvider")
+        elif provider == "openvino" and OPENVINO not in available:
+            raise ActionrecError(f"{path}: this onnxruntime has no OpenVINO provider (see onnxruntime-openvino)")
+        elif provider in ("auto", "openvino") and OPENVINO in available:
+            ov = {"device_type": "CPU", "precision": "FP32", "num_of_threads": str(threads)}
+            providers.insert(0, (OPENVINO, ov))
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as e:  # onnxruntime raises its own untyped errors for bad graphs
             raise ModelFileError(f"{path}: onnxruntime cannot load it ({first_line(e)})") from None
+        self.provider = self.session.get_providers()[0]  # what runs the graph: the first provider that took it
         self.meta = _meta_from_props(path, self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
 

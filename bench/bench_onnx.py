@@ -13,6 +13,7 @@ Random weights give near-tied logits, so their top-1 agreement understates int8;
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import tempfile
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionrec.backends import OnnxBackend, physical_cores
+from actionrec.backends import OnnxBackend, TorchBackend, physical_cores
 from actionrec.checkpoint import load_model
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.export import compare, quantize_int8, video_clips, write_check_video, write_onnx
@@ -55,11 +56,13 @@ def torch_fp32(model: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def ort_session(path: Path, *, threads: int | None = None, spinning: bool = False, level: str = "all"):
-    """An OnnxBackend, with its graph optimisation level overridden when `level` is not 'all'."""
+def ort_session(
+    path: Path, *, threads: int | None = None, spinning: bool = False, level: str = "all", provider: str = "auto"
+):
+    """An OnnxBackend, with its graph optimisation level overridden (CPU provider) when `level` is not 'all'."""
     import onnxruntime as ort
 
-    backend = OnnxBackend(path, threads=threads, spinning=spinning)
+    backend = OnnxBackend(path, threads=threads, spinning=spinning, provider=provider)
     if level != "all":
         options = ort.SessionOptions()
         options.graph_optimization_level = {
@@ -70,7 +73,18 @@ def ort_session(path: Path, *, threads: int | None = None, spinning: bool = Fals
         options.intra_op_num_threads = threads or physical_cores()
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         backend.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        backend.provider = "CPUExecutionProvider"
     return backend
+
+
+def torch_backend(model: torch.nn.Module, meta: ModelMeta) -> TorchBackend:
+    """The back end predict opens (its layout rule, streams where there are 2+ threads), on a copy of the model."""
+    streams = 2 if torch.get_num_threads() >= 2 else 1
+    return TorchBackend(copy.deepcopy(model), meta, precision="fp32", streams=streams)
+
+
+def short(provider: str) -> str:
+    return provider.removesuffix("ExecutionProvider") + " provider"
 
 
 def bench_model(model: torch.nn.Module, meta: ModelMeta, videos: list[Path], args, work: Path) -> None:
@@ -89,7 +103,13 @@ def bench_model(model: torch.nn.Module, meta: ModelMeta, videos: list[Path], arg
     reference = torch_fp32(model)(batch)
     parity = compare(ort_fp32, reference, batch, "ORT fp32 vs torch fp32")
     print(f"   {parity.line()}")
-    engines = [("torch fp32 eager", torch_fp32(model)), ("ORT fp32", ort_fp32)]
+    engines = [
+        ("torch fp32 eager, one pass", torch_fp32(model)),
+        ("torch back end, as predict runs it", torch_backend(model, meta)),
+        (f"ORT fp32, {short(ort_fp32.provider)}", ort_fp32),
+    ]
+    if ort_fp32.provider != "CPUExecutionProvider":
+        engines.append(("ORT fp32, CPU provider", ort_session(fp32_path, provider="cpu")))
     if args.int8:
         t0 = time.perf_counter()
         quantize_int8(fp32_path, int8_path, meta, calibration)
@@ -97,7 +117,7 @@ def bench_model(model: torch.nn.Module, meta: ModelMeta, videos: list[Path], arg
         ort_int8 = ort_session(int8_path)
         source = f"ORT int8 vs ORT fp32 (calibrated on {len(calibration)} other clips)"
         q = compare(ort_int8, ort_fp32(batch), batch, source)
-        engines.append(("ORT int8 (static QDQ)", ort_int8))
+        engines.append((f"ORT int8 (static QDQ), {short(ort_int8.provider)}", ort_int8))
         print(f"   {q.line()}  (quantise {t_quant:.1f} s)")
     if args.tune:
         cores = physical_cores()

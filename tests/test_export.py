@@ -5,6 +5,7 @@ one-line errors, a failing parity check leaves nothing behind, and the optional 
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from actionrec import export as export_mod
-from actionrec.backends import OnnxBackend
+from actionrec.backends import OPENVINO, OnnxBackend
 from actionrec.checkpoint import META_KEY, load_model, read_meta, save_model
 from actionrec.cli import app
 from actionrec.config import ModelMeta, Preprocessing
-from actionrec.errors import ModelFileError
+from actionrec.errors import ActionrecError, ModelFileError
 
 runner = CliRunner()
 SMALL = Preprocessing(clip_len=8, frame_step=1, resize=36, crop=32)
@@ -105,6 +106,26 @@ def test_both_back_ends_predict_the_same(exported, tiny_model, videos):
     for a, b in pairs:
         assert [s["label"] for s in a] == [s["label"] for s in b]
         assert max(abs(s["score"] - t["score"]) for s, t in zip(a, b, strict=True)) < 1e-4
+
+
+def test_onnx_runtime_runs_on_openvino_where_installed(exported):
+    """Where the onnxruntime build has OpenVINO's provider (the default install on Linux x86-64, Python < 3.14) the
+    back end runs the graph there; provider="cpu" forces ONNX Runtime's own kernels; both give the same logits.
+    Without it, asking for OpenVINO is a one-line error."""
+    import onnxruntime as ort
+
+    path, _ = exported
+    has_openvino = OPENVINO in ort.get_available_providers()
+    if sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info < (3, 14):
+        assert has_openvino  # pyproject installs onnxruntime-openvino here
+    auto, cpu = OnnxBackend(path), OnnxBackend(path, provider="cpu")
+    assert auto.provider == (OPENVINO if has_openvino else "CPUExecutionProvider")
+    assert cpu.provider == "CPUExecutionProvider"
+    clips = np.random.default_rng(0).standard_normal((3, 3, 8, 32, 32), dtype=np.float32)
+    assert np.allclose(auto(clips), cpu(clips), atol=1e-4)
+    if not has_openvino:
+        with pytest.raises(ActionrecError, match="no OpenVINO provider"):
+            OnnxBackend(path, provider="openvino")
 
 
 def test_onnx_predict_does_not_import_torch(exported, videos):
