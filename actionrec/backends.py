@@ -156,9 +156,9 @@ class OnnxBackend:
     provider; CUDA where that provider is installed. `provider="cpu"` forces ONNX Runtime's own CPU kernels.
 
     Why OpenVINO: ONNX Runtime's CPU provider runs Conv3d as im2col + GEMM, 1.6-2.1x torch's time per convolution
-    (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions, and the same file ran 1.9x faster
-    than the CPU provider (bench/bench_onnx.py), at fp32 (its automatic bf16 on AMX CPUs is turned off: `precision`
-    is the model's, as in the torch back end). CPU-provider session (bench/bench_onnx.py --tune): all graph
+    (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions, and the shipped model ran 1.66x
+    faster than on the CPU provider (bench/bench_onnx.py: 159 vs 96 clips/s; r3d18 w16 1.96x), at fp32 (OpenVINO's
+    automatic bf16 on AMX CPUs is turned off). CPU-provider session (bench/bench_onnx.py --tune): all graph
     optimisations, one intra-op thread per physical core, worker threads that sleep between calls (spinning gained
     nothing and steals CPU from the decoding thread beside the network in predict)."""
 

@@ -1,6 +1,7 @@
 """Throughput of one model on one batch of real clips, side by side: PyTorch fp32 eager, ONNX Runtime fp32 and ONNX
 Runtime static int8 (calibrated on clips of the same video), plus int8's accuracy change against fp32 and, with
---tune, ONNX Runtime session settings (graph optimisation level, thread count, spinning).
+--tune, ONNX Runtime session settings (graph optimisation level, thread count, spinning). ONNX Runtime runs as
+predict runs it (OpenVINO's provider where the build has it) and, beside it, on its own CPU provider.
 
     python bench/bench_onnx.py                       # r3d18 width 16 and 64, 16x112x112, batch 4 (random weights)
     python bench/bench_onnx.py --widths 16 --tune    # session settings too
@@ -122,10 +123,11 @@ def bench_model(model: torch.nn.Module, meta: ModelMeta, videos: list[Path], arg
     if args.tune:
         cores = physical_cores()
         for label, kwargs in [
-            (f"ORT fp32, spinning on, {cores} threads", {"spinning": True}),
+            (f"ORT fp32 CPU provider, spinning on, {cores} threads", {"spinning": True, "provider": "cpu"}),
+            ("ORT fp32 CPU provider, 1 thread", {"threads": 1, "provider": "cpu"}),
             ("ORT fp32, 1 thread", {"threads": 1}),
-            ("ORT fp32, optimisation basic", {"level": "basic"}),
-            ("ORT fp32, optimisation disabled", {"level": "disabled"}),
+            ("ORT fp32 CPU provider, optimisation basic", {"level": "basic"}),
+            ("ORT fp32 CPU provider, optimisation disabled", {"level": "disabled"}),
         ]:
             engines.append((label, ort_session(fp32_path, **kwargs)))
     rows = rates(engines, batch, args.repeats)
