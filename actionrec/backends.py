@@ -7,6 +7,7 @@ Torch is imported only when the PyTorch back end is opened.
 from __future__ import annotations
 
 import enum
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -158,9 +159,10 @@ class OnnxBackend:
     Why OpenVINO: ONNX Runtime's CPU provider runs Conv3d as im2col + GEMM, 1.6-2.1x torch's time per convolution
     (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions, and the shipped model ran 1.66x
     faster than on the CPU provider (bench/bench_onnx.py: 159 vs 96 clips/s; r3d18 w16 1.96x), at fp32 (OpenVINO's
-    automatic bf16 on AMX CPUs is turned off). CPU-provider session (bench/bench_onnx.py --tune): all graph
-    optimisations, one intra-op thread per physical core, worker threads that sleep between calls (spinning gained
-    nothing and steals CPU from the decoding thread beside the network in predict)."""
+    automatic bf16 on AMX CPUs is turned off), its threads not pinned to cores (full predict of a 3-minute video
+    1.60-1.68 s against 1.84-1.86 s pinned, the network alone the same). CPU-provider session (bench/bench_onnx.py
+    --tune): all graph optimisations, one intra-op thread per physical core, worker threads that sleep between calls
+    (spinning gained nothing and steals CPU from the decoding thread beside the network in predict)."""
 
     name = "onnxruntime"
 
@@ -190,7 +192,8 @@ class OnnxBackend:
         elif provider == "openvino" and OPENVINO not in available:
             raise ActionrecError(f"{path}: this onnxruntime has no OpenVINO provider (see onnxruntime-openvino)")
         elif provider in ("auto", "openvino") and OPENVINO in available:
-            ov = {"device_type": "CPU", "precision": "FP32", "num_of_threads": str(threads)}
+            pinning = json.dumps({"CPU": {"ENABLE_CPU_PINNING": "NO"}})  # threads free to yield to the decoder
+            ov = {"device_type": "CPU", "precision": "FP32", "num_of_threads": str(threads), "load_config": pinning}
             providers.insert(0, (OPENVINO, ov))
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
