@@ -60,9 +60,10 @@ class TorchBackend:
 
     With `streams` > 1 a batch is split into that many parts that run at once on worker threads, each with its
     share of torch's threads (OpenVINO calls these throughput streams): independent passes do not wait at every
-    op's thread barrier, and a thread that the decoder pre-empts delays only its own part. On 2 cores, the shipped
-    model's batch of 8 ran 1.2-1.3x faster as 2 x 4 on one thread each than as 8 on two (r3d18 w16 and w64 at
-    16x112x112: 1.04-1.2x); logits equal to float rounding (batch norm is per clip in eval mode)."""
+    op's thread barrier, and a thread that the decoder pre-empts delays only its own part. On 2 cores
+    (bench/bench_streams.py) the shipped model's batch of 8 ran 1.07-1.28x faster as 2 x 4 on one thread each than
+    as 8 on two, r3d18 w16 and w64 at 16x112x112 1.09x and 1.11x; a tiny model (r3d10 w8, 4x32x32) 0.93x, where the
+    hand-off costs more than the barriers. Logits are the same (batch norm is per clip in eval mode)."""
 
     name = "torch"
 
@@ -274,7 +275,7 @@ def open_backend(
         kind = BackendKind.onnxruntime if is_onnx else BackendKind.torch
     if kind == BackendKind.onnxruntime:
         if streams not in (None, 1):
-            raise ActionrecError("streams apply to the torch back end only (ONNX Runtime gained nothing from them)")
+            raise ActionrecError(f"{path}: streams apply to the torch back end only (ONNX Runtime gained nothing)")
         if not is_onnx:
             raise ActionrecError(f"{path}: the onnxruntime back end needs an .onnx file (see `actionrec export`)")
         return OnnxBackend(path, device=device, threads=threads)
@@ -289,7 +290,7 @@ def open_backend(
     if streams is None:
         streams = 2 if device == "cpu" and not compile and torch.get_num_threads() >= 2 else 1
     if streams > 1 and (compile or device != "cpu"):
-        raise ActionrecError("streams > 1 are for eager inference on the CPU (not with compile or CUDA)")
+        raise ActionrecError(f"{path}: streams > 1 are for eager inference on the CPU (not with compile or CUDA)")
     from .checkpoint import load_model
 
     model, meta = load_model(path)

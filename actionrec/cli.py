@@ -48,14 +48,27 @@ StreamsOpt = Annotated[
 ]
 
 
-def _check_network_options(backend: BackendKind, compile: bool, streams: int | None) -> None:
-    """Options that only the eager torch back end takes."""
+def _recognizer(
+    model: Path | None,
+    backend: BackendKind,
+    device: Device,
+    precision: Precision,
+    threads: int | None,
+    streams: int | None,
+    compile: bool,
+):
+    """Open the model with predict's and evaluate's shared network options, refusing those its back end can't take."""
+    from .pipeline import load
+
     if compile and backend == BackendKind.onnxruntime:
         raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
     if streams not in (None, 1) and (compile or backend == BackendKind.onnxruntime):
         raise typer.BadParameter(
             "--streams applies to eager torch (not --compile, not onnxruntime)", param_hint="--streams"
         )
+    return load(
+        model, backend=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
+    )
 
 
 def _progress(total: int) -> Progress:
@@ -109,23 +122,13 @@ def predict(
 ) -> None:
     """Label videos: each window's top labels with timestamps in seconds, and each video's ranking."""
     from .output import result_writer
-    from .pipeline import load
     from .video import find_videos
 
     with reported():
         videos = find_videos(paths)
         if not videos:
             raise typer.BadParameter("no video files found in the given folders", param_hint="PATHS")
-        _check_network_options(backend, compile, streams)
-        recognizer = load(
-            model,
-            backend=backend,
-            device=device,
-            precision=precision,
-            threads=threads,
-            compile=compile,
-            streams=streams,
-        )
+        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile)
         failed = 0
         progress = _progress(len(videos))
         with result_writer(fmt, output) as write, progress:
@@ -418,7 +421,7 @@ def evaluate(
     from .errors import DataError
     from .evaluate import evaluate as run_evaluation
     from .evaluate import per_class_table, summary_lines, write_outputs
-    from .pipeline import default_model_path, load
+    from .pipeline import default_model_path
 
     with reported():
         dataset = open_dataset(
@@ -434,16 +437,7 @@ def evaluate(
         items = dataset.val if subset == "val" else dataset.train + dataset.val
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
-        _check_network_options(backend, compile, streams)
-        recognizer = load(
-            model,
-            backend=backend,
-            device=device,
-            precision=precision,
-            threads=threads,
-            compile=compile,
-            streams=streams,
-        )
+        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile)
         progress = _progress(len(items))
 
         def on_video(_item, error: str | None) -> None:
