@@ -527,7 +527,7 @@ class _AttentionResidual(torch.autograd.Function):
         spans = -(-s // SPAN)
         avg, mx = torch.empty(n, c), torch.empty(n, c)
         arg = torch.empty(n, c, dtype=torch.int64)
-        work, iwork = torch.empty(2 * n * c * spans), torch.empty(n * c * spans, dtype=torch.int64)  # kept alive
+        work, iwork = torch.empty(2 * n * c * spans), torch.empty(n * c * spans, dtype=torch.int64)  # C scratch
         library().channel_pool_arg_cl(
             x.data_ptr(), n, c, s, avg.data_ptr(), mx.data_ptr(), arg.data_ptr(), work.data_ptr(), iwork.data_ptr(),
             threads,

@@ -124,15 +124,16 @@ class _Frames:
 
     Small frames decode on one thread: FFmpeg's frame threads cost more CPU than they save there (320x240 mp4v:
     0.45 CPU-s one thread, 0.70 two, and slower in wall time too), CPU that predict's network needs beside it.
-    From about 960x540 they cost no extra CPU and halve the wall time, so larger videos keep FFmpeg's choice.
+    From about 960x540 they cost no extra CPU and halve the wall time, so larger videos keep FFmpeg's choice (opened
+    a second time: once more for the videos whose decoding costs the most, instead of for every small clip).
     """
 
     def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None):
         self.path = Path(path)
-        self.cap = _open(path)
-        if self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) <= SMALL_FRAME:
+        self.cap = _open(path, threads=1)
+        if self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) > SMALL_FRAME:
             self.cap.release()
-            self.cap = _open(path, threads=1)
+            self.cap = _open(path)
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 0.0
         if not np.isfinite(self.fps) or self.fps <= 0 or self.fps > 1000:
             self.fps = 25.0

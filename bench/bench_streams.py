@@ -29,7 +29,8 @@ CONFIGS = {  # name: (arch, width, clip_len, crop, batch)
 }
 
 
-def backend(arch: str, width: int, clip_len: int, crop: int, streams: int) -> TorchBackend:
+def backends(arch: str, width: int, clip_len: int, crop: int, streams: list[int]) -> dict[int, TorchBackend]:
+    """One random-weight model behind a back end per stream count (each applies the same layout rule to it)."""
     torch.manual_seed(0)
     meta = ModelMeta(
         arch=arch,
@@ -38,7 +39,7 @@ def backend(arch: str, width: int, clip_len: int, crop: int, streams: int) -> To
         preprocessing=Preprocessing(clip_len=clip_len, resize=crop, crop=crop),
     )
     model = build(arch, num_classes=meta.num_classes, **meta.arch_args)
-    return TorchBackend(model, meta, precision="fp32", streams=streams)
+    return {s: TorchBackend(model, meta, precision="fp32", streams=s) for s in streams}
 
 
 def main() -> None:
@@ -56,16 +57,16 @@ def main() -> None:
     print(header())
     for name in args.configs:
         arch, width, clip_len, crop, batch = CONFIGS[name]
-        backends = {s: backend(arch, width, clip_len, crop, s) for s in args.streams}
+        by_streams = backends(arch, width, clip_len, crop, args.streams)
         clips = np.random.default_rng(0).standard_normal((batch, 3, clip_len, crop, crop), dtype=np.float32)
-        base = backends[args.streams[0]](clips)
-        diff = max(float(np.abs(b(clips) - base).max()) for b in backends.values())
+        base = by_streams[args.streams[0]](clips)
+        diff = max(float(np.abs(b(clips) - base).max()) for b in by_streams.values())
 
         def run(b: TorchBackend, clips: np.ndarray = clips) -> None:
             for _ in range(args.calls):
                 b(clips)
 
-        times = time_interleaved({s: (lambda b=b: run(b)) for s, b in backends.items()}, repeats=args.repeats)
+        times = time_interleaved({s: (lambda b=b: run(b)) for s, b in by_streams.items()}, repeats=args.repeats)
         shape = f"{arch} w{width} {clip_len}x{crop}x{crop}, batch {batch}, {threads} threads"
         print(f"\n{name}: {shape}; max |logit diff| {diff:.1e}")
         t0 = times[args.streams[0]]
