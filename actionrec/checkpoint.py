@@ -93,3 +93,55 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[nn.Mo
         first = str(e).strip().splitlines()
         raise ModelFileError(f"{path}: weights do not match the architecture ({' '.join(first[:2])})") from None
     return model.to(device).eval(), meta
+
+
+def describe(path: str | os.PathLike[str], meta: ModelMeta) -> list[tuple[str, str]]:
+    """`actionrec info`'s lines, (name, value): what the model is, its input, training data, accuracy, size and
+    labels; torch-free and without loading weights."""
+    spec = meta.preprocessing
+    training = meta.training or {}
+    step = f", every {spec.frame_step}th frame" if spec.frame_step > 1 else " in a row"
+    resize = getattr(spec, "resize_to", None)
+    size = f"resized to {resize[0]}x{resize[1]}" if resize else f"short side {spec.resize}"
+    lines = [("file", str(path))]
+    if meta.description:
+        lines.append(("what it is", meta.description))
+    args = ", ".join(f"{k} {v}" for k, v in sorted(meta.arch_args.items()))
+    params = parameter_count(path)
+    lines.append(
+        ("network", f"{meta.arch}" + (f" ({args})" if args else "") + (f", {params:,} parameters" if params else ""))
+    )
+    lines.append(("input", f"{spec.clip_len} frames{step}, {size}, centre crop {spec.crop}"))
+    if training.get("data"):
+        lines.append(("trained on", str(training["data"])))
+    acc = training.get("best_val_video_acc", training.get("val_video_acc"))
+    if isinstance(acc, int | float):
+        lines.append(("accuracy", f"held-out video top-1 {100 * acc:.1f} % ({training.get('val_videos', '?')} videos)"))
+    elif training.get("reported_accuracy"):
+        lines.append(("accuracy", str(training["reported_accuracy"])))
+    lines.append((f"labels ({meta.num_classes})", ", ".join(meta.labels)))
+    return lines
+
+
+def parameter_count(path: str | os.PathLike[str]) -> int | None:
+    """Learnable parameters of a safetensors model file, from its header alone (BatchNorm running statistics not
+    counted); None for other files."""
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        return None
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(size))
+    except (OSError, struct.error, ValueError):
+        return None
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    total = 0
+    for name, entry in header.items():
+        if name == "__metadata__" or name.endswith(stats):
+            continue
+        n = 1
+        for d in entry.get("shape", []):
+            n *= int(d)
+        total += n
+    return total

@@ -84,6 +84,13 @@ def _progress(total: int) -> Progress:
     )
 
 
+SYNTHETIC_NOTE = (
+    "note: this model knows {n} synthetic actions (rendered figures), not real people; on real video its labels "
+    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA --out "
+    "RUN --init default`."
+)
+
+
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
     """Turn an ActionrecError into one line on stderr and exit code 1."""
@@ -129,6 +136,8 @@ def predict(
         if not videos:
             raise typer.BadParameter("no video files found in the given folders", param_hint="PATHS")
         recognizer = _recognizer(model, backend, device, precision, threads, streams, compile)
+        if recognizer.meta.synthetic:
+            err.print(SYNTHETIC_NOTE.format(n=recognizer.meta.num_classes), highlight=False, soft_wrap=True)
         failed = 0
         progress = _progress(len(videos))
         with result_writer(fmt, output) as write, progress:
@@ -147,22 +156,34 @@ def predict(
 
 @app.command()
 def info(
-    model: Annotated[Path | None, typer.Argument(help="Model file; default: the shipped one.")] = None,
+    model: Annotated[
+        Path | None, typer.Argument(help="A model file or an installed name; default: the shipped one.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All metadata as JSON, with parameter count and GFLOPs per clip (slower).")
+    ] = False,
 ) -> None:
-    """Show a model file's metadata, parameter count and GFLOPs per clip."""
+    """What a model is: what it was trained on and for, its labels, input and size."""
     from .checkpoint import read_meta
-    from .networks import build, count_parameters, gflops_per_clip
-    from .pipeline import default_model_path
+    from .hub import resolve_model
 
     with reported():
-        path = model or default_model_path()
+        path = resolve_model(model)
         meta = read_meta(path)
-        net = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
-        summary = json.loads(meta.to_json())
-        summary["file"] = str(path)
-        summary["parameters"] = count_parameters(net)
-        summary["gflops_per_clip"] = round(gflops_per_clip(net, meta.preprocessing.input_shape), 3)
-        typer.echo(json.dumps(summary, indent=2))
+        if as_json:
+            from .networks import build, count_parameters, gflops_per_clip
+
+            net = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
+            summary = json.loads(meta.to_json())
+            summary["file"] = str(path)
+            summary["parameters"] = count_parameters(net)
+            summary["gflops_per_clip"] = round(gflops_per_clip(net, meta.preprocessing.input_shape), 3)
+            typer.echo(json.dumps(summary, indent=2))
+            return
+        from .checkpoint import describe
+
+        for name, value in describe(path, meta):
+            typer.echo(f"{name:<13} {value}")
 
 
 # ---- train, evaluate (train.py, evaluate.py) ----
@@ -195,9 +216,10 @@ def train(
         str | None,
         typer.Option(help="Regex on file names; its first group (person, source) stays on one side, e.g. '_(s\\d+)_'."),
     ] = None,
-    arch: Annotated[TrainArch, typer.Option(help="Network: 3D residual attention ResNets, dense variant, C3D.")] = (
-        "r3d18"
-    ),
+    arch: Annotated[
+        TrainArch | None,
+        typer.Option(help="Network: 3D residual attention ResNets, dense variant, C3D [default: --init's or r3d18]."),
+    ] = None,
     width: Annotated[int | None, typer.Option(min=1, help="Channels of the first stage (r3d*, c3d) [default: 64].")] = (
         None
     ),
@@ -210,20 +232,34 @@ def train(
     ),
     spatial_kernel: Annotated[str | None, typer.Option(help="Spatial attention kernel T,H,W [default: 1,7,7].")] = None,
     dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99, help="Dropout before the classifier.")] = None,
-    clip_len: Annotated[int, typer.Option(min=1, help="Frames per clip.")] = 16,
-    frame_step: Annotated[int, typer.Option(min=1, help="Temporal stride inside a clip.")] = 1,
-    crop: Annotated[int, typer.Option(min=8, help="Crop side in pixels (the paper: 112 or 224).")] = 112,
+    clip_len: Annotated[int | None, typer.Option(min=1, help="Frames per clip [default: --init's, else 16].")] = None,
+    frame_step: Annotated[
+        int | None, typer.Option(min=1, help="Temporal stride inside a clip [default: --init's, else 1].")
+    ] = None,
+    crop: Annotated[
+        int | None, typer.Option(min=8, help="Crop side in pixels (the paper: 112 or 224) [default: --init's or 112].")
+    ] = None,
     resize: Annotated[int | None, typer.Option(min=8, help="Short side before cropping [default: crop * 8/7].")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Total epochs [default: 40].")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Total epochs [default: 15 fine-tuning (--init), 40 from scratch].")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per step, all processes.")] = 8,
-    lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 0.1,
+    lr: Annotated[
+        float | None, typer.Option(min=0.0, help="Peak learning rate [default: 0.0005 fine-tuning, 0.1 from scratch].")
+    ] = None,
     momentum: Annotated[float, typer.Option(min=0.0, max=1.0, help="SGD momentum.")] = 0.9,
     nesterov: Annotated[bool, typer.Option(help="Nesterov momentum.")] = True,
     optimizer: Annotated[
-        Literal["sgd", "adamw"], typer.Option(help="sgd: the paper's; adamw: faster from scratch on small data.")
-    ] = "sgd",
-    weight_decay: Annotated[float, typer.Option(min=0.0, help="L2 weight decay.")] = 1e-4,
-    schedule: Annotated[Literal["step", "cosine"], typer.Option(help="Learning-rate decay.")] = "step",
+        Literal["sgd", "adamw"] | None,
+        typer.Option(help="sgd: the paper's; adamw: faster on small data [default: adamw fine-tuning, else sgd]."),
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(min=0.0, help="Weight decay [default: 0.05 fine-tuning, 1e-4 from scratch].")
+    ] = None,
+    schedule: Annotated[
+        Literal["step", "cosine"] | None,
+        typer.Option(help="Learning-rate decay [default: cosine fine-tuning, step from scratch]."),
+    ] = None,
     milestones: Annotated[
         str | None, typer.Option(help="Step schedule: epochs where lr *= gamma, e.g. 20,30 [default: 1/2, 3/4].")
     ] = None,
@@ -239,7 +275,11 @@ def train(
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, split, data order and augmentation.")] = 0,
     init: Annotated[
-        Path | None, typer.Option(help="Start from these weights (torchvision r3d_18, 3D-ResNets-PyTorch, actionrec).")
+        Path | None,
+        typer.Option(
+            help="Fine-tune from this model: an installed name (default, kinetics400-r3d18) or a file (actionrec, "
+            "torchvision r3d_18, 3D-ResNets-PyTorch); its network and preprocessing apply unless given here."
+        ),
     ] = None,
     hflip: Annotated[bool, typer.Option(help="Random horizontal flips (off for left/right-dependent classes).")] = True,
     crop_scales: Annotated[
@@ -258,9 +298,14 @@ def train(
         bool, typer.Option(help="New attention starts as the identity (plain ResNet at step 0); off: random gates.")
     ] = True,
     val_clips: Annotated[int, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = 3,
-    cache: Annotated[bool, typer.Option(help="Keep decoded frames on disk after the first epoch (uint8 .npy).")] = (
-        False
-    ),
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep decoded frames on disk after the first epoch (uint8 .npy) [default: on fine-tuning, off from "
+            "scratch].",
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Frame cache folder [default: ~/.cache/actionrec/frames].")
     ] = None,
@@ -313,14 +358,16 @@ def train(
             if ctx.get_parameter_source("device").name == "COMMANDLINE":
                 config = dataclasses.replace(config, device=device)
         else:
-            args = arch_args_for(
-                arch,
-                width=width,
-                growth=growth,
-                attention=attention,
-                reduction=reduction,
-                spatial_kernel=kernel,
-                dropout=dropout,
+            given = {
+                "width": width,
+                "growth": growth,
+                "attention": attention,
+                "reduction": reduction,
+                "spatial_kernel": kernel,
+                "dropout": dropout,
+            }
+            args = (
+                arch_args_for(arch, **given) if arch is not None else {k: v for k, v in given.items() if v is not None}
             )
             config = TrainConfig(
                 data=data,
@@ -331,7 +378,7 @@ def train(
                 group_regex=group_regex,
                 csv=csv_list,
                 arch=arch,
-                arch_args=args,
+                arch_args=args or None,
                 clip_len=clip_len,
                 frame_step=frame_step,
                 crop=crop,
@@ -360,8 +407,11 @@ def train(
                 val_clips=val_clips,
                 cache=cache,
                 cache_dir=cache_dir,
-                **({"epochs": epochs} if epochs is not None else {}),
+                epochs=epochs,
             )
+            if arch is None:  # the architecture came from --init's model (or the default): check the options on it
+                arch_args_for(config.arch, **given)
+            _describe_start(config)
         result = run_training(config, progress=True, console=err)
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {
@@ -376,6 +426,18 @@ def train(
         typer.echo(json.dumps(summary, indent=2))
 
 
+def _describe_start(config) -> None:
+    """One line on stderr: where training starts from and the recipe that follows from it."""
+    start = f"fine-tuning {config.init}" if config.init is not None else "training from scratch"
+    err.print(
+        f"{start}: {config.arch} {config.arch_args}, clips of {config.clip_len} frames every {config.frame_step}, "
+        f"crop {config.crop}; {config.optimizer.value} lr {config.lr:g}, {config.schedule.value}, {config.epochs} "
+        f"epochs",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 EvalDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
 
 
@@ -383,16 +445,24 @@ EvalDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # dataset
 def evaluate(
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data set: a folder, or a .csv list.")],
     model: ModelOpt = None,
-    split: Annotated[int, typer.Option(min=1, help="Official split of UCF-101 / HMDB-51 (1-3).")] = 1,
-    fmt: Annotated[EvalDataFormat, typer.Option("--format", help="Data set layout; auto detects it.")] = "auto",
+    split: Annotated[
+        int | None, typer.Option(min=1, help="Official split of UCF-101 / HMDB-51 (1-3) [default: the model's, 1].")
+    ] = None,
+    fmt: Annotated[
+        EvalDataFormat | None, typer.Option("--format", help="Data set layout [default: the model's, auto].")
+    ] = None,
     csv_list: Annotated[Path | None, typer.Option("--csv", help="CSV list (path,label[,group]) of the videos.")] = None,
     val_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set (as in training).")
-    ] = 0.2,
-    group_regex: Annotated[
-        str | None, typer.Option(help="Regex on file names giving the group (person) that stays on one side.")
+        float | None,
+        typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set [default: the model's run, 0.2]."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the folder/CSV split (as in training).")] = 0,
+    group_regex: Annotated[
+        str | None,
+        typer.Option(help="Regex on file names giving the group (person) that stays on one side [default: the run's]."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the folder/CSV split [default: the model's run, 0].")
+    ] = None,
     subset: Annotated[
         Literal["val", "all"], typer.Option(help="val: the held-out side; all: every video (a separate test set).")
     ] = "val",
@@ -420,19 +490,35 @@ def evaluate(
     from .datasets import DataFormat, open_dataset
     from .errors import DataError
     from .evaluate import evaluate as run_evaluation
-    from .evaluate import per_class_table, summary_lines, write_outputs
-    from .pipeline import default_model_path
+    from .evaluate import per_class_table, per_group_table, summary_lines, write_outputs
 
     with reported():
-        dataset = open_dataset(
+        from .checkpoint import read_meta
+        from .evaluate import choose_split
+        from .hub import resolve_model
+
+        model = resolve_model(model)
+        choice = choose_split(
             data,
-            fmt=DataFormat(fmt),
+            read_meta(model),
+            fmt=fmt,
             split=split,
             val_fraction=val_fraction,
             group_regex=group_regex,
             seed=seed,
-            csv_path=csv_list,
+            csv=csv_list,
         )
+        dataset = open_dataset(
+            data,
+            fmt=DataFormat(choice.fmt),
+            split=choice.split,
+            val_fraction=choice.val_fraction,
+            group_regex=choice.group_regex,
+            seed=choice.seed,
+            csv_path=choice.csv,
+        )
+        if choice.note and subset == "val":
+            err.print(choice.note, highlight=False, soft_wrap=True)
         err.print(dataset.summary(), highlight=False, soft_wrap=True)
         items = dataset.val if subset == "val" else dataset.train + dataset.val
         if not items:
@@ -454,13 +540,18 @@ def evaluate(
                 clips_per_video=clips_per_video,
                 batch_size=batch_size,
                 progress=on_video,
+                by_group=choice.grouped,
             )
         for line in summary_lines(report):
             typer.echo(line)
-        Console(soft_wrap=True).print(per_class_table(report))
+        out = Console(soft_wrap=True)
+        out.print(per_class_table(report))
+        if report.per_group:
+            out.print(per_group_table(report))
         if output is not None:
             context = {
-                "model": str(model or default_model_path()),
+                "model": str(model),
+                "split": choice.note,
                 "data": str(data),
                 "data_source": dataset.source,
                 "subset": subset,
@@ -638,6 +729,78 @@ def explain(
     for path in (result.out, result.sheet):
         if path is not None:
             typer.echo(f"wrote {path}")
+
+
+# ---- pull, models (hub.py) ----
+
+
+@app.command()
+def pull(
+    name: Annotated[str, typer.Argument(help="The model to install; `actionrec models` lists them.")],
+    weights_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Install from this weights file (downloaded elsewhere) instead of fetching it; its SHA-256 is "
+            "checked. Offline, add --labels too: without it the label list is still downloaded.",
+        ),
+    ] = None,
+    labels_file: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Use this label list file instead of fetching it (checked the same way)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Pull and install again when already installed.")] = False,
+) -> None:
+    """Download a pretrained model, check it (SHA-256 of the weights, the label list), convert it into a model file
+    and install it under its name, for `predict --model NAME`. Offline: --from WEIGHTS --labels LABELS."""
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    from .hub import pull as run_pull
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,  # a bar for people; piped, stderr keeps only the messages
+    )
+
+    def on_bytes(done: int, total: int | None) -> None:
+        finished = total is not None and done >= total
+        bar.update(task, completed=done, total=total, description=f"{'converting' if finished else 'pull'} {name}")
+
+    with reported(), bar:
+        task = bar.add_task(f"pull {name}", total=None)
+        result = run_pull(name, weights_file=weights_file, labels_file=labels_file, force=force, progress=on_bytes)
+    if not result.installed:
+        err.print(f"{name}: already installed (--force pulls it again)", highlight=False, soft_wrap=True)
+        typer.echo(f"{result.name}: {result.path}")
+        return
+    typer.echo(f"installed {result.name}: {result.path}")
+    typer.echo(f"weights: {result.weights_source} (sha256 {result.sha256})")
+    typer.echo(f"labels: {result.labels}, from {result.labels_source}")
+    if result.report is not None:
+        for line in result.report.summary().splitlines():  # the names of the new tensors: counted, not listed
+            typer.echo(line if not line.startswith("new: ") else f"new: {len(result.report.new)} attention tensors")
+
+
+@app.command()
+def models() -> None:
+    """List the models: each one `actionrec pull` installs (installed or not), any other model in the store, and
+    the shipped default. Use a name with `predict --model NAME`."""
+    from .hub import list_models, model_store
+
+    with reported():
+        rows = list_models()
+    table = [("NAME", "STATUS", "FILE", "DESCRIPTION")]
+    table += [(r.name, r.status, str(r.path) if r.status != "not installed" else "-", r.description) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:  # plain text: never truncated or wrapped when piped
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+    err.print(f"store: {model_store()} (set ACTIONREC_HOME to move it)", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

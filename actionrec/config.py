@@ -28,9 +28,16 @@ class Preprocessing:
     crop: int = 112  # centre crop side in pixels; the paper uses 224
     mean: tuple[float, float, float] = KINETICS_MEAN  # RGB in [0, 1], subtracted before dividing by std
     std: tuple[float, float, float] = KINETICS_STD
+    # (H, W): a fixed-size resize (aspect not kept), as torchvision's video models use (128, 171); None: short
+    # side = `resize`
+    resize_to: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        if self.clip_len < 1 or self.frame_step < 1 or self.crop < 1 or self.resize < self.crop:
+        if self.resize_to is not None:  # JSON gives a list
+            object.__setattr__(self, "resize_to", tuple(int(v) for v in self.resize_to))
+        fits = self.resize >= self.crop if self.resize_to is None else min(self.resize_to) >= self.crop
+        bad_size = self.resize_to is not None and len(self.resize_to) != 2
+        if self.clip_len < 1 or self.frame_step < 1 or self.crop < 1 or bad_size or not fits:
             raise ValueError(f"inconsistent preprocessing: {self}")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -55,6 +62,7 @@ class ModelMeta:
     labels: tuple[str, ...]  # class names in logit order
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     training: dict[str, Any] = field(default_factory=dict)  # how it was trained: data, recipe, accuracy
+    description: str = ""  # what the model is for and what it can't do, in a sentence or two, for `info`
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -63,6 +71,11 @@ class ModelMeta:
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    @property
+    def synthetic(self) -> bool:
+        """Trained on rendered figures only (`actionrec synth`): its labels mean little on real video."""
+        return bool(self.training.get("synthetic"))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -81,5 +94,6 @@ class ModelMeta:
             labels=tuple(raw["labels"]),
             preprocessing=Preprocessing(**pre),
             training=dict(raw.get("training") or {}),
+            description=str(raw.get("description") or ""),
             format_version=raw.get("format_version", FORMAT_VERSION),
         )

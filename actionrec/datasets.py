@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from .config import Preprocessing
 from .errors import DataError, VideoError
 from .files import atomic_path
+from .synth import SYNTH_CARD, SYNTH_DATA
 from .transforms import color_augment, frame_resizer, preprocess, random_box
 from .video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_starts
 
@@ -52,8 +53,11 @@ class DataSplit:
     labels: tuple[str, ...]
     train: tuple[VideoItem, ...]
     val: tuple[VideoItem, ...]  # the held-out side (UCF/HMDB test list, or the grouped val split)
-    source: str  # human description, e.g. "ucf101 split 1" / "folder, grouped 80/20 by regex ..."
+    source: (
+        str  # human description, e.g. "<videos>; split 1: classInd.txt + ..." / "folder, grouped 80/20 by regex ..."
+    )
     skipped: tuple[str, ...]  # missing/unreadable entries, reported once by name and count
+    synthetic: bool = False  # rendered by `actionrec synth` (its synth.json card beside the split files)
 
     def summary(self) -> str:
         """One line: where the data came from and how many videos each side holds."""
@@ -135,7 +139,9 @@ def _verified(split: DataSplit, where: Path, threads: int = 8) -> DataSplit:
     train = tuple(it for it in split.train if it.path not in broken)
     val = tuple(it for it in split.val if it.path not in broken)
     skipped = [*split.skipped, *sorted(str(p) for p in broken)]
-    return _finish(split.labels, train, val, split.source, skipped, where, need_val=bool(split.val))
+    return _finish(
+        split.labels, train, val, split.source, skipped, where, need_val=bool(split.val), synthetic=split.synthetic
+    )
 
 
 def detect_format(root: Path) -> DataFormat:
@@ -234,7 +240,10 @@ def _open_ucf101(root: Path, split: int) -> DataSplit:
         skipped.extend(missing)
         gone = set(missing)
         sides.append(tuple(_ucf_item(videos / rel, label) for rel, label in rows if rel not in gone))
-    return _finish(labels, sides[0], sides[1], f"ucf101 split {split} ({videos})", skipped, root)
+    synthetic = (lists / SYNTH_CARD).is_file()
+    what = SYNTH_DATA if synthetic else str(videos)
+    source = f"{what}; split {split}: {class_file.name} + {train_file.name} / {test_file.name}"
+    return _finish(labels, sides[0], sides[1], source, skipped, root, synthetic=synthetic)
 
 
 def _read_class_ind(path: Path) -> tuple[str, ...]:
@@ -467,6 +476,7 @@ def _finish(
     skipped: list[str],
     where: Path,
     need_val: bool = True,
+    synthetic: bool = False,
 ) -> DataSplit:
     if len(labels) < 2:
         raise DataError(f"{where}: only {len(labels)} class ({', '.join(labels)}); a classifier needs at least 2")
@@ -474,7 +484,7 @@ def _finish(
         raise DataError(f"{where}: the training side of the split is empty")
     if need_val and not val:
         raise DataError(f"{where}: the validation side of the split is empty (too few videos or groups)")
-    return DataSplit(labels, train, val, source, tuple(skipped))
+    return DataSplit(labels, train, val, source, tuple(skipped), synthetic)
 
 
 # ---- decoding, cache, clips ----

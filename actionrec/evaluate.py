@@ -20,6 +20,7 @@ from .files import atomic_path, write_text_atomic
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from .config import ModelMeta
     from .datasets import VideoItem
     from .pipeline import Recognizer
 
@@ -97,6 +98,99 @@ def protocol_text(clips_per_video: int, clip_len: int, frame_step: int, resize: 
     )
 
 
+def group_accuracy(items: Sequence[VideoItem], correct: np.ndarray) -> tuple[GroupResult, ...]:
+    """Video top-1 of each group (person), groups in natural order (s2 before s10)."""
+    hits: dict[str, list[bool]] = {}
+    for item, ok in zip(items, correct, strict=True):
+        hits.setdefault(item.group, []).append(bool(ok))
+    order = sorted(hits, key=lambda g: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", g)])
+    return tuple(GroupResult(g, len(hits[g]), float(np.mean(hits[g]))) for g in order)
+
+
+# ---- which split: the model's own held-out side by default ----
+
+
+@dataclass(frozen=True)
+class SplitChoice:
+    """How `evaluate` splits a folder or CSV data set, and why, in words (`note`)."""
+
+    fmt: str
+    split: int
+    val_fraction: float
+    group_regex: str | None
+    seed: int
+    csv: Path | None
+    note: str  # which split was scored: the model's own held-out side, or a warning
+    grouped: bool  # videos carry a real group (regex or CSV column): accuracy per group is meaningful
+
+
+SPLIT_DEFAULTS: dict[str, Any] = {"fmt": "auto", "split": 1, "val_fraction": 0.2, "group_regex": None, "seed": 0}
+_RECIPE_KEYS = {"fmt": "format", "split": "split", "val_fraction": "val_fraction", "group_regex": "group_regex"}
+
+
+def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
+    """The split to score: options given (not None) win; on the data a model was trained on, the rest come from
+    its run (grouping, fraction and seed are in the model file), so that its held-out side is exactly the one
+    training held out; elsewhere the defaults, with a warning when that splits by file."""
+    training = meta.training or {}
+    recipe = training.get("recipe") or {}
+    trained_on = training.get("data_path")
+    same = bool(recipe) and trained_on is not None and _same_path(data, trained_on)
+    if same and recipe.get("csv") and given.get("csv") is None:
+        given["csv"] = Path(recipe["csv"])
+    values = {}
+    for key, default in SPLIT_DEFAULTS.items():
+        if given.get(key) is not None:
+            values[key] = given[key]
+        elif same:
+            values[key] = recipe.get(_RECIPE_KEYS.get(key, key), default)
+        else:
+            values[key] = default
+    csv = given.get("csv")
+    grouped = values["group_regex"] is not None or _csv_has_groups(csv or (data if data.suffix == ".csv" else None))
+    if same:
+        how = f"group regex {values['group_regex']!r}" if values["group_regex"] else "as in training"
+        note = (
+            f"scoring the held-out side of this model's own training split ({how}, "
+            f"{round(100 * values['val_fraction'])} %, seed {values['seed']})"
+        )
+    elif not grouped:
+        note = (
+            "note: no --group-regex, so folder/CSV data are split by file: clips of one person can fall on both "
+            "sides; give --group-regex, or --subset all for a separate test set"
+        )
+    else:
+        note = ""
+    return SplitChoice(
+        fmt=str(values["fmt"]),
+        split=int(values["split"]),
+        val_fraction=float(values["val_fraction"]),
+        group_regex=values["group_regex"],
+        seed=int(values["seed"]),
+        csv=csv,
+        note=note,
+        grouped=grouped,
+    )
+
+
+def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _csv_has_groups(path: Path | None) -> bool:
+    """Whether a CSV list names a group (a third column) for its videos."""
+    if path is None or not Path(path).is_file():
+        return False
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = [r for r in csv.reader(f) if r]
+    return any(len(r) > 2 and r[2].strip() for r in rows[1:] or rows)
+
+
 # ---- the evaluation ----
 
 
@@ -116,6 +210,14 @@ class VideoOutcome:
     predicted: str  # top-1 of the mean of its window probabilities (a model class name)
     score: float  # that class's mean probability
     clips: int  # windows scored (fewer than K when the video is shorter than K distinct windows)
+    group: str = ""  # the video's group (person) in the split
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    group: str  # a person (or source) as the split's group regex or CSV column names it
+    videos: int
+    video_top1: float
 
 
 @dataclass(frozen=True)
@@ -139,6 +241,7 @@ class EvalReport:
     skipped: tuple[tuple[str, str], ...]  # (video, error) of unreadable videos, not counted anywhere else
     backend: str  # which back end ran the model (torch, onnxruntime)
     seconds: float  # wall time of the evaluation
+    per_group: tuple[GroupResult, ...] = ()  # video top-1 per person, when the split has real groups
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -148,6 +251,8 @@ class EvalReport:
             row["clip_top1"], row["video_top1"] = _round(row["clip_top1"]), _round(row["video_top1"])
         for row in d["outcomes"]:
             row["score"] = _round(row["score"])
+        for row in d["per_group"]:
+            row["video_top1"] = _round(row["video_top1"])
         d["confusion"] = [list(r) for r in self.confusion]
         d["skipped"] = [{"video": v, "error": e} for v, e in self.skipped]
         return d
@@ -165,12 +270,14 @@ def evaluate(
     clips_per_video: int = 10,
     batch_size: int = 8,
     progress: Progress | None = None,
+    by_group: bool = False,
 ) -> EvalReport:
     """Score each video's K uniformly spaced windows and measure clip and video accuracy.
 
     items: the videos with their true class as an index into `labels` (the data set's class names), which are
     matched to the model's classes by name. A video that cannot be decoded is skipped and listed in `skipped`;
-    `progress(item, error_or_None)` is called after each video.
+    `progress(item, error_or_None)` is called after each video. With `by_group`, video accuracy is also reported
+    per group (the items' `group`: a person, when the split was made by a group regex or a CSV group column).
 
     >>> from actionrec.datasets import open_dataset
     >>> from actionrec.pipeline import load
@@ -252,9 +359,10 @@ def evaluate(
         confusion_labels=(*labels, *((OTHER,) if extra else ())),
         confusion=tuple(tuple(int(v) for v in row) for row in matrix),
         outcomes=tuple(
-            VideoOutcome(str(it.path), labels[it.label], model_labels[p], float(v[p]), len(cp))
+            VideoOutcome(str(it.path), labels[it.label], model_labels[p], float(v[p]), len(cp), it.group)
             for it, p, v, cp in zip(kept, video_pred, videos, clip_probs, strict=True)
         ),
+        per_group=group_accuracy(kept, to_model[video_true] == video_pred) if by_group else (),
         skipped=tuple(skipped),
         backend=getattr(recognizer.backend, "name", type(recognizer.backend).__name__),
         seconds=time.perf_counter() - started,
@@ -276,6 +384,19 @@ def summary_lines(report: EvalReport) -> list[str]:
         f"mean class accuracy (video top-1): {_pct(report.mean_class_accuracy)}",
     ]
     return lines
+
+
+def per_group_table(report: EvalReport) -> Table:
+    """A rich table: per group (person), its videos and video top-1."""
+    from rich.table import Table
+
+    table = Table(title="per group (person)", title_justify="left")
+    table.add_column("group")
+    table.add_column("videos", justify="right")
+    table.add_column("video top-1", justify="right")
+    for row in report.per_group:
+        table.add_row(row.group, str(row.videos), _pct(row.video_top1))
+    return table
 
 
 def _pct(value: float | None) -> str:

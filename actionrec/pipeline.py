@@ -18,6 +18,7 @@ import numpy as np
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
 from .errors import ActionrecError
+from .hub import resolve_model
 from .transforms import frame_resizer, preprocess
 from .video import Window, iter_windows, probe
 
@@ -166,12 +167,11 @@ def load(
     compile: bool = False,
     streams: int | None = None,
 ) -> Recognizer:
-    """Open a model file (default: the shipped model) for prediction; `compile` builds a torch.compile graph
-    (worth it for long videos and folders; it costs seconds up front, less once Inductor's cache is warm);
-    `streams`: parts of each batch that run at once on the CPU (see `backends.open_backend`)."""
-    path = Path(model) if model is not None else default_model_path()
-    if model is None and not path.exists():
-        raise ActionrecError(f"{path}: the default model is not installed; pass --model FILE")
+    """Open a model for prediction: a file, an installed model's name, or None / "default" for the shipped model
+    (`hub.resolve_model`); `compile` builds a torch.compile graph (worth it for long videos and folders; it costs
+    seconds up front, less once Inductor's cache is warm); `streams`: parts of each batch that run at once on the
+    CPU (see `backends.open_backend`)."""
+    path = resolve_model(model)  # a file, an installed model's name, or None / "default": the shipped model
     backend_ = open_backend(
         path, kind=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
     )

@@ -958,6 +958,10 @@ class BenchmarkSummary:
     n_test: int  # clips in testlist01.txt
 
 
+SYNTH_CARD = "synth.json"  # written beside the split files: marks a data folder as rendered, not real
+SYNTH_DATA = "synthetic: 16 actions of rendered articulated figures (actionrec synth), split by actor"
+
+
 def benchmark_groups(clips_per_class: int) -> tuple[int, int]:
     """(actor groups, how many of them are held out for test): 2+ clips per group, ~20% of groups test. Up to
     120 actors: a network trained on few actors learns their clothes, not the actions (measured: 20 training actors,
@@ -1020,6 +1024,8 @@ def write_benchmark(
     write_text_atomic(out / "classInd.txt", "".join(f"{i} {c}\n" for i, c in enumerate(CLASSES, start=1)))
     write_text_atomic(out / "trainlist01.txt", "".join(f"{line}\n" for line in train))
     write_text_atomic(out / "testlist01.txt", "".join(f"{line}\n" for line in test))
+    card = {"synthetic": True, "what": SYNTH_DATA, "seed": seed, "clips_per_class": clips_per_class, "size": [w, h]}
+    write_text_atomic(out / SYNTH_CARD, json.dumps(card, indent=1) + "\n")
     return BenchmarkSummary(out=out, classes=CLASSES, n_train=len(train), n_test=len(test))
 
 

@@ -16,7 +16,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,29 +71,31 @@ class TrainConfig:
     val_fraction: float = 0.2  # held-out share for folder/CSV data (the paper's 80/20)
     group_regex: str | None = None  # file-name regex whose first group is the person/source: split by it
     csv: Path | None = None  # a path,label list when DATA is a folder the paths are relative to
-    arch: str = "r3d18"  # a key of networks.BUILDERS
-    arch_args: dict[str, Any] = field(default_factory=dict)  # builder arguments (width, attention, growth, ...)
-    clip_len: int = 16  # frames per clip: the paper's 16-frame clips
-    frame_step: int = 1  # temporal stride inside a clip
-    crop: int = 112  # crop side; the paper also reports 224
+    # None below: taken from `init`'s model file when it has one (its network and preprocessing), else from
+    # SCRATCH; the recipe (optimizer, lr, ...) from FINE_TUNE when starting from weights, else from SCRATCH.
+    arch: str | None = None  # a key of networks.BUILDERS
+    arch_args: dict[str, Any] | None = None  # builder arguments (width, attention, growth, ...)
+    clip_len: int | None = None  # frames per clip: the paper's 16-frame clips
+    frame_step: int | None = None  # temporal stride inside a clip
+    crop: int | None = None  # crop side; the paper also reports 224
     resize: int | None = None  # short side before cropping; default crop * 8/7, rounded
-    epochs: int = 40  # total epochs of the run
+    epochs: int | None = None  # total epochs of the run
     batch_size: int = 8  # clips per optimizer step, over all processes
-    lr: float = 0.1  # peak learning rate
+    lr: float | None = None  # peak learning rate
     momentum: float = 0.9
     nesterov: bool = True
-    optimizer: Optimizer = Optimizer.sgd  # sgd (the paper) or adamw (momentum -> beta1, nesterov ignored)
-    weight_decay: float = 1e-4
-    schedule: Schedule = Schedule.step
+    optimizer: Optimizer | None = None  # sgd (the paper) or adamw (momentum -> beta1, nesterov ignored)
+    weight_decay: float | None = None
+    schedule: Schedule | None = None
     milestones: tuple[int, ...] = ()  # step schedule: epochs where lr *= gamma; default half and three quarters
     gamma: float = 0.1  # step schedule decay factor
     warmup_epochs: float = 0.0  # linear warmup from ~0 to lr, counted in epochs
     precision: Precision = Precision.auto  # auto: bf16 autocast where native (recent GPUs, AMX CPUs), else fp32
     device: TrainDevice = TrainDevice.auto
-    workers: int | None = None  # decoding processes per training process; default min(8, CPUs per process)
+    workers: int | None = None  # decoding processes per training process; default `default_workers`
     seed: int = 0  # model initialisation, data order and augmentation all follow from it
     resume: Path | None = None  # a run folder to continue (its state.pt)
-    init: Path | None = None  # weights to start from (pretrained.load_pretrained)
+    init: Path | None = None  # weights to start from (pretrained.load_pretrained): a file or an installed name
     hflip: bool = True  # random horizontal flips; off for direction-dependent classes (walk left / right)
     crop_scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop: crop side / short side choices
     color_jitter: float = 0.0  # brightness, contrast, saturation jitter per clip (0.3: factors 0.7..1.3); 0 off
@@ -101,14 +103,18 @@ class TrainConfig:
     zero_init_residual: bool = False  # from scratch: last BN of each residual branch starts at 0 (blocks = identity)
     identity_attention: bool = True  # from scratch: attention starts as the identity; trains as fast as plain
     val_clips: int = 3  # evenly spaced clips per validation video; video score = mean of their probabilities
-    cache: bool = False  # keep decoded, resized frames on disk after the first epoch (uint8, one .npy per video)
+    cache: bool | None = None  # keep decoded, resized frames on disk after the first epoch (uint8, one .npy per
+    # video); default: on when fine-tuning (small data, many epochs), off from scratch
     cache_dir: Path | None = None  # where; default $XDG_CACHE_HOME/actionrec/frames
+    resize_to: tuple[int, int] | None = None  # fixed (H, W) resize instead of the short side (torchvision's models)
 
     def __post_init__(self) -> None:
         for name in ("data", "out", "csv", "resume", "init", "cache_dir"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
+        for name, value in _open_fields(self).items():  # what the user left open, from init's model or a recipe
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "format", DataFormat(self.format))
         object.__setattr__(self, "schedule", Schedule(self.schedule))
         object.__setattr__(self, "optimizer", Optimizer(self.optimizer))
@@ -117,12 +123,22 @@ class TrainConfig:
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         object.__setattr__(self, "crop_scales", tuple(float(s) for s in self.crop_scales))
         object.__setattr__(self, "arch_args", dict(self.arch_args))
+        if self.resize_to is not None:
+            object.__setattr__(self, "resize_to", tuple(int(v) for v in self.resize_to))
+
+    @property
+    def fine_tune(self) -> bool:
+        """Starting from weights (`init`): the FINE_TUNE recipe's defaults apply."""
+        return self.init is not None
 
     @property
     def preprocessing(self) -> Preprocessing:
         resize = self.resize if self.resize is not None else round(self.crop * 8 / 7)
+        extra = {"resize_to": self.resize_to} if self.resize_to is not None else {}
         try:
-            return Preprocessing(clip_len=self.clip_len, frame_step=self.frame_step, resize=resize, crop=self.crop)
+            return Preprocessing(
+                clip_len=self.clip_len, frame_step=self.frame_step, resize=resize, crop=self.crop, **extra
+            )
         except ValueError:
             raise ActionrecError(
                 f"clip settings: clip_len {self.clip_len}, frame_step {self.frame_step}, crop {self.crop} and "
@@ -141,12 +157,83 @@ class TrainConfig:
             out[f.name] = str(v) if isinstance(v, Path) else v.value if isinstance(v, enum.Enum) else v
         out["milestones"] = list(self.milestones)
         out["crop_scales"] = list(self.crop_scales)
+        out["resize_to"] = list(self.resize_to) if self.resize_to is not None else None
         return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+# What a run uses where the user gave nothing. From scratch: the paper's recipe (SGD, Nesterov momentum 0.9, lr 0.1
+# decayed by 10, weight decay 1e-4, 16-frame clips, 112-pixel crops). Fine-tuning (`init`): the recipe measured on
+# the real few-shot sets (bench/bench_fewshot.py): AdamW at a small lr, cosine decay, decoded frames cached.
+SCRATCH: dict[str, Any] = {
+    "arch": "r3d18",
+    "clip_len": 16,
+    "frame_step": 1,
+    "crop": 112,
+    "epochs": 40,
+    "lr": 0.1,
+    "optimizer": Optimizer.sgd,
+    "weight_decay": 1e-4,
+    "schedule": Schedule.step,
+    "cache": False,
+}
+FINE_TUNE: dict[str, Any] = {
+    "epochs": 15,
+    "lr": 5e-4,
+    "optimizer": Optimizer.adamw,
+    "weight_decay": 0.05,
+    "schedule": Schedule.cosine,
+    "cache": True,
+}
+_FROM_INIT = ("clip_len", "frame_step", "crop", "resize", "resize_to")  # preprocessing a model file dictates
+
+
+def _open_fields(config: TrainConfig) -> dict[str, Any]:
+    """Values for the fields left as None: the network and preprocessing of `init`'s model file (when it is an
+    actionrec file and the user kept its architecture), then the fine-tuning or from-scratch recipe."""
+    given = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    out: dict[str, Any] = {}
+    open_net = any(given[k] is None for k in ("arch", "arch_args", "clip_len", "frame_step", "crop"))
+    if config.init is not None:
+        from .hub import resolve_model
+
+        try:
+            init = resolve_model(config.init)  # a file, or an installed name ("default", "kinetics400-r3d18")
+        except ActionrecError:
+            if open_net:
+                raise
+            init = Path(config.init)  # all given (a resumed run): a file gone since does not matter yet
+        out["init"] = init
+        meta = _init_meta(init) if open_net else None
+        if meta is not None and given["arch"] in (None, meta.arch):
+            out["arch"] = meta.arch
+            out["arch_args"] = {**meta.arch_args, **(given["arch_args"] or {})}
+            spec = meta.preprocessing
+            if all(given[k] is None for k in _FROM_INIT):  # the model's input, whole: the weights expect it
+                out.update({k: getattr(spec, k, None) for k in _FROM_INIT})
+    recipe = {**SCRATCH, **(FINE_TUNE if config.init is not None else {})}
+    for name, value in recipe.items():
+        if given[name] is None and name not in out:
+            out[name] = value
+    if given["arch_args"] is None and "arch_args" not in out:
+        out["arch_args"] = {}
+    for name in ("clip_len", "frame_step", "crop"):  # a partial override of init's input: the rest from scratch
+        if given[name] is None and out.get(name) is None:
+            out[name] = SCRATCH[name]
+    return out
+
+
+def _init_meta(path: Path) -> ModelMeta | None:
+    """The metadata of an actionrec model file; None for foreign weights (torchvision, 3D-ResNets .pth)."""
+    from .checkpoint import read_meta
+
+    if path.suffix.lower() != ".safetensors":
+        return None
+    return read_meta(path)
 
 
 @dataclass(frozen=True)
@@ -424,6 +511,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
         "pin_memory": ctx.device.type == "cuda",
         "worker_init_fn": _worker_init,
         "prefetch_factor": 4 if workers else None,
+        "persistent_workers": workers > 0,  # started once per run, not once per epoch (about 2 s each time)
         # Workers start from a clean server process: forking a process whose OpenCV/OpenMP thread pools are running
         # can deadlock the child (seen when training runs inside a process that decoded video before).
         "multiprocessing_context": "forkserver" if workers else None,
@@ -635,7 +723,8 @@ def _meta(
 
     training = {
         "data": split.source,
-        "data_path": str(config.data),
+        "data_path": str(Path(config.data).resolve()),  # `evaluate` on this data scores the run's own split
+        "synthetic": split.synthetic,
         "train_videos": len(split.train),
         "val_videos": len(split.val),
         "skipped_videos": len(split.skipped),
@@ -653,7 +742,21 @@ def _meta(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "actionrec": __version__,
     }
-    return ModelMeta(config.arch, config.arch_args, split.labels, preprocessing=spec, training=training)
+    return ModelMeta(
+        config.arch,
+        config.arch_args,
+        split.labels,
+        preprocessing=spec,
+        training=training,
+        description=SYNTHETIC_DESCRIPTION.format(n=len(split.labels)) if split.synthetic else "",
+    )
+
+
+SYNTHETIC_DESCRIPTION = (
+    "A demo model: {n} synthetic actions learned from rendered figures (actionrec synth), not from real "
+    "people. On real video its labels mean little; use it as a starting point for fine-tuning on your own clips "
+    "(actionrec train DATA --init MODEL), or pull a real-world model (actionrec pull kinetics400-r3d18)."
+)
 
 
 def _save_epoch(

@@ -1,4 +1,5 @@
-"""The one clip pipeline: RGB uint8 frames -> short-side resize -> crop -> normalised float32 (N, 3, T, H, W).
+"""The one clip pipeline: RGB uint8 frames -> resize (short side, or a fixed H x W) -> crop -> normalised float32
+(N, 3, T, H, W).
 
 Predict, evaluate, training (with its random crops and flips), explain and export parity all call `preprocess`.
 """
@@ -23,20 +24,38 @@ class CropBox:
     flip: bool = False
 
 
-def resize_short_side(frame: np.ndarray, size: int) -> np.ndarray:
-    """Resize an (H, W, 3) frame so that its short side is `size`; a no-op when it already is."""
+def resized_shape(height: int, width: int, spec: Preprocessing) -> tuple[int, int]:
+    """(H, W) that `resize_frame` gives a height x width frame: `spec.resize_to` when set, else the size with short
+    side `spec.resize` (the frame's own when it already has it)."""
+    if spec.resize_to is not None:
+        return spec.resize_to
+    short = min(height, width)
+    if short == spec.resize:
+        return height, width
+    scale = spec.resize / short
+    return max(round(height * scale), spec.resize), max(round(width * scale), spec.resize)
+
+
+def resize_frame(frame: np.ndarray, spec: Preprocessing) -> np.ndarray:
+    """Resize an (H, W, 3) frame as the model expects: to the fixed (H, W) `spec.resize_to`, aspect not kept, as
+    torchvision's video models do; else its short side to `spec.resize`. Area averaging when shrinking, bilinear
+    when enlarging; a no-op when the frame already has that size. Every path resizes through here."""
     h, w = frame.shape[:2]
-    if min(h, w) == size:
+    new_h, new_w = resized_shape(h, w, spec)
+    if (new_h, new_w) == (h, w):
         return frame
-    scale = size / min(h, w)
-    new_w, new_h = max(round(w * scale), size), max(round(h * scale), size)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if new_h <= h and new_w <= w else cv2.INTER_LINEAR
     return cv2.resize(frame, (new_w, new_h), interpolation=interp)
+
+
+def resize_short_side(frame: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (H, W, 3) frame so that its short side is `size` (`resize_frame` with that short side)."""
+    return resize_frame(frame, Preprocessing(clip_len=1, resize=size, crop=1))
 
 
 def frame_resizer(spec: Preprocessing):
     """The per-frame step of `preprocess`, for a decoder to apply once per frame instead of once per window."""
-    return lambda frame: resize_short_side(frame, spec.resize)
+    return lambda frame: resize_frame(frame, spec)
 
 
 def centre_box(height: int, width: int, spec: Preprocessing) -> CropBox:
@@ -55,8 +74,8 @@ def preprocess(frames: np.ndarray, spec: Preprocessing, box: CropBox | None = No
     if clips.ndim != 5 or clips.shape[-1] != 3:
         raise ValueError(f"expected (N, T, H, W, 3) frames, got {frames.shape}")
     h, w = clips.shape[2:4]
-    if min(h, w) != spec.resize:
-        clips = np.stack([[resize_short_side(f, spec.resize) for f in clip] for clip in clips])
+    if (h, w) != resized_shape(h, w, spec):
+        clips = np.stack([[resize_frame(f, spec) for f in clip] for clip in clips])
         h, w = clips.shape[2:4]
     box = box or centre_box(h, w, spec)
     clips = clips[:, :, box.top : box.top + box.size, box.left : box.left + box.size]

@@ -53,7 +53,8 @@ def test_ucf101_split_files(tmp_path):
     assert {it.group for it in split.train} == {"g02", "g03", "g04"}
     for it in split.train + split.val:
         assert it.path.is_file() and UCF_CLASSES[it.label] in it.path.name
-    assert "ucf101 split 1" in split.source
+    assert "split 1: classInd.txt + trainlist01.txt / testlist01.txt" in split.source
+    assert str(root) in split.source and not split.synthetic
     with pytest.raises(DataError, match="testlist02"):  # split 2 files absent
         open_dataset(root, split=2)
 

@@ -79,9 +79,9 @@ def test_exported_file_carries_metadata(exported, tiny_model):
 
 
 def test_info_reads_an_onnx_file(exported):
-    """`actionrec info x.onnx` prints the metadata, parameters and GFLOPs."""
+    """`actionrec info x.onnx --json` prints the metadata, parameters and GFLOPs."""
     path, _ = exported
-    res = run("info", path)
+    res = run("info", path, "--json")
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["labels"] == ["left", "right", "still"] and info["parameters"] > 0 and info["gflops_per_clip"] > 0
