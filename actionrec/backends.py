@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from .config import ModelMeta
+from .cpu import auto_bf16
 from .errors import ActionrecError, ModelFileError
 
 
@@ -26,7 +27,7 @@ class BackendKind(str, enum.Enum):
 
 
 class Precision(str, enum.Enum):
-    auto = "auto"  # bf16 where the hardware runs it natively (AMX / avx512_bf16 CPUs, recent GPUs), else fp32
+    auto = "auto"  # bf16 where it is faster than fp32 (AMX CPUs, measured elsewhere; bf16 GPUs), else fp32
     fp32 = "fp32"
     bf16 = "bf16"
 
@@ -41,16 +42,6 @@ class Backend(Protocol):
     name: str
 
     def __call__(self, clips: np.ndarray) -> np.ndarray: ...
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bf16 matmuls in hardware (AMX tiles or AVX-512 BF16)."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 class TorchBackend:
@@ -82,8 +73,7 @@ class TorchBackend:
         self.meta = meta
         self.device = torch.device(device)
         if precision == Precision.auto:
-            native = torch.cuda.is_bf16_supported() if self.device.type == "cuda" else cpu_has_native_bf16()
-            precision = Precision.bf16 if native and _auto_bf16_enabled() else Precision.fp32
+            precision = Precision.bf16 if auto_bf16(self.device.type) else Precision.fp32
         self.precision = Precision(precision)
         self.model = model.to(self.device).eval()
         self.channels_last = self.precision == Precision.bf16 or _wide(meta)
@@ -142,11 +132,6 @@ def _wide(meta: ModelMeta) -> bool:
     """fp32 3D ResNets of base width 32 and up run faster in channels_last_3d (measured on a 2-core AVX2 EPYC,
     r3d18 16x112x112: 1.37x at width 64, 1.05x at 16; the shipped width-16 r3d10 at 8x64x64: 0.98x, so it stays)."""
     return meta.arch.startswith("r3d") and int(meta.arch_args.get("width", 64)) >= 32
-
-
-def _auto_bf16_enabled() -> bool:
-    """`auto` picks bf16 only once the benchmark has shown it keeps accuracy; ACTIONREC_AUTO_BF16=0 opts out."""
-    return os.environ.get("ACTIONREC_AUTO_BF16", "1") != "0"
 
 
 OPENVINO = "OpenVINOExecutionProvider"

@@ -241,7 +241,10 @@ def train(
     ] = None,
     resize: Annotated[int | None, typer.Option(min=8, help="Short side before cropping [default: crop * 8/7].")] = None,
     epochs: Annotated[
-        int | None, typer.Option(min=1, help="Total epochs [default: 15 fine-tuning (--init), 40 from scratch].")
+        int | None,
+        typer.Option(
+            min=1, help="Total epochs [default: fine-tuning (--init) at least 15 and 150 steps, 40 from scratch]."
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per step, all processes.")] = 8,
     lr: Annotated[
@@ -429,15 +432,19 @@ def train(
 def _describe_start(config) -> None:
     """One line on stderr: where training starts from and the recipe that follows from it."""
     start = f"fine-tuning {config.init}" if config.init is not None else "training from scratch"
+    epochs = f"{config.epochs} epochs" if config.epochs is not None else "epochs to suit the data"
     err.print(
         f"{start}: {config.arch} {config.arch_args}, clips of {config.clip_len} frames every {config.frame_step}, "
-        f"crop {config.crop}; {config.optimizer.value} lr {config.lr:g}, {config.schedule.value}, {config.epochs} "
-        f"epochs",
+        f"crop {config.crop}; {config.optimizer.value} lr {config.lr:g}, {config.schedule.value}, {epochs}",
         highlight=False,
         soft_wrap=True,
     )
 
 
+BY_FILE_WARNING = (
+    "warning: no --group-regex, so this folder/CSV set is split by file: clips of one person can fall on both "
+    "sides, which flatters the score; give --group-regex, or --subset all for a separate test set"
+)
 EvalDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
 
 
@@ -519,6 +526,8 @@ def evaluate(
         )
         if choice.note and subset == "val":
             err.print(choice.note, highlight=False, soft_wrap=True)
+        elif dataset.by_file and subset == "val":
+            err.print(BY_FILE_WARNING, highlight=False, soft_wrap=True)
         err.print(dataset.summary(), highlight=False, soft_wrap=True)
         items = dataset.val if subset == "val" else dataset.train + dataset.val
         if not items:
@@ -540,7 +549,7 @@ def evaluate(
                 clips_per_video=clips_per_video,
                 batch_size=batch_size,
                 progress=on_video,
-                by_group=choice.grouped,
+                by_group=not dataset.by_file,
             )
         for line in summary_lines(report):
             typer.echo(line)

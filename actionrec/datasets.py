@@ -58,6 +58,7 @@ class DataSplit:
     )
     skipped: tuple[str, ...]  # missing/unreadable entries, reported once by name and count
     synthetic: bool = False  # rendered by `actionrec synth` (its synth.json card beside the split files)
+    by_file: bool = False  # split by file, for want of a group: one person's clips can fall on both sides
 
     def summary(self) -> str:
         """One line: where the data came from and how many videos each side holds."""
@@ -140,7 +141,15 @@ def _verified(split: DataSplit, where: Path, threads: int = 8) -> DataSplit:
     val = tuple(it for it in split.val if it.path not in broken)
     skipped = [*split.skipped, *sorted(str(p) for p in broken)]
     return _finish(
-        split.labels, train, val, split.source, skipped, where, need_val=bool(split.val), synthetic=split.synthetic
+        split.labels,
+        train,
+        val,
+        split.source,
+        skipped,
+        where,
+        need_val=bool(split.val),
+        synthetic=split.synthetic,
+        by_file=split.by_file,
     )
 
 
@@ -413,7 +422,8 @@ def _grouped(
     source = f"{kind} {where}, grouped {how}, {round(100 * (1 - val_fraction))}/{round(100 * val_fraction)} split"
     if unmatched:
         source += f" ({unmatched} names did not match the regex: each its own group)"
-    return _finish(labels, train, val, source, missing, where, need_val=val_fraction > 0)
+    by_file = not pattern and not groups
+    return _finish(labels, train, val, source, missing, where, need_val=val_fraction > 0, by_file=by_file)
 
 
 def _compile(group_regex: str | None) -> re.Pattern[str] | None:
@@ -477,6 +487,7 @@ def _finish(
     where: Path,
     need_val: bool = True,
     synthetic: bool = False,
+    by_file: bool = False,
 ) -> DataSplit:
     if len(labels) < 2:
         raise DataError(f"{where}: only {len(labels)} class ({', '.join(labels)}); a classifier needs at least 2")
@@ -484,7 +495,7 @@ def _finish(
         raise DataError(f"{where}: the training side of the split is empty")
     if need_val and not val:
         raise DataError(f"{where}: the validation side of the split is empty (too few videos or groups)")
-    return DataSplit(labels, train, val, source, tuple(skipped), synthetic)
+    return DataSplit(labels, train, val, source, tuple(skipped), synthetic, by_file)
 
 
 # ---- decoding, cache, clips ----
@@ -517,7 +528,7 @@ class FrameCache:
 
     def file_for(self, path: Path, spec: Preprocessing) -> Path:
         st = Path(path).stat()
-        key = f"{Path(path).resolve()}|{st.st_mtime_ns}|{st.st_size}|{spec.resize}|{self.VERSION}"
+        key = f"{Path(path).resolve()}|{st.st_mtime_ns}|{st.st_size}|{spec.resize}|{spec.resize_to}|{self.VERSION}"
         return self.directory / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
     def frames(self, path: Path, spec: Preprocessing) -> np.ndarray:

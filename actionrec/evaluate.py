@@ -20,7 +20,7 @@ from .files import atomic_path, write_text_atomic
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from .config import ModelMeta
+    from .config import ModelMeta, Preprocessing
     from .datasets import VideoItem
     from .pipeline import Recognizer
 
@@ -90,11 +90,12 @@ def _loose(name: str) -> str:
     return re.sub(r"[\s_\-]+", "_", name.strip().casefold())
 
 
-def protocol_text(clips_per_video: int, clip_len: int, frame_step: int, resize: int, crop: int) -> str:
-    step = f" (every {frame_step}th frame)" if frame_step > 1 else ""
+def protocol_text(clips_per_video: int, spec: Preprocessing) -> str:
+    step = f" (every {spec.frame_step}th frame)" if spec.frame_step > 1 else ""
+    size = f"resized to {spec.resize_to[0]}x{spec.resize_to[1]}" if spec.resize_to else f"short side {spec.resize}"
     return (
-        f"video = mean softmax of K={clips_per_video} uniformly spaced {clip_len}-frame windows{step}, "
-        f"short side {resize}, centre crop {crop}; clip = each window scored alone"
+        f"video = mean softmax of K={clips_per_video} uniformly spaced {spec.clip_len}-frame windows{step}, "
+        f"{size}, centre crop {spec.crop}; clip = each window scored alone"
     )
 
 
@@ -120,8 +121,7 @@ class SplitChoice:
     group_regex: str | None
     seed: int
     csv: Path | None
-    note: str  # which split was scored: the model's own held-out side, or a warning
-    grouped: bool  # videos carry a real group (regex or CSV column): accuracy per group is meaningful
+    note: str  # which split is scored when it is the model's own held-out side, else ""
 
 
 SPLIT_DEFAULTS: dict[str, Any] = {"fmt": "auto", "split": 1, "val_fraction": 0.2, "group_regex": None, "seed": 0}
@@ -138,7 +138,7 @@ def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
     same = bool(recipe) and trained_on is not None and _same_path(data, trained_on)
     if same and recipe.get("csv") and given.get("csv") is None:
         given["csv"] = Path(recipe["csv"])
-    values = {}
+    values: dict[str, Any] = {}
     for key, default in SPLIT_DEFAULTS.items():
         if given.get(key) is not None:
             values[key] = given[key]
@@ -146,30 +146,21 @@ def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
             values[key] = recipe.get(_RECIPE_KEYS.get(key, key), default)
         else:
             values[key] = default
-    csv = given.get("csv")
-    grouped = values["group_regex"] is not None or _csv_has_groups(csv or (data if data.suffix == ".csv" else None))
+    note = ""
     if same:
-        how = f"group regex {values['group_regex']!r}" if values["group_regex"] else "as in training"
+        how = f"group regex '{values['group_regex']}'" if values["group_regex"] else "as in training"
         note = (
             f"scoring the held-out side of this model's own training split ({how}, "
             f"{round(100 * values['val_fraction'])} %, seed {values['seed']})"
         )
-    elif not grouped:
-        note = (
-            "note: no --group-regex, so folder/CSV data are split by file: clips of one person can fall on both "
-            "sides; give --group-regex, or --subset all for a separate test set"
-        )
-    else:
-        note = ""
     return SplitChoice(
         fmt=str(values["fmt"]),
         split=int(values["split"]),
         val_fraction=float(values["val_fraction"]),
         group_regex=values["group_regex"],
         seed=int(values["seed"]),
-        csv=csv,
+        csv=given.get("csv"),
         note=note,
-        grouped=grouped,
     )
 
 
@@ -178,17 +169,6 @@ def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
-
-
-def _csv_has_groups(path: Path | None) -> bool:
-    """Whether a CSV list names a group (a third column) for its videos."""
-    if path is None or not Path(path).is_file():
-        return False
-    import csv
-
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = [r for r in csv.reader(f) if r]
-    return any(len(r) > 2 and r[2].strip() for r in rows[1:] or rows)
 
 
 # ---- the evaluation ----
@@ -345,7 +325,7 @@ def evaluate(
         )
     spec = meta.preprocessing
     return EvalReport(
-        protocol=protocol_text(clips_per_video, spec.clip_len, spec.frame_step, spec.resize, spec.crop),
+        protocol=protocol_text(clips_per_video, spec),
         clips_per_video=clips_per_video,
         top_k=k,
         videos=len(kept),

@@ -22,7 +22,7 @@ from .aggregate import softmax
 from .config import Preprocessing
 from .errors import ActionrecError
 from .files import atomic_path
-from .transforms import centre_box, preprocess
+from .transforms import centre_box, preprocess, resized_shape
 from .video import iter_windows, probe
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels; pixel edges, so x1 and y1 are exclusive
@@ -39,17 +39,9 @@ SHEET_GAP = 6
 # ---- geometry: pure functions ----
 
 
-def resized_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """(width, height) that `transforms.resize_short_side` gives a width x height frame (the same rounding)."""
-    if min(width, height) == short_side:
-        return width, height
-    scale = short_side / min(width, height)
-    return max(round(width * scale), short_side), max(round(height * scale), short_side)
-
-
 def crop_region(width: int, height: int, spec: Preprocessing) -> Box:
     """The part of a width x height frame the network sees (the centre crop of the resized frame), in frame pixels."""
-    rw, rh = resized_size(width, height, spec.resize)
+    rh, rw = resized_shape(height, width, spec)  # the same resize the network's input went through
     box = centre_box(rh, rw, spec)
     sx, sy = rw / width, rh / height  # resized pixels per frame pixel; pixel edges scale linearly
     return (box.left / sx, box.top / sy, (box.left + box.size) / sx, (box.top + box.size) / sy)

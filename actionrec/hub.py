@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import KINETICS_MEAN, KINETICS_STD, Preprocessing
+from .cpu import cache_root
 from .errors import ActionrecError, ModelFileError
 
 if TYPE_CHECKING:
@@ -134,8 +135,7 @@ def model_store() -> Path:
     home = os.environ.get("ACTIONREC_HOME")
     if home:
         return Path(home).expanduser() / "models"
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "actionrec" / "models"
+    return cache_root().expanduser() / "models"
 
 
 def installed_path(name: str) -> Path:

@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .cpu import cache_root, cpu_facts
+
 log = logging.getLogger(__name__)
 
 DISABLE_ENV = "ACTIONREC_NO_FUSED"  # set to 1 to always use the plain torch formulation
@@ -312,16 +314,7 @@ SOURCE = f"#define SPAN {SPAN}\n{_C}"  # one value of SPAN for the C loops and t
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "actionrec" / "kernels"
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next((line for line in f if line.startswith(("model name", "flags"))), "")
-    except OSError:
-        return platform.processor()
+    return cache_root() / "kernels"
 
 
 def _compile(compiler: str, flags: list[str], out: Path) -> bool:
@@ -359,7 +352,9 @@ def library() -> ctypes.CDLL | None:
         ["-O3", "-fopenmp", *vectorise],
         ["-O3", *vectorise],  # no OpenMP: one thread per kernel
     ):
-        key = hashlib.sha256("\0".join([SOURCE, compiler, *flags, _cpu_model(), platform.machine()]).encode())
+        key = hashlib.sha256(
+            "\0".join([SOURCE, compiler, *flags, cpu_facts().fingerprint(), platform.machine()]).encode()
+        )
         path = _cache_dir() / f"attention-{key.hexdigest()[:16]}.so"
         try:
             if not path.is_file() and not _compile(compiler, flags, path):

@@ -29,9 +29,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .backends import Precision, cpu_has_native_bf16
+from .backends import Precision
 from .checkpoint import save_model
 from .config import ModelMeta, Preprocessing
+from .cpu import auto_bf16, cache_root, cpu_bf16_verdict
 from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, VideoItem, open_dataset
 from .errors import ActionrecError
 from .files import atomic_path, write_text_atomic
@@ -90,7 +91,7 @@ class TrainConfig:
     milestones: tuple[int, ...] = ()  # step schedule: epochs where lr *= gamma; default half and three quarters
     gamma: float = 0.1  # step schedule decay factor
     warmup_epochs: float = 0.0  # linear warmup from ~0 to lr, counted in epochs
-    precision: Precision = Precision.auto  # auto: bf16 autocast where native (recent GPUs, AMX CPUs), else fp32
+    precision: Precision = Precision.auto  # auto: bf16 where faster than fp32 (cpu.auto_bf16)
     device: TrainDevice = TrainDevice.auto
     workers: int | None = None  # decoding processes per training process; default `default_workers`
     seed: int = 0  # model initialisation, data order and augmentation all follow from it
@@ -182,13 +183,25 @@ SCRATCH: dict[str, Any] = {
     "cache": False,
 }
 FINE_TUNE: dict[str, Any] = {
-    "epochs": 15,
+    "epochs": None,  # from the data: fine_tune_epochs()
     "lr": 5e-4,
     "optimizer": Optimizer.adamw,
     "weight_decay": 0.05,
     "schedule": Schedule.cosine,
     "cache": True,
 }
+FINE_TUNE_STEPS = 150  # optimizer steps a fine-tuning run takes at least, however few its clips
+FINE_TUNE_MIN_EPOCHS = 15
+
+
+def fine_tune_epochs(clips: int, batch_size: int) -> int:
+    """Epochs of a fine-tuning run left open: 15, or more for a small set so that it still takes 150 steps (one
+    person's 8 clips: 150 epochs of one step, about 20 s on 2 cores; 15 epochs reached 81 % on Weizmann, 150
+    97.6 %: docs/fine-tuning.md)."""
+    steps_per_epoch = max(math.ceil(clips / batch_size), 1)
+    return max(FINE_TUNE_MIN_EPOCHS, math.ceil(FINE_TUNE_STEPS / steps_per_epoch))
+
+
 _FROM_INIT = ("clip_len", "frame_step", "crop", "resize", "resize_to")  # preprocessing a model file dictates
 
 
@@ -217,7 +230,7 @@ def _open_fields(config: TrainConfig) -> dict[str, Any]:
                 out.update({k: getattr(spec, k, None) for k in _FROM_INIT})
     recipe = {**SCRATCH, **(FINE_TUNE if config.init is not None else {})}
     for name, value in recipe.items():
-        if given[name] is None and name not in out:
+        if given[name] is None and name not in out and value is not None:
             out[name] = value
     if given["arch_args"] is None and "arch_args" not in out:
         out["arch_args"] = {}
@@ -408,15 +421,20 @@ def _setup(config: TrainConfig) -> _Context:
         torch.cuda.set_device(local)
         ctx.device = torch.device("cuda", local)
     if config.precision == Precision.bf16:
+        if not cuda and not cpu_bf16_verdict().trainable:
+            raise ActionrecError(
+                f"--precision bf16: this CPU's bf16 convolution gradients are wrong with torch {torch.__version__} "
+                "(see actionrec.cpu.bf16_gradient_error); train with --precision fp32 or auto"
+            )
         ctx.bf16 = True
     elif config.precision == Precision.auto:
-        ctx.bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_has_native_bf16()
+        ctx.bf16 = auto_bf16(ctx.device.type, training=True)
     return ctx
 
 
 def _check_config(config: TrainConfig, ctx: _Context) -> None:
     checks = [
-        (config.epochs >= 1, f"epochs {config.epochs}: must be at least 1"),
+        (config.epochs is None or config.epochs >= 1, f"epochs {config.epochs}: must be at least 1"),
         (config.batch_size >= 1, f"batch size {config.batch_size}: must be at least 1"),
         (config.lr > 0, f"learning rate {config.lr}: must be positive"),
         (config.val_clips >= 1, f"val clips {config.val_clips}: must be at least 1"),
@@ -475,6 +493,9 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
     _prepare_out(config)
     log = console.print if show else (lambda *a, **k: None)
     log(split.summary(), highlight=False, soft_wrap=True)
+    if config.epochs is None:  # a fine-tuning run left it open: long enough for the data at hand
+        config = dataclasses.replace(config, epochs=fine_tune_epochs(len(split.train), config.batch_size))
+        log(f"{config.epochs} epochs ({FINE_TUNE_STEPS}+ steps of {config.batch_size} clips)", highlight=False)
 
     _seed_everything(config.seed)
     try:
@@ -599,8 +620,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
 
 
 def _default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "actionrec" / "frames"
+    return cache_root() / "frames"
 
 
 def _worker_init(_worker_id: int) -> None:

@@ -4,7 +4,6 @@ matmul peak in a given dtype, and a header line saying what ran where."""
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from actionrec.backends import cpu_has_native_bf16
+from actionrec.cpu import cpu_bf16_verdict, cpu_facts, onednn_bf16
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def matmul_gflops(dtype: torch.dtype, *, n: int = 2048, repeats: int = 5) -> flo
 def native_bf16() -> bool:
     """bf16 is only worth measuring where the CPU computes it natively (AMX / AVX-512 BF16); elsewhere autocast
     emulates it, far slower than fp32."""
-    return cpu_has_native_bf16()
+    return onednn_bf16()
 
 
 def enable_many_compiles(limit: int = 64) -> None:
@@ -82,21 +81,25 @@ def enable_many_compiles(limit: int = 64) -> None:
 
 
 def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_facts().model
+
+
+def cpu_isa() -> str:
+    """The CPU facts that decide bf16: AMX, AVX-512 BF16, AVX2, and this CPU's cache fingerprint."""
+    facts = cpu_facts()
+    isa = [name for name in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if name in facts.flags]
+    return f"{' '.join(isa) or 'no AVX'}, id {facts.fingerprint()}"
 
 
 def header() -> str:
     """One line: software, CPU, threads, native bf16 and load, printed at the top of every bench's output."""
-    bf16 = "native bf16" if native_bf16() else "no native bf16"
+    bf16 = "no native bf16"
+    if native_bf16():
+        verdict = cpu_bf16_verdict()
+        grads = "right" if verdict.trainable else "wrong"
+        bf16 = f"native bf16 at {verdict.speedup:.2f}x fp32, bf16 gradients {grads}"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"torch {torch.__version__}, {cpu_name()} ({os.cpu_count()} CPUs, {bf16}), "
+        f"torch {torch.__version__}, {cpu_name()} ({os.cpu_count()} CPUs, {cpu_isa()}, {bf16}), "
         f"{torch.get_num_threads()} threads, load average {load:.1f}"
     )

@@ -23,11 +23,10 @@ from actionrec.explain import (
     explain_video,
     load_for_explain,
     nearest_windows,
-    resized_size,
     select_blocks,
     sheet_size,
 )
-from actionrec.transforms import preprocess, resize_short_side
+from actionrec.transforms import preprocess, resize_frame, resized_shape
 
 runner = CliRunner()
 
@@ -189,11 +188,22 @@ def test_bad_inputs_are_clear_errors(videos, tiny_model, tmp_path):
 
 
 @pytest.mark.parametrize("width,height", [(96, 72), (64, 64), (640, 480), (71, 199), (36, 40)])
-def test_resized_size_matches_the_pipeline(width, height):
-    """The geometry uses the very sizes `transforms.resize_short_side` produces."""
+@pytest.mark.parametrize("resize_to", [None, (40, 54)])
+def test_resized_shape_matches_the_pipeline(width, height, resize_to):
+    """The geometry uses the very sizes the pipeline's resize produces, short-side or fixed (torchvision's)."""
+    spec = Preprocessing(clip_len=4, frame_step=1, resize=36, crop=32, resize_to=resize_to)
     frame = np.zeros((height, width, 3), np.uint8)
-    h, w = resize_short_side(frame, 36).shape[:2]
-    assert resized_size(width, height, 36) == (w, h)
+    assert resize_frame(frame, spec).shape[:2] == resized_shape(height, width, spec)
+
+
+def test_crop_region_of_a_fixed_resize():
+    """With torchvision's fixed 128x171 resize, the network sees the centre 112x112 of it: in a 640x480 frame the
+    box from (640 * 29/171, 480 * 8/128), aspect not kept."""
+    spec = Preprocessing(clip_len=16, frame_step=1, resize=128, crop=112, resize_to=(128, 171))
+    x0, y0, x1, y1 = crop_region(640, 480, spec)
+    left = (171 - 112) // 2  # centre_box floors the odd pixel
+    assert x0 == pytest.approx(left * 640 / 171) and x1 == pytest.approx((left + 112) * 640 / 171)
+    assert y0 == pytest.approx(8 * 480 / 128) and y1 == pytest.approx(120 * 480 / 128)
 
 
 def test_crop_region_round_trip_through_preprocess():
