@@ -4,6 +4,7 @@ scripted order, and the synthetic benchmark's split files load through the UCF-1
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,43 @@ def test_synth_split_files_load_with_the_ucf101_reader(tmp_path):
     assert len(split.train) == summary.n_train and len(split.val) == summary.n_test
     assert {i.group for i in split.train}.isdisjoint({i.group for i in split.val})
     assert {i.label for i in split.val} == set(range(len(CLASSES)))
+
+
+def _readme_json_example() -> dict:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Output schema") :]
+    block = section[section.index("```json") + len("```json") : section.index("```", section.index("```json") + 7)]
+    return json.loads(block)
+
+
+def test_readme_json_example_is_real_output():
+    """The README's JSON example is what its command prints: the same fields with the same types, the same video
+    facts and labels, scores within rounding (and bf16's wobble), its window the first one predict gives."""
+    example = _readme_json_example()
+    cwd = Path.cwd()
+    try:
+        os.chdir(ROOT)  # the example names the video as the command does, relative to the checkout
+        res = CliRunner().invoke(app, ["predict", "samples/punch.mp4", "--format", "json", "--top-k", "2"])
+    finally:
+        os.chdir(cwd)
+    assert res.exit_code == 0, res.output
+    real = json.loads(res.stdout)["videos"][0]
+
+    def shape(v):
+        if isinstance(v, dict):
+            return {k: shape(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [shape(v[0])] if v else []
+        return type(v).__name__ if v is not None else None
+
+    assert shape(example) == shape(real)
+    for key in ("video", "frames", "fps", "duration_s", "label", "error"):
+        assert example[key] == real[key], key
+    assert example["score"] == pytest.approx(real["score"], abs=0.02)
+    pairs = [(example["top"], real["top"]), (example["windows"][0]["top"], real["windows"][0]["top"])]
+    for shown, got in pairs:
+        assert [t["label"] for t in shown] == [t["label"] for t in got]
+        assert [t["score"] for t in shown] == pytest.approx([t["score"] for t in got], abs=0.02)
+    assert {k: example["windows"][0][k] for k in ("start_s", "end_s")} == {
+        k: real["windows"][0][k] for k in ("start_s", "end_s")
+    }
