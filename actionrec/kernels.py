@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -317,33 +318,78 @@ def _cache_dir() -> Path:
     return cache_root() / "kernels"
 
 
-def _compile(compiler: str, flags: list[str], out: Path) -> bool:
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _verified(path: Path) -> bool:
+    """The cached library is whole: its bytes hash to what the build wrote beside it (`<name>.sha256`). Loading a
+    cut or overwritten shared object can kill the process with SIGBUS, which no handler can turn into a message."""
+    try:
+        return path.read_bytes()[:4] == b"\x7fELF" and _digest(path) == path.with_suffix(".sha256").read_text().strip()
+    except OSError:
+        return False
+
+
+def _compile(compiler: list[str], flags: list[str], out: Path) -> bool:
+    """Build the library into `out` (and its `.sha256` beside it), each file replaced atomically."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "attention_kernels.c"
         src.write_text(SOURCE, encoding="utf-8")
         built = Path(tmp) / out.name
-        cmd = [compiler, *flags, "-shared", "-fPIC", str(src), "-o", str(built)]
+        cmd = [*compiler, *flags, "-shared", "-fPIC", str(src), "-o", str(built)]
         try:
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.SubprocessError) as e:
-            log.debug("fused attention kernels: %s failed: %s", compiler, e)
+            log.debug("fused attention kernels: %s failed: %s", " ".join(compiler), e)
             return False
         if result.returncode != 0:
             log.debug("fused attention kernels: %s failed:\n%s", " ".join(cmd), result.stderr)
             return False
-        out.parent.mkdir(parents=True, exist_ok=True)
+        digest = Path(tmp) / "digest"
+        digest.write_text(_digest(built) + "\n")
         os.replace(built, out)  # atomic: another process sees the whole library or none
+        os.replace(digest, out.with_suffix(".sha256"))
         return True
+
+
+def _compiler() -> list[str] | None:
+    """$CC split like a shell would (`ccache gcc` works), else cc, gcc or clang on the PATH."""
+    if os.environ.get("CC", "").strip():
+        return shlex.split(os.environ["CC"])
+    found = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    return [found] if found else None
+
+
+def _writable_cache() -> Path | None:
+    """The kernel cache folder, made if needed, when this process can write there; else None."""
+    folder = _cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+        return folder
+    except OSError:
+        return None
 
 
 @functools.lru_cache(maxsize=1)
 def library() -> ctypes.CDLL | None:
-    """The compiled kernels, built once per machine and source version; None where they can't be built."""
+    """The compiled kernels, built once per machine and source version and verified before each load; None where
+    they can't be built. With an unwritable cache they are built once per process, in a temporary folder."""
     if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
         return None
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    compiler = _compiler()
     if not compiler:
         return None
+    folder = _writable_cache()
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="actionrec-kernels-"))
+        log.warning(
+            "fused attention kernels: cache %s is not writable; building them for this process only (in %s)",
+            _cache_dir(),
+            folder,
+        )
     # -march=native: AVX2/AVX-512 where the CPU has them; the rest lets the compiler vectorise the sum and max
     # reductions: it may reorder the additions and assume finite activations (no NaN or inf in a trained network)
     vectorise = ["-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math", "-ffinite-math-only"]
@@ -353,12 +399,15 @@ def library() -> ctypes.CDLL | None:
         ["-O3", *vectorise],  # no OpenMP: one thread per kernel
     ):
         key = hashlib.sha256(
-            "\0".join([SOURCE, compiler, *flags, cpu_facts().fingerprint(), platform.machine()]).encode()
+            "\0".join([SOURCE, *compiler, *flags, cpu_facts().fingerprint(), platform.machine()]).encode()
         )
-        path = _cache_dir() / f"attention-{key.hexdigest()[:16]}.so"
+        path = folder / f"attention-{key.hexdigest()[:16]}.so"
         try:
-            if not path.is_file() and not _compile(compiler, flags, path):
-                continue
+            if not _verified(path):
+                if path.exists():
+                    log.info("fused attention kernels: %s is damaged; building it again", path)
+                if not _compile(compiler, flags, path):
+                    continue
             return _bind(ctypes.CDLL(str(path)))
         except OSError as e:  # unwritable cache, or a library that does not load
             log.debug("fused attention kernels: %s: %s", path, e)

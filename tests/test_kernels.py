@@ -4,6 +4,13 @@ and cached, and a clean fallback where they can't be built."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -236,12 +243,64 @@ def test_switched_off_by_environment(monkeypatch, fresh_library):
     assert kernels.library() is None
 
 
-def test_unwritable_cache_falls_back_cleanly(tmp_path, monkeypatch, fresh_library):
-    """A cache location that can't be created (here: a file where the folder should be) means torch, not an error."""
+@needs_compiler
+def test_unwritable_cache_builds_once_per_process_and_says_so(tmp_path, monkeypatch, fresh_library, caplog):
+    """A cache location that can't be created (a file where the folder should be): the kernels are built once, in
+    a temporary folder, with one warning naming the cache, instead of three failed builds thrown away."""
     blocker = tmp_path / "cache"
     blocker.write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert kernels.library() is None
+    builds = []
+    real = kernels._compile
+    monkeypatch.setattr(kernels, "_compile", lambda *a: builds.append(a) or real(*a))
+    with caplog.at_level("WARNING", logger="actionrec.kernels"):
+        assert kernels.library() is not None and kernels.library() is not None
+    assert len(builds) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(blocker) in warnings[0]
+
+
+@needs_compiler
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+def test_a_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch, fresh_library, damage):
+    """A cached library cut short (which used to kill fp32 runs with SIGBUS), emptied or overwritten fails its
+    check and is built again; the rebuilt one passes it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kernels.library() is not None
+    (path,) = (tmp_path / "actionrec" / "kernels").glob("attention-*.so")
+    data = path.read_bytes()
+    damaged = tmp_path / "damaged.so"  # a new file put in its place: this process still maps the old one
+    damaged.write_bytes({"truncated": data[:20000], "empty": b"", "garbage": b"\x7fELF" + bytes(len(data) - 4)}[damage])
+    os.replace(damaged, path)
+    assert not kernels._verified(path)
+    kernels.library.cache_clear()
+    builds = []
+    real = kernels._compile
+    monkeypatch.setattr(kernels, "_compile", lambda *a: builds.append(a) or real(*a))
+    assert kernels.library() is not None and len(builds) == 1 and kernels._verified(path)
+
+
+@needs_compiler
+def test_truncated_cached_library_does_not_kill_predict(tmp_path):
+    """The reported crash, as a user meets it: a cached library cut to 20,000 bytes, then an fp32 predict in a new
+    process: exit 0 with its results, no Bus error."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    sample = Path(__file__).resolve().parents[1] / "samples" / "punch.mp4"
+    cmd = [sys.executable, "-m", "actionrec", "predict", str(sample), "--precision", "fp32", "--format", "json"]
+    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    (path,) = (tmp_path / "actionrec" / "kernels").glob("attention-*.so")
+    path.write_bytes(path.read_bytes()[:20000])
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["videos"][0]["label"] == "punch"
+
+
+@needs_compiler
+def test_a_compiler_with_arguments_works(tmp_path, monkeypatch, fresh_library):
+    """CC may be a command line (`ccache gcc`): here `env cc`, split like a shell and run."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CC", "env " + (shutil.which("cc") or shutil.which("gcc")))
+    assert kernels.library() is not None
 
 
 @pytest.mark.parametrize(("width", "channels_last"), [(16, False), (32, True)])
