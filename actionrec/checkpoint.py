@@ -41,8 +41,8 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     try:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
-            if size > 100 * 2**20:
-                raise ValueError("header too large")
+            if size > min(100 * 2**20, path.stat().st_size - 8):
+                raise ValueError(f"header of {size} bytes in a file of {path.stat().st_size}")
             header = json.loads(f.read(size))
         text = header.get("__metadata__", {}).get(META_KEY)
     except (struct.error, ValueError, UnicodeDecodeError, AttributeError) as e:
@@ -50,9 +50,22 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     if text is None:
         raise ModelFileError(f"{path}: a safetensors file without actionrec metadata (labels, preprocessing)")
     try:
-        return ModelMeta.from_json(text)
+        meta = ModelMeta.from_json(text)
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{path}: bad actionrec metadata: {e}") from None
+    try:
+        ends = [int(e["data_offsets"][1]) for k, e in header.items() if k != "__metadata__"]
+    except (KeyError, TypeError, IndexError, ValueError):
+        raise ModelFileError(f"{path}: not a safetensors model file (malformed tensor table)") from None
+    if max(ends, default=0) > path.stat().st_size - 8 - size:
+        raise ModelFileError(
+            f"{path}: cut short: its tensors need {8 + size + max(ends)} bytes, it has {path.stat().st_size}"
+        )
+    classifier = header.get("fc.weight") or header.get("module.fc.weight") or {}
+    rows = (classifier.get("shape") or [None])[0] if isinstance(classifier, dict) else None
+    if rows != meta.num_classes:
+        raise ModelFileError(f"{path}: {meta.num_classes} labels, but the classifier (fc.weight) has {rows} outputs")
+    return meta
 
 
 def save_model(path: str | os.PathLike[str], model: nn.Module, meta: ModelMeta) -> Path:
@@ -85,7 +98,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[nn.Mo
     meta = read_meta(path)
     try:
         model = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ModelFileError(f"{path}: cannot build {meta.arch!r} from its metadata ({e})") from None
     try:
         model.load_state_dict(load_state(path))

@@ -9,6 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT_VERSION = 1  # bumped when the metadata layout changes incompatibly
+ARCHITECTURES = ("r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d")  # networks.BUILDERS' keys, torch-free
+
+# What a model file's metadata may hold: checked before anything is built or allocated from it.
+LIMITS = {
+    "labels": 100_000,  # classes (Kinetics-700 has 700)
+    "label_chars": 256,
+    "clip_len": 512,
+    "frame_step": 64,
+    "size": 4096,  # resize, crop, resize_to sides, in pixels
+    "arch_number": 4096,  # any number among the builder's arguments (width, growth, reduction, ...)
+    "text_chars": 100_000,  # description
+}
 
 KINETICS_MEAN = (
     0.43216,
@@ -82,11 +94,10 @@ class ModelMeta:
 
     @classmethod
     def from_json(cls, text: str) -> ModelMeta:
+        """Parse and check model-file metadata: types, ranges and counts (`check_metadata`), so that a damaged or
+        hostile file is refused before anything is allocated from it. Raises ValueError."""
         raw = json.loads(text)
-        if not isinstance(raw, dict) or "arch" not in raw or "labels" not in raw:
-            raise ValueError("metadata lacks 'arch' or 'labels'")
-        if raw.get("format_version", 1) > FORMAT_VERSION:
-            raise ValueError(f"made by a newer actionrec (format {raw['format_version']} > {FORMAT_VERSION})")
+        check_metadata(raw)
         pre = raw.get("preprocessing") or {}
         return cls(
             arch=raw["arch"],
@@ -97,3 +108,72 @@ class ModelMeta:
             description=str(raw.get("description") or ""),
             format_version=raw.get("format_version", FORMAT_VERSION),
         )
+
+
+def check_metadata(raw: Any) -> None:
+    """Raise ValueError naming the first field of model-file metadata that is missing, of the wrong type, out of
+    range or too large (`LIMITS`)."""
+    import math
+
+    if not isinstance(raw, dict) or "arch" not in raw or "labels" not in raw:
+        raise ValueError("metadata lacks 'arch' or 'labels'")
+    version = raw.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"format_version {version!r}: not an integer")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"made by a newer actionrec (format {version} > {FORMAT_VERSION})")
+    if raw["arch"] not in ARCHITECTURES:
+        raise ValueError(f"arch {str(raw['arch'])[:40]!r}: not one of {', '.join(ARCHITECTURES)}")
+
+    def number(name: str, v: Any, low: float, high: float, integer: bool = False) -> None:
+        if isinstance(v, bool) or not isinstance(v, int | float) or (integer and not isinstance(v, int)):
+            raise ValueError(f"{name} {str(v)[:40]!r}: not {'an integer' if integer else 'a number'}")
+        if not math.isfinite(v) or not low <= v <= high:
+            raise ValueError(f"{name} {v!r}: outside {low:g}..{high:g}")
+
+    args = raw.get("arch_args") or {}
+    if not isinstance(args, dict):
+        raise ValueError("arch_args: not an object")
+    for key, value in args.items():
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, bool) and v is not None:
+                number(f"arch_args.{key}", v, 0, LIMITS["arch_number"])
+    if "width" in args:
+        number("arch_args.width", args["width"], 1, LIMITS["arch_number"], integer=True)
+
+    labels = raw["labels"]
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError("labels: not a list of strings")
+    if not 1 <= len(labels) <= LIMITS["labels"]:
+        raise ValueError(f"labels: {len(labels)} of them, a model needs 1..{LIMITS['labels']}")
+    if any(len(x) > LIMITS["label_chars"] for x in labels):
+        raise ValueError(f"labels: a label longer than {LIMITS['label_chars']} characters")
+
+    pre = raw.get("preprocessing") or {}
+    if not isinstance(pre, dict):
+        raise ValueError("preprocessing: not an object")
+    unknown = set(pre) - {f.name for f in dataclasses.fields(Preprocessing)}
+    if unknown:
+        raise ValueError(f"preprocessing: unknown field {sorted(unknown)[0]!r}")
+    for name, high in (("clip_len", "clip_len"), ("frame_step", "frame_step"), ("resize", "size"), ("crop", "size")):
+        if name in pre:
+            number(f"preprocessing.{name}", pre[name], 1, LIMITS[high], integer=True)
+    for name, low in (("mean", -1e3), ("std", 1e-6)):
+        if name in pre:
+            values = pre[name]
+            if not isinstance(values, list) or len(values) != 3:
+                raise ValueError(f"preprocessing.{name}: not 3 numbers (R, G, B)")
+            for v in values:
+                number(f"preprocessing.{name}", v, low, 1e3)
+    if pre.get("resize_to") is not None:
+        size = pre["resize_to"]
+        if not isinstance(size, list) or len(size) != 2:
+            raise ValueError("preprocessing.resize_to: not [height, width]")
+        for v in size:
+            number("preprocessing.resize_to", v, 1, LIMITS["size"], integer=True)
+
+    if not isinstance(raw.get("training") or {}, dict):
+        raise ValueError("training: not an object")
+    description = raw.get("description") or ""
+    if not isinstance(description, str) or len(description) > LIMITS["text_chars"]:
+        raise ValueError("description: not a string of reasonable length")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .attention import Attention3d
+from .config import ARCHITECTURES
 
 Kernel = tuple[int, int, int]
 
@@ -385,6 +386,9 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "dense3d": dense3d,
     "c3d": c3d,
 }
+
+
+assert tuple(BUILDERS) == ARCHITECTURES, "config.ARCHITECTURES names the builders, torch-free"
 
 
 def build(arch: str, *, num_classes: int, **arch_args) -> nn.Module:

@@ -1,0 +1,118 @@
+"""Damaged and tampered model files (a generated fault corpus: metadata out of range or of the wrong type, a header
+larger than its file, a file cut in half, a bit-rotted header) are refused before anything is allocated from them,
+with one `error:` line naming the file and exit code 1, from every command that opens a model."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from actionrec.checkpoint import META_KEY, read_meta
+from actionrec.cli import app
+from actionrec.errors import ModelFileError
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "punch.mp4"
+
+
+def rewrite_meta(source: Path, target: Path, change: Callable[[dict], None]) -> Path:
+    """A copy of a safetensors model file whose actionrec metadata went through `change` (tensors untouched)."""
+    data = source.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    meta = json.loads(header["__metadata__"][META_KEY])
+    change(meta)
+    header["__metadata__"][META_KEY] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    target.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + size :])
+    return target
+
+
+def _set(path: str, value) -> Callable[[dict], None]:
+    def change(meta: dict) -> None:
+        *parents, last = path.split(".")
+        node = meta
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+
+    return change
+
+
+TAMPERED = {
+    "std zero": (_set("preprocessing.std", [0, 0, 0]), "preprocessing.std"),
+    "clip_len 1e9": (_set("preprocessing.clip_len", 10**9), "preprocessing.clip_len"),
+    "5,000,000 labels": (_set("labels", [f"c{i}" for i in range(5_000_000)]), "labels"),
+    "labels as a string": (_set("labels", "left,right,still"), "labels"),
+    "width -1": (_set("arch_args.width", -1), "arch_args.width"),
+    "width NaN": (_set("arch_args.width", float("nan")), "arch_args.width"),
+    "arch os.system": (_set("arch", "os.system"), "arch"),
+    "labels and classifier disagree": (_set("labels", ["a", "b", "c", "d"]), "classifier"),
+}
+
+
+@pytest.fixture(scope="module")
+def fault_corpus(tiny_model, tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    """Each fault as a file beside what its error must mention."""
+    d = tmp_path_factory.mktemp("faults")
+    corpus = {
+        name: (rewrite_meta(tiny_model, d / f"{i}.safetensors", change), word)
+        for i, (name, (change, word)) in enumerate(TAMPERED.items())
+    }
+    data = tiny_model.read_bytes()
+    half = d / "cut-in-half.safetensors"
+    half.write_bytes(data[: len(data) // 2])
+    corpus["cut in half"] = (half, "cut-in-half")
+    huge = d / "header-larger-than-file.safetensors"
+    huge.write_bytes(struct.pack("<Q", 10 * len(data)) + data[8:])
+    corpus["header larger than the file"] = (huge, "header")
+    rot = bytearray(data)
+    for i in range(20, 60, 3):  # bit rot inside the JSON header
+        rot[i] ^= 0x5A
+    rotted = d / "bit-rotted.safetensors"
+    rotted.write_bytes(bytes(rot))
+    corpus["bit-rotted header"] = (rotted, "bit-rotted")
+    return corpus
+
+
+@pytest.mark.parametrize("fault", [*TAMPERED, "cut in half", "header larger than the file", "bit-rotted header"])
+def test_read_meta_refuses_each_fault_quickly(fault_corpus, fault):
+    """read_meta raises ModelFileError naming the file and the field, within a second (nothing big allocated)."""
+    path, word = fault_corpus[fault]
+    t0 = time.perf_counter()
+    with pytest.raises(ModelFileError) as caught:
+        read_meta(path)
+    assert str(path) in str(caught.value) or word in str(caught.value)
+    if fault in TAMPERED:
+        assert word in str(caught.value)
+    assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize("fault", ["std zero", "5,000,000 labels", "width NaN", "arch os.system", "cut in half"])
+@pytest.mark.parametrize("command", ["predict", "info", "evaluate"])
+def test_every_command_gives_one_error_line(fault_corpus, fault, command, tmp_path):
+    """predict, info and evaluate with a bad model file: exit 1, one `error:` line naming the file, no traceback."""
+    path, _ = fault_corpus[fault]
+    args = {
+        "predict": ["predict", SAMPLE, "--model", path],
+        "info": ["info", path],
+        "evaluate": ["evaluate", "--data", tmp_path, "--model", path],
+    }[command]
+    res = runner.invoke(app, [str(a) for a in args])
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and str(path) in lines[0]
+    assert "Traceback" not in res.output
+
+
+def test_a_good_file_still_reads(tiny_model):
+    """The checks let a normal model file through unchanged."""
+    meta = read_meta(tiny_model)
+    assert meta.labels == ("left", "right", "still") and meta.preprocessing.std[0] > 0
