@@ -5,6 +5,7 @@ Memory is bounded by one window's span of frames, whatever the video's length.
 
 from __future__ import annotations
 
+import logging
 import os
 
 # FFmpeg and OpenCV print their own warnings ("moov atom not found") to stderr; errors reach the user through
@@ -21,6 +22,8 @@ import cv2
 import numpy as np
 
 from .errors import VideoError
+
+log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -223,12 +226,27 @@ def iter_windows(
     n = len(ring) and ring[-1][0] + 1
     if n == 0:
         raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+    truncated = n_hint > 0 and n < n_hint - 1 - n_hint // 50  # a container's count may be off by a frame or two
+    if truncated:
+        log.warning("warning: %s: truncated: %d of the %d frames its container lists decode", Path(path), n, n_hint)
     if n < span:  # shorter than one window: loop its frames so that it still gets a label
-        looped = _take(ring, 0, 1, path)[[(k * frame_step) % n for k in range(clip_len)]]
-        waiting.append((0, ring[0][1], looped))
+        frames = [f for (_, _, f) in ring if f is not None] if truncated else list(_take(ring, 0, 1, path))
+        if not frames:
+            raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+        step = frame_step if not truncated else 1  # a cut video: only the frames that were converted
+        waiting.append((0, ring[0][1], np.stack([frames[(k * step) % len(frames)] for k in range(clip_len)])))
     elif last_start < 0 or (last_start + span < n and (num_windows is None or pending)):
-        # The tail is not covered (or the container's count was wrong): one window aligned to the end.
-        waiting.append((n - span, ring[0][1], _take(ring, n - span, frame_step, path)))
+        # The tail is not covered (or the container's count was wrong): one window aligned to the end. In a cut
+        # video some of its frames were skipped as not needed: the tail's frames at hand, spread over the window.
+        tail = [f for (i, _, f) in ring if i >= n - span and (i - n + span) % frame_step == 0]
+        available = [f for (_, _, f) in ring if f is not None]
+        if all(f is not None for f in tail):
+            waiting.append((n - span, ring[0][1], np.stack(tail)))
+        elif truncated and available:
+            pick = np.linspace(0, len(available) - 1, clip_len).round().astype(int)
+            waiting.append((n - span, ring[0][1], np.stack([available[k] for k in pick])))
+        else:
+            raise VideoError(f"{Path(path)}: frames could not be decoded (corrupt stream)")
     for k, (start, start_s, frames) in enumerate(waiting):
         yield Window(count + k, start, frames, start_s, end_s, video_frames=n if k == len(waiting) - 1 else 0)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -120,3 +124,51 @@ def test_shared_clips_present_or_skipped():
     if not shared_clips():
         pytest.skip("../shared/data/clips is absent")
     assert len(shared_clips()) >= 1
+
+
+def _decodable(path) -> int:
+    cap, n = cv2.VideoCapture(str(path)), 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+def _faststart_mp4(path, frames):
+    """An MPEG-4 .mp4 with its index (moov) before the data, as streaming sites write them."""
+    av = pytest.importorskip("av")
+    h, w = frames.shape[1:3]
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["mjpeg-avi", "faststart-mp4"])
+def test_a_truncated_but_decodable_video_is_labelled_from_what_decodes(tmp_path, kind):
+    """A video cut short (an MJPEG AVI cut at 53 %, a faststart MP4 cut in half) whose container still lists all
+    120 frames is labelled from the frames that decode: predict exits 0, reports the decoded frame count, and says
+    on stderr that the video is truncated."""
+    frames = moving_square_frames(120, 160, 120)
+    whole = tmp_path / ("whole.avi" if kind == "mjpeg-avi" else "whole.mp4")
+    if kind == "mjpeg-avi":
+        write_cv2_video(whole, frames, 25.0, "MJPG")
+        keep = 53
+    else:
+        _faststart_mp4(whole, frames)
+        keep = 50
+    data = whole.read_bytes()
+    cut = tmp_path / ("cut" + whole.suffix)
+    cut.write_bytes(data[: len(data) * keep // 100])
+    decodable = _decodable(cut)
+    assert 0 < decodable < 120
+    cmd = [sys.executable, "-m", "actionrec", "predict", str(cut), "--format", "json"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    video = json.loads(res.stdout)["videos"][0]
+    assert video["error"] is None and video["frames"] == decodable and video["windows"]
+    assert "truncated" in res.stderr and str(cut) in res.stderr
