@@ -1,7 +1,7 @@
 """actionrec: video action recognition with a 3D residual attention network.
 
 >>> import actionrec
->>> model = actionrec.load("models/actionrec-default.safetensors")
+>>> model = actionrec.load()  # the shipped default model; or a model file, or an installed model's name
 >>> result = model.predict("clip.mp4")
 >>> result.label, result.windows[0].start_s
 """

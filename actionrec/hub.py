@@ -181,7 +181,8 @@ def resolve_model(ref: str | os.PathLike[str] | None = None) -> Path:
 
 def _default(path: Path) -> Path:
     if not path.exists():
-        raise ModelFileError(f"{path}: the default model is not installed; pass --model FILE or a model name")
+        why = "from $ACTIONREC_MODEL" if os.environ.get("ACTIONREC_MODEL") else "missing from this install"
+        raise ModelFileError(f"{path}: the default model is not there ({why}); pass a model file or name")
     return path
 
 

@@ -11,6 +11,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,17 @@ _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole win
 
 
 def default_model_path() -> Path:
-    """The shipped default model (models/ beside the package), or $ACTIONREC_MODEL when set."""
+    """The shipped default model, or $ACTIONREC_MODEL when set: the package data of `actionrec.models` (the
+    checkout's models/, mapped in pyproject.toml; in a wheel, actionrec/models/), found through importlib.resources;
+    in a checkout that is not installed, models/ beside the package."""
     env = os.environ.get("ACTIONREC_MODEL")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
+    try:
+        found = resources.files("actionrec.models") / DEFAULT_MODEL_NAME
+    except ModuleNotFoundError:  # a bare checkout on sys.path: no install, so no package mapping
+        return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
+    return Path(str(found))
 
 
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:

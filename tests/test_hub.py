@@ -460,8 +460,12 @@ def test_resolve_model(store, monkeypatch, tiny_model, tmp_path):
     ):
         hub.resolve_model(tmp_path / "nope.safetensors")
     monkeypatch.setenv("ACTIONREC_MODEL", str(tmp_path / "gone.safetensors"))
-    with pytest.raises(ActionrecError, match="default model is not installed"):
+    with pytest.raises(ActionrecError) as e:
         hub.resolve_model(None)
+    assert str(e.value) == (
+        f"{tmp_path / 'gone.safetensors'}: the default model is not there (from $ACTIONREC_MODEL); "
+        "pass a model file or name"
+    )
     res = runner.invoke(app, ["models"])
     assert res.exit_code == 0 and any(line.startswith("mine ") for line in res.stdout.splitlines())
     assert "r3d10, 3 labels" in res.stdout and "missing" in res.stdout
