@@ -7,8 +7,11 @@ Torch is imported only when the PyTorch back end is opened.
 from __future__ import annotations
 
 import enum
+import functools
+import io
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -135,20 +138,24 @@ def _wide(meta: ModelMeta) -> bool:
 
 
 OPENVINO = "OpenVINOExecutionProvider"
+PLUGIN_REGISTRATION = "actionrec-openvino"  # the name the OpenVINO plug-in library is registered under
+OPENVINO_HINT = "pip install 'actionrec[openvino]' on Intel CPUs, or onnxruntime-openvino in place of onnxruntime"
 
 
 class OnnxBackend:
-    """An exported `.onnx` model run by ONNX Runtime: on the CPU through its OpenVINO execution provider where the
-    installed build has it (`onnxruntime-openvino`, the default install on Linux x86-64), else its own CPU
-    provider; CUDA where that provider is installed. `provider="cpu"` forces ONNX Runtime's own CPU kernels.
+    """An exported `.onnx` model run by ONNX Runtime: on the CPU through OpenVINO's execution provider where it is
+    present, else ONNX Runtime's own CPU provider; CUDA where that provider is installed. OpenVINO comes either as
+    the plug-in package beside the stock onnxruntime (`pip install 'actionrec[openvino]'`, onnxruntime-ep-openvino,
+    registered here once per process; it offers Intel CPUs only) or built into onnxruntime-openvino, installed in
+    place of onnxruntime. `provider="cpu"` forces ONNX Runtime's own CPU kernels.
 
     Why OpenVINO: ONNX Runtime's CPU provider runs Conv3d as im2col + GEMM, 1.6-2.1x torch's time per convolution
-    (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions, and the shipped model ran 1.66x
-    faster than on the CPU provider (bench/bench_onnx.py: 159 vs 96 clips/s; r3d18 w16 1.96x), at fp32 (OpenVINO's
-    automatic bf16 on AMX CPUs is turned off), its threads not pinned to cores (full predict of a 3-minute video
-    1.60-1.68 s against 1.84-1.86 s pinned, the network alone the same). CPU-provider session (bench/bench_onnx.py
-    --tune): all graph optimisations, one intra-op thread per physical core, worker threads that sleep between calls
-    (spinning gained nothing and steals CPU from the decoding thread beside the network in predict)."""
+    (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions (bench/bench_onnx.py and its
+    README section compare the providers), run here at fp32 (OpenVINO's automatic bf16 on AMX CPUs is turned off),
+    its threads not pinned to cores (full predict of a 3-minute video 1.60-1.68 s against 1.84-1.86 s pinned, the
+    network alone the same). CPU-provider session (bench/bench_onnx.py --tune): all graph optimisations, one
+    intra-op thread per physical core, worker threads that sleep between calls (spinning gained nothing and steals
+    CPU from the decoding thread beside the network in predict)."""
 
     name = "onnxruntime"
 
@@ -164,27 +171,39 @@ class OnnxBackend:
         import onnxruntime as ort
 
         threads = threads or physical_cores()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        options.log_severity_level = 3  # errors only: its warnings are not the user's business
         available = ort.get_available_providers()
         providers: list = ["CPUExecutionProvider"]
+        plugin: list = []  # OpenVINO's devices from the plug-in package, when it is what provides OpenVINO
         if device == "cuda":
             if "CUDAExecutionProvider" not in available:
                 raise ActionrecError(f"{path}: onnxruntime here has no CUDA provider; use --device cpu")
             providers.insert(0, "CUDAExecutionProvider")
-        elif provider == "openvino" and OPENVINO not in available:
-            raise ActionrecError(f"{path}: this onnxruntime has no OpenVINO provider (see onnxruntime-openvino)")
-        elif provider in ("auto", "openvino") and OPENVINO in available:
+        elif provider in ("auto", "openvino"):
+            built_in = OPENVINO in available
+            plugin = [] if built_in else openvino_plugin_devices()
+            if provider == "openvino" and not (built_in or plugin):
+                raise ActionrecError(f"{path}: no OpenVINO provider here ({OPENVINO_HINT})")
             pinning = json.dumps({"CPU": {"ENABLE_CPU_PINNING": "NO"}})  # threads free to yield to the decoder
-            ov = {"device_type": "CPU", "precision": "FP32", "num_of_threads": str(threads), "load_config": pinning}
-            providers.insert(0, (OPENVINO, ov))
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as e:  # onnxruntime raises its own untyped errors for bad graphs
-            raise ModelFileError(f"{path}: onnxruntime cannot load it ({first_line(e)})") from None
+            ov = {"precision": "FP32", "num_of_threads": str(threads), "load_config": pinning}
+            if built_in:
+                providers.insert(0, (OPENVINO, {"device_type": "CPU", **ov}))
+        self.session = None
+        if plugin:
+            with_plugin = _session_options(ort, threads, spinning)
+            try:
+                with_plugin.add_provider_for_devices(plugin, ov)
+                self.session = ort.InferenceSession(str(path), with_plugin)
+            except Exception as e:  # a plug-in that refuses the graph or its options: ONNX Runtime's kernels run it
+                if provider == "openvino":
+                    raise ActionrecError(f"{path}: OpenVINO's plug-in cannot run it ({first_line(e)})") from None
+                self.session = None
+        if self.session is None:
+            try:
+                self.session = ort.InferenceSession(
+                    str(path), _session_options(ort, threads, spinning), providers=providers
+                )
+            except Exception as e:  # onnxruntime raises its own untyped errors for bad graphs
+                raise ModelFileError(f"{path}: onnxruntime cannot load it ({first_line(e)})") from None
         self.provider = self.session.get_providers()[0]  # what runs the graph: the first provider that took it
         self.meta = _meta_from_props(path, self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
@@ -192,6 +211,44 @@ class OnnxBackend:
     def __call__(self, clips: np.ndarray) -> np.ndarray:
         (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(clips, dtype=np.float32)})
         return logits
+
+
+def _session_options(ort, threads: int, spinning: bool):
+    """The session settings every OnnxBackend uses (see its docstring)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.log_severity_level = 3  # errors only: its warnings are not the user's business
+    return options
+
+
+@functools.cache
+def _register_openvino_plugin() -> bool:
+    """Register the plug-in package's library with ONNX Runtime, once per process; False where that cannot be."""
+    try:
+        import onnxruntime as ort
+        import onnxruntime_ep_openvino as plugin
+    except ImportError:
+        return False
+    if not hasattr(ort, "register_execution_provider_library"):  # onnxruntime before 1.22: no plug-ins
+        return False
+    try:
+        ort.register_execution_provider_library(PLUGIN_REGISTRATION, plugin.get_library_path())
+    except Exception:  # a plug-in built for another onnxruntime, a missing library file, or registered already
+        return any(d.ep_name == OPENVINO for d in ort.get_ep_devices())
+    return True
+
+
+def openvino_plugin_devices() -> list:
+    """OpenVINO's CPU device offered by the plug-in package onnxruntime-ep-openvino (`actionrec[openvino]`), as
+    ONNX Runtime's OrtEpDevice list for `SessionOptions.add_provider_for_devices`; [] where the package is absent,
+    this onnxruntime takes no plug-ins, or the plug-in offers no CPU device (it offers Intel CPUs only)."""
+    if not _register_openvino_plugin():
+        return []
+    import onnxruntime as ort
+
+    return [d for d in ort.get_ep_devices() if d.ep_name == OPENVINO and d.ep_metadata.get("ov_device") == "CPU"]
 
 
 def physical_cores() -> int:
@@ -214,14 +271,76 @@ def first_line(e: Exception) -> str:
 
 
 def read_onnx_meta(path: str | os.PathLike[str]) -> ModelMeta:
-    """The actionrec metadata stored in an ONNX file's metadata_props (torch-free)."""
-    import onnx
-
+    """The actionrec metadata stored in an ONNX file's metadata_props (needs neither torch nor the onnx package)."""
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf's DecodeError and friends
-        raise ModelFileError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
-    return _meta_from_props(path, {p.key: p.value for p in model.metadata_props})
+        props = onnx_metadata_props(path)
+    except (ValueError, EOFError) as e:
+        raise ModelFileError(f"{path}: not a readable ONNX file ({e})") from None
+    return _meta_from_props(path, props)
+
+
+# ONNX's ModelProto (onnx.proto): the top-level fields read here, and their protobuf wire types
+IR_VERSION, GRAPH, METADATA_PROPS = 1, 7, 14
+_MODEL_WIRE_TYPES = {IR_VERSION: 0, GRAPH: 2, METADATA_PROPS: 2}  # 0: varint, 2: length-delimited
+
+
+def onnx_metadata_props(path: str | os.PathLike[str]) -> dict[str, str]:
+    """An ONNX file's metadata_props as a dict, read from the protobuf's top-level fields alone: the graph and its
+    weights are skipped, not parsed. ValueError or EOFError when the bytes are not an ONNX model (no ir_version and
+    graph, a field of the wrong type, a field running past the end)."""
+    props: dict[str, str] = {}
+    seen = set()
+    with open(path, "rb") as f:
+        for number, wire, size in _proto_fields(f, os.fstat(f.fileno()).st_size):
+            if _MODEL_WIRE_TYPES.get(number, wire) != wire:
+                raise ValueError(f"field {number} has wire type {wire}")
+            seen.add(number)
+            if number == METADATA_PROPS:  # StringStringEntryProto: key = 1, value = 2
+                entry = io.BytesIO(f.read(size))
+                pair = {n: entry.read(s).decode("utf-8") for n, w, s in _proto_fields(entry, size) if w == 2}
+                props[pair.get(1, "")] = pair.get(2, "")
+    if not {IR_VERSION, GRAPH} <= seen:
+        raise ValueError("no ir_version or graph")
+    return props
+
+
+def _proto_fields(f, end: int) -> Iterator[tuple[int, int, int]]:
+    """(field number, wire type, value) of each field of the protobuf message that runs from f's position to `end`:
+    a varint's value, a length-delimited field's byte count (f at its first byte: the caller may read it; the walk
+    goes on after it either way), 0 for fixed-size fields."""
+    while f.tell() < end:
+        key = _varint(f)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ValueError("field number 0")
+        if wire == 0:
+            yield number, wire, _varint(f)
+        elif wire in (1, 5):  # 64 and 32 bits
+            f.seek(8 if wire == 1 else 4, os.SEEK_CUR)
+            yield number, wire, 0
+        elif wire == 2:
+            size = _varint(f)
+            start = f.tell()
+            if start + size > end:
+                raise ValueError(f"field {number} runs past the end")
+            yield number, wire, size
+            f.seek(start + size)
+        else:
+            raise ValueError(f"wire type {wire}")
+    if f.tell() != end:
+        raise ValueError("the last field runs past the end")
+
+
+def _varint(f) -> int:
+    value = 0
+    for shift in range(0, 70, 7):
+        byte = f.read(1)
+        if not byte:
+            raise EOFError("cut short")
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+    raise ValueError("a varint longer than 10 bytes")
 
 
 def _meta_from_props(path: str | os.PathLike[str], props: dict[str, str]) -> ModelMeta:

@@ -1,9 +1,13 @@
-"""The one exception type users see: every expected failure (bad video, bad model file, bad data) raises it.
+"""The one exception type users see: every expected failure (bad video, bad model file, bad data, a missing
+optional package: `require_extra`) raises it.
 
 `cli.py` is the only place that turns it into a one-line message and an exit code.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
 
 
 class ActionrecError(Exception):
@@ -20,3 +24,12 @@ class ModelFileError(ActionrecError):
 
 class DataError(ActionrecError):
     """A data set whose layout, split files or labels do not match what was asked for."""
+
+
+def require_extra(what: str, extra: str, modules: Sequence[str]) -> None:
+    """Raise one line naming the extra to install when any of `modules` (an optional dependency group of
+    pyproject.toml) is missing, e.g. "m.safetensors: ONNX export needs onnx (not installed): pip install
+    'actionrec[export]'". `what` names the file and the job."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ActionrecError(f"{what} needs {', '.join(missing)} (not installed): pip install 'actionrec[{extra}]'")

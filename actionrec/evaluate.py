@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataError, VideoError
+from .errors import ActionrecError, DataError, VideoError, require_extra
 from .files import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .datasets import VideoItem
     from .pipeline import Recognizer
 
+PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: the confusion matrix's PNG
 OTHER = "(other)"  # confusion-matrix class for predictions of model classes the data set does not have
 
 Progress = Callable[["VideoItem", "str | None"], None]  # called after each video with its error, or None
@@ -457,12 +458,25 @@ def plot_confusion(path: str | os.PathLike[str], report: EvalReport) -> Path:
     return path
 
 
-def write_outputs(output: str | os.PathLike[str], report: EvalReport, context: dict[str, Any]) -> list[Path]:
-    """The JSON report at `output`, and beside it `<stem>.confusion.csv` and `<stem>.confusion.png`."""
+def output_paths(output: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """Where `write_outputs` writes: the JSON report, `<stem>.confusion.csv` and `<stem>.confusion.png`."""
     output = Path(output)
     stem = output.with_suffix("") if output.suffix.lower() == ".json" else output
-    return [
-        write_report(output, report, context),
-        write_confusion_csv(stem.with_name(stem.name + ".confusion.csv"), report),
-        plot_confusion(stem.with_name(stem.name + ".confusion.png"), report),
-    ]
+    return output, stem.with_name(stem.name + ".confusion.csv"), stem.with_name(stem.name + ".confusion.png")
+
+
+def check_outputs(output: str | os.PathLike[str]) -> None:
+    """Raise, before any video is scored, what `write_outputs` would: the PNG needs the [plot] extra."""
+    require_extra(f"{output_paths(output)[2]}: the confusion matrix's plot", "plot", PLOT_MODULES)
+
+
+def write_outputs(output: str | os.PathLike[str], report: EvalReport, context: dict[str, Any]) -> list[Path]:
+    """The JSON report at `output`, and beside it `<stem>.confusion.csv` and `<stem>.confusion.png`; without
+    matplotlib the JSON and CSV are still written, then the missing extra is raised (`check_outputs`)."""
+    report_path, csv_path, png_path = output_paths(output)
+    written = [write_report(report_path, report, context), write_confusion_csv(csv_path, report)]
+    try:
+        check_outputs(output)
+    except ActionrecError as e:
+        raise ActionrecError(f"{e} ({report_path} and {csv_path} are written)") from None
+    return [*written, plot_confusion(png_path, report)]

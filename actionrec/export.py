@@ -23,7 +23,7 @@ from .aggregate import softmax
 from .backends import first_line
 from .checkpoint import META_KEY
 from .config import ModelMeta, Preprocessing
-from .errors import ActionrecError, ModelFileError
+from .errors import ActionrecError, ModelFileError, require_extra
 from .files import atomic_path
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ PARITY_TOLERANCE = 1e-4  # largest |ORT - torch| logit difference allowed, relat
 INPUT_NAME = "clips"  # (batch, 3, T, H, W) float32, batch dynamic
 OUTPUT_NAME = "logits"  # (batch, num_classes) float32
 CHECK_WINDOWS = 8  # evenly spaced windows per check video for parity (twice that with int8: half calibrate it)
+EXPORT_MODULES = ("onnx", "onnxscript")  # pyproject's [export] extra: the checker and torch's exporter need them
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def export_onnx(
     out = Path(out) if out is not None else default_output(model_path, int8)
     if out.suffix.lower() != ".onnx":
         raise ActionrecError(f"{out}: an ONNX model file must end in .onnx")
+    require_extra(f"{model_path}: ONNX export", "export", EXPORT_MODULES)
     model, meta = load_model(model_path)
     spec = meta.preprocessing
     with tempfile.TemporaryDirectory(prefix="actionrec-export-") as work:
@@ -166,6 +168,7 @@ def write_onnx(model: nn.Module, meta: ModelMeta, path: Path, *, opset: int | No
     Identity nodes) that ONNX Runtime runs as fast as the TorchScript exporter's; an `opset` below 18, which it
     cannot write, goes through the TorchScript exporter (`dynamic_axes`) instead.
     """
+    require_extra(f"{path}: ONNX export", "export", EXPORT_MODULES)
     import onnx
     import torch
 
@@ -344,6 +347,7 @@ def quantize_int8(fp32_path: Path, out: Path, meta: ModelMeta, calibration: np.n
 
     Full 8-bit weights overflow the 16-bit sums of AVX2's u8 x s8 instructions on CPUs without VNNI: on a
     trained r3d10 that cost 4% top-1 agreement with fp32 (max prob diff 0.13), 7-bit weights none (0.03)."""
+    require_extra(f"{out}: int8 quantisation", "export", ("onnx",))
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 

@@ -34,7 +34,7 @@ from .checkpoint import save_model
 from .config import ModelMeta, Preprocessing
 from .cpu import auto_bf16, cache_root, cpu_bf16_verdict
 from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, VideoItem, open_dataset
-from .errors import ActionrecError
+from .errors import ActionrecError, require_extra
 from .files import atomic_path, write_text_atomic
 from .networks import BUILDERS, attention_as_identity, build, zero_init_residuals
 
@@ -42,6 +42,7 @@ STATE_FILE = "state.pt"  # resume state: weights, optimizer, scheduler, RNG stat
 CONFIG_FILE = "config.json"  # the recipe, as run
 METRICS_FILE = "metrics.jsonl"  # one JSON line per finished epoch
 STATE_VERSION = 1
+PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: loss.png and accuracy.png
 
 
 class Optimizer(str, enum.Enum):
@@ -392,6 +393,7 @@ def train(
     `stop_after` ends the call after that many epochs in total, exactly as if the process had been killed at an
     epoch boundary (the run stays resumable). Under torchrun, every process calls this; only rank 0 writes.
     """
+    require_extra(f"{config.out}: drawing the loss and accuracy plots", "plot", PLOT_MODULES)  # before any work
     ctx = _setup(config)
     try:
         return _run(config, ctx, progress and ctx.main, console or Console(stderr=True), stop_after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import typing
 
 import numpy as np
@@ -15,10 +16,11 @@ from typer.testing import CliRunner
 from actionrec.cli import EvalDataFormat, app
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.datasets import DataFormat, VideoItem
-from actionrec.errors import DataError
+from actionrec.errors import ActionrecError, DataError
 from actionrec.evaluate import (
     OTHER,
     accuracy_topk,
+    check_outputs,
     confusion_matrix,
     evaluate,
     match_labels,
@@ -171,6 +173,26 @@ def test_report_files(scripted_videos, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         ["report.json", "report.confusion.csv", "report.confusion.png"]
     )  # no temporary files left behind
+
+
+def test_report_files_without_matplotlib(scripted_videos, tmp_path, monkeypatch):
+    """Without matplotlib (the [plot] extra) check_outputs raises one line naming the PNG and the extra, and
+    write_outputs still writes the JSON report and the CSV before raising it (saying so)."""
+    items = [VideoItem(p, t, "g") for p, t in zip(scripted_videos[:2], [1, 0], strict=True)]
+    report = evaluate(Recognizer(ScriptedBackend()), items, ("b", "a", "c"), clips_per_video=2)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails, find_spec says absent
+    out = tmp_path / "out"
+    line = (
+        f"{out / 'report.confusion.png'}: the confusion matrix's plot needs matplotlib (not installed): "
+        "pip install 'actionrec[plot]'"
+    )
+    with pytest.raises(ActionrecError) as e:
+        check_outputs(out / "report.json")
+    assert str(e.value) == line
+    with pytest.raises(ActionrecError) as e:
+        write_outputs(out / "report.json", report, {"model": "m"})
+    assert str(e.value) == f"{line} ({out / 'report.json'} and {out / 'report.confusion.csv'} are written)"
+    assert sorted(p.name for p in out.iterdir()) == ["report.confusion.csv", "report.json"]
 
 
 def test_cli_format_choices_follow_the_datasets_module():

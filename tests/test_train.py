@@ -281,6 +281,25 @@ def test_arch_options():
         arch_args_for("resnet9000")
 
 
+def test_training_without_matplotlib_stops_before_any_work(left_right, tmp_path, monkeypatch):
+    """Without matplotlib (the [plot] extra) train raises one line naming the run folder, the package and the
+    extra before anything is built or written; the CLI exits 1 with that line last, after the recipe it read."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails, find_spec says absent
+    run = tmp_path / "run"
+    with pytest.raises(ActionrecError) as e:
+        train(tiny(left_right, run), progress=False)
+    assert str(e.value) == (
+        f"{run}: drawing the loss and accuracy plots needs matplotlib (not installed): pip install 'actionrec[plot]'"
+    )
+    assert not run.exists()
+    common = ["--arch", "r3d10", "--width", "4", "--epochs", "1", "--workers", "0"]
+    result = runner.invoke(app, ["train", str(left_right), "-o", str(run), *common])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and lines[-1].startswith(f"error: {run}: drawing the loss"), result.output
+    assert "needs matplotlib" in lines[-1] and "Traceback" not in result.output
+    assert not (run / STATE_FILE).exists()
+
+
 def test_user_mistakes_are_one_line(left_right, tmp_path):
     """No data, a bad split file, an unknown arch, an unwritable run folder, a resume folder without state and
     recipe options given with --resume: each is a one-line error with exit code 1 (2 for usage)."""
