@@ -553,6 +553,16 @@ def window_indices(n_frames: int, start: int, spec: Preprocessing) -> list[int]:
     return [start + k * spec.frame_step for k in range(spec.clip_len)]
 
 
+def skipped_label(video: int) -> int:
+    """The label a clip of an undecodable video carries: negative, and it names the video (-1 - its index)."""
+    return -1 - video
+
+
+def skipped_video(label: int) -> int:
+    """The video index a negative label names (`skipped_label`'s inverse)."""
+    return -1 - label
+
+
 class ClipDataset(Dataset):
     """Clips of labelled videos for training (random window start, multi-scale crop, optional flip and colour
     changes) or validation (`clips_per_video` evenly spaced windows, centre crop). Items are (float32
@@ -593,8 +603,6 @@ class ClipDataset(Dataset):
         self.with_index = with_index
         self.epoch = 0
         self._counts: dict[Path, int] = {}  # frame counts from the container, per worker
-        self._warned: set[Path] = set()
-        self._last_error = ""
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -606,28 +614,16 @@ class ClipDataset(Dataset):
         return index // self.clips_per_video
 
     def __getitem__(self, index: int):
-        x, label = self._clip(index)
-        if self.train:  # a video that fails to decode mid-training is replaced by the next one, with a warning
-            for step in range(1, min(len(self.items), 10)):
-                if x is not None:
-                    break
-                x, label = self._clip((index + step) % len(self.items))
-        if x is None:
-            path = self.items[self.video_of(index)].path
-            raise DataError(f"{path}: cannot decode the video ({self._last_error})")
+        """(clip, label[, index]). A video that opens but does not decode gives a blank clip whose label is
+        `skipped_label(video)` (negative): the training loop drops it and reports the file once, by name."""
+        video = self.video_of(index)
+        try:
+            x, label = self.clip_array(index), self.items[video].label
+        except VideoError:
+            spec = self.spec
+            x, label = np.zeros((3, spec.clip_len, spec.crop, spec.crop), np.float32), skipped_label(video)
         out = torch.from_numpy(x)  # (3, T, crop, crop) float32
         return (out, label, index) if self.with_index else (out, label)
-
-    def _clip(self, index: int) -> tuple[np.ndarray | None, int]:
-        item = self.items[self.video_of(index)]
-        try:
-            return self.clip_array(index), item.label
-        except VideoError as e:
-            self._last_error = str(e)
-            if item.path not in self._warned:
-                self._warned.add(item.path)
-                log.warning("skipping a clip (using another video's): %s", e)
-            return None, item.label
 
     def clip_array(self, index: int) -> np.ndarray:
         """The preprocessed clip of item `index`: float32 (3, T, crop, crop)."""

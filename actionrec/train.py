@@ -33,7 +33,7 @@ from .backends import Precision
 from .checkpoint import save_model
 from .config import ModelMeta, Preprocessing
 from .cpu import auto_bf16, cache_root, cpu_bf16_verdict
-from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, VideoItem, open_dataset
+from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, VideoItem, open_dataset, skipped_video
 from .errors import ActionrecError, require_extra
 from .files import atomic_path, write_text_atomic
 from .networks import BUILDERS, attention_as_identity, build, zero_init_residuals
@@ -375,6 +375,16 @@ class _Context:
     rank: int = 0
     world: int = 1
     owns_group: bool = False  # this call initialised the process group (and tears it down)
+    skipped: set[Path] = dataclasses.field(default_factory=set)  # videos that did not decode, reported once each
+
+    def report_skipped(self, dataset: ClipDataset, labels: torch.Tensor, say: Any) -> None:
+        """Name each video behind a negative label once per run (on the main process)."""
+        for label in labels[labels < 0].tolist():
+            path = dataset.items[skipped_video(int(label))].path
+            if path not in self.skipped:
+                self.skipped.add(path)
+                if self.main:
+                    say(f"[yellow]skipped:[/] {path}: cannot decode the video; the run goes on without it")
 
     @property
     def main(self) -> bool:
@@ -457,9 +467,9 @@ def _check_config(config: TrainConfig, ctx: _Context) -> None:
 def _prepare_out(config: TrainConfig) -> None:
     out = config.out
     if out.exists() and not out.is_dir():
-        raise ActionrecError(f"{out}: exists and is not a folder; choose another --out")
+        raise ActionrecError(f"{out}: exists and is not a folder; choose another --output")
     if config.resume is None and (out / STATE_FILE).exists():
-        raise ActionrecError(f"{out}: already holds a run; continue it with --resume {out} or choose another --out")
+        raise ActionrecError(f"{out}: already holds a run; continue it with --resume {out} or choose another --output")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe_file = out / f".write-test-{os.getpid()}"
@@ -595,7 +605,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
             }
             if val_loader is not None:
                 bar.update(task, stats=bar.tasks[-1].fields["stats"] + " | validating")
-                record.update(_validate(model, val_loader, config.val_clips, ctx))
+                record.update(_validate(model, val_loader, config.val_clips, ctx, bar.console.print))
             record["time"] = round(time.perf_counter() - t0, 2)
             improved = _improved(record, best)
             if improved:
@@ -652,6 +662,12 @@ def _train_epoch(
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, clips
     t0 = time.perf_counter()
     for step, (x, y) in enumerate(loader):
+        if (y < 0).any():  # clips of videos that did not decode: dropped, named once
+            ctx.report_skipped(loader.dataset, y, bar.console.print)
+            x, y = x[y >= 0], y[y >= 0]
+            if len(y) == 0:
+                bar.update(task, advance=1)
+                continue
         x = x.to(ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
         x = x.contiguous(memory_format=torch.channels_last_3d)  # the model's layout
         y = y.to(ctx.device, non_blocking=True)
@@ -680,13 +696,19 @@ def _train_epoch(
 
 @torch.no_grad()
 def clip_probabilities(
-    model: nn.Module, loader: DataLoader, ctx: _Context | None = None
+    model: nn.Module, loader: DataLoader, ctx: _Context | None = None, say: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities of each clip a loader of `ClipDataset(with_index=True)` yields: (indices, probs)."""
+    """Softmax probabilities of each clip a loader of `ClipDataset(with_index=True)` yields: (indices, probs).
+    Clips of videos that did not decode are left out (and named once through `say`)."""
     ctx = ctx or _Context(device=next(model.parameters()).device, bf16=False)
     model.eval()
     indices, probs = [], []
-    for x, _, index in loader:
+    for x, y, index in loader:
+        if (y < 0).any():
+            ctx.report_skipped(loader.dataset, y, say or (lambda *a, **k: None))
+            x, index = x[y >= 0], index[y >= 0]
+            if len(index) == 0:
+                continue
         x = x.to(ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
         x = x.contiguous(memory_format=torch.channels_last_3d)  # the layout training keeps the model in
         with _autocast(ctx):
@@ -698,25 +720,34 @@ def clip_probabilities(
     return np.concatenate(indices), np.concatenate(probs)
 
 
-def _validate(model: nn.Module, loader: DataLoader, clips_per_video: int, ctx: _Context) -> dict[str, float]:
-    """Clip accuracy, video accuracy (mean of a video's clip probabilities) and clip loss, over all processes."""
-    indices, probs = clip_probabilities(model, loader, ctx)
+def _validate(
+    model: nn.Module, loader: DataLoader, clips_per_video: int, ctx: _Context, say: Any = None
+) -> dict[str, float | None]:
+    """Clip accuracy, video accuracy (mean of a video's clip probabilities) and clip loss, over all processes and
+    over the videos that decoded."""
+    indices, probs = clip_probabilities(model, loader, ctx, say)
     if ctx.world > 1:
         parts: list[Any] = [None] * ctx.world
         dist.all_gather_object(parts, (indices, probs))
         indices = np.concatenate([p[0] for p in parts])
-        probs = np.concatenate([p[1] for p in parts if len(p[1])])
+        probs = np.concatenate([p[1] for p in parts if len(p[1])]) if any(len(p[1]) for p in parts) else probs
     dataset: ClipDataset = loader.dataset
-    order = np.argsort(indices)
-    probs = probs[order]  # (videos * clips_per_video, C), in item order
     labels = np.array([it.label for it in dataset.items])
-    clip_labels = np.repeat(labels, clips_per_video)
-    video_probs = probs.reshape(len(labels), clips_per_video, -1).mean(1)  # (videos, C)
-    picked = probs[np.arange(len(probs)), clip_labels]
+    scored = np.zeros(len(labels) * clips_per_video, bool)
+    scored[indices] = True
+    whole = scored.reshape(len(labels), clips_per_video).all(1)  # videos with every clip scored
+    if not whole.any():
+        return {"val_loss": None, "val_clip_acc": None, "val_video_acc": None}
+    table = np.zeros((len(scored), probs.shape[1]), np.float32)
+    table[indices] = probs
+    probs = table.reshape(len(labels), clips_per_video, -1)[whole]  # (videos, clips, C)
+    labels = labels[whole]
+    clip_probs, clip_labels = probs.reshape(-1, probs.shape[-1]), np.repeat(labels, clips_per_video)
+    picked = clip_probs[np.arange(len(clip_probs)), clip_labels]
     return {
         "val_loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()),
-        "val_clip_acc": float((probs.argmax(1) == clip_labels).mean()),
-        "val_video_acc": float((video_probs.argmax(1) == labels).mean()),
+        "val_clip_acc": float((clip_probs.argmax(1) == clip_labels).mean()),
+        "val_video_acc": float((probs.mean(1).argmax(1) == labels).mean()),
     }
 
 

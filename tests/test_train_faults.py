@@ -1,0 +1,79 @@
+"""Training under faults: a video that opens but does not decode, in the training or the validation split, is
+skipped and named once per run, and the run goes on to the end with validation scored on the videos that
+decoded."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import moving_square_frames, write_cv2_video
+from rich.console import Console
+
+from actionrec import datasets
+from actionrec.backends import Precision
+from actionrec.datasets import DataFormat, open_dataset
+from actionrec.errors import VideoError
+from actionrec.train import METRICS_FILE, TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def with_bitrot(tmp_path_factory):
+    """left / right squares, 8 videos a class, of which 3 a class are named bitrot_* (made undecodable below)."""
+    root = tmp_path_factory.mktemp("faulty")
+    for label in ("left", "right"):
+        (root / label).mkdir()
+        for k in range(8):
+            frames = moving_square_frames(12, 48, 40, seed=k + (100 if label == "left" else 0))
+            name = f"bitrot_{label}_{k}.avi" if k < 3 else f"{label}_{k}.avi"
+            write_cv2_video(root / label / name, frames[::-1] if label == "left" else frames, 25, "MJPG")
+    return root
+
+
+def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, monkeypatch):
+    """Videos whose frames fail to decode (as a bit-rotted file's do) on both sides of the split: the run finishes
+    all its epochs, each such file is named exactly once in the log, and validation is scored on the others."""
+    real = datasets.read_frames
+
+    def rotten(path, *args, **kwargs):
+        if "bitrot" in Path(path).name:
+            raise VideoError(f"{path}: frame could not be decoded (corrupt stream)")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets, "read_frames", rotten)
+    split = open_dataset(with_bitrot, fmt=DataFormat.folder, val_fraction=0.25, seed=1)
+    bad = {it.path for it in split.train + split.val if "bitrot" in it.path.name}
+    assert any("bitrot" in it.path.name for it in split.train) and any("bitrot" in it.path.name for it in split.val)
+    torch.set_num_threads(1)
+    log = io.StringIO()
+    config = TrainConfig(
+        data=with_bitrot,
+        out=tmp_path / "run",
+        arch="r3d10",
+        arch_args={"width": 4},
+        clip_len=4,
+        frame_step=2,
+        crop=32,
+        resize=36,
+        epochs=3,
+        batch_size=4,
+        lr=0.05,
+        precision=Precision.fp32,
+        device="cpu",
+        workers=0,
+        val_fraction=0.25,
+        seed=1,
+        val_clips=2,
+    )
+    result = train(config, progress=True, console=Console(file=log, width=400, force_terminal=False))
+    assert result.epochs_done == 3
+    text = log.getvalue()
+    for path in bad:
+        assert text.count(str(path)) == 1, path
+    records = [json.loads(line) for line in (tmp_path / "run" / METRICS_FILE).read_text().splitlines()]
+    assert len(records) == 3
+    assert all(np.isfinite(r["train_loss"]) and r["val_video_acc"] is not None for r in records), records
