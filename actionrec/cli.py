@@ -1,12 +1,14 @@
 """The command line: parses, calls the library, prints. Results go to stdout, progress and messages to stderr.
 
 This is the only place where an ActionrecError becomes a one-line message and an exit code
-(0 all good, 1 some input failed, 2 usage error).
+(0 all good, 1 some input failed, 2 usage error). One spelling per option across commands: -o/--output is what a
+command writes, -f/--format how results are written, --layout how a data set is laid out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import sys
@@ -15,37 +17,68 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .backends import BackendKind, Device, Precision
 from .errors import ActionrecError
-from .output import OutputFormat
+from .output import FullConsole, OutputFormat
 
+# Help is plain text (no rich markup): "[default: ...]" in a help string stays as written, and piped help reads
+# like any other command's.
 app = typer.Typer(
     name="actionrec",
-    help="Video action recognition with a 3D residual attention network.",
+    help="Video action recognition with a 3D residual attention network.\n\nA command's options: actionrec COMMAND "
+    "--help. Results go to stdout, progress and messages to stderr; exit codes: 0 all good, 1 some input failed, "
+    "2 usage error.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
-err = Console(stderr=True)
+err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
 
 ModelOpt = Annotated[
     Path | None,
-    typer.Option("--model", "-m", help="Model file (.safetensors or .onnx); default: the shipped one."),
+    typer.Option(
+        "--model", "-m", help="Model file (.safetensors or .onnx) or installed name [default: the shipped model]."
+    ),
 ]
 CompileOpt = Annotated[
-    bool, typer.Option("--compile", help="torch.compile the network: seconds up front, faster on long inputs.")
+    bool,
+    typer.Option(
+        "--compile", help="torch.compile the network: seconds up front, faster on long inputs [default: off]."
+    ),
 ]
 StreamsOpt = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help="Parts of each batch run at once, each on its share of the threads (torch on the CPU, eager); "
-        "default: 2 where there are 2 or more threads.",
+        help="Parts of each batch run at once, each on its share of the threads (torch on the CPU, eager), at most "
+        "--threads and --batch-size [default: 2 where there are 2 or more threads, else 1].",
     ),
 ]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="CPU threads for the network [default: torch's, one per core].")
+]
+OutAlias = Annotated[Path | None, typer.Option("--out", hidden=True, help="The former spelling of --output.")]
+
+
+def _output(output: Path | None, out_alias: Path | None) -> Path | None:
+    """-o/--output, or --out (its former spelling, still accepted, not shown in --help)."""
+    if output is not None and out_alias is not None and output != out_alias:
+        raise typer.BadParameter("given twice, as --output and --out; give it once", param_hint="--output")
+    return output if output is not None else out_alias
+
+
+def _usage_error(message: str) -> typer.Exit:
+    """A usage error found after parsing (it needed the model, say): one line on stderr, exit code 2."""
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+class InfoFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
 
 
 def _recognizer(
@@ -56,8 +89,10 @@ def _recognizer(
     threads: int | None,
     streams: int | None,
     compile: bool,
+    batch_size: int,
 ):
-    """Open the model with predict's and evaluate's shared network options, refusing those its back end can't take."""
+    """Open the model with predict's and evaluate's shared network options, refusing those its back end can't take
+    and a --streams that could never all run (more than the threads or the batch)."""
     from .pipeline import load
 
     if compile and backend == BackendKind.onnxruntime:
@@ -66,6 +101,19 @@ def _recognizer(
         raise typer.BadParameter(
             "--streams applies to eager torch (not --compile, not onnxruntime)", param_hint="--streams"
         )
+    if streams is not None and streams > 1:
+        if streams > batch_size:
+            raise _usage_error(
+                f"--streams {streams}: a batch of {batch_size} (--batch-size) splits into at most {batch_size} parts"
+            )
+        if threads is None:
+            import torch
+
+            available, given = torch.get_num_threads(), f"torch has {torch.get_num_threads()}"
+        else:
+            available, given = threads, f"--threads {threads}"
+        if streams > available:
+            raise _usage_error(f"--streams {streams}: each stream needs a thread and {given}; give at most {available}")
     return load(
         model, backend=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
     )
@@ -86,8 +134,8 @@ def _progress(total: int) -> Progress:
 
 SYNTHETIC_NOTE = (
     "note: this model knows {n} synthetic actions (rendered figures), not real people; on real video its labels "
-    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA --out "
-    "RUN --init default`."
+    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA "
+    "--output RUN --init default`."
 )
 
 
@@ -101,11 +149,22 @@ def reported() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(short_help="Label videos: top labels per window and per video.")
 def predict(
-    paths: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Video files or folders (searched recursively).")],
     model: ModelOpt = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels per window and per video.")] = 5,
+    top_k: Annotated[
+        int,
+        typer.Option(
+            "--top-k",
+            "-k",
+            min=1,
+            show_default=False,
+            help="Labels per window and per video, at most the model's label count [default: 5, or every label of "
+            "a model with fewer].",
+        ),
+    ] = 5,
     stride: Annotated[
         int | None,
         typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
@@ -114,16 +173,14 @@ def predict(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write results to this file (whole or not at all)."),
+        typer.Option("--output", "-o", help="Write results to this file, whole or not at all [default: stdout]."),
     ] = None,
     device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
-    backend: Annotated[BackendKind, typer.Option(help="Force a back end; default from the model file.")] = (
-        BackendKind.auto
-    ),
+    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
     precision: Annotated[
         Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
     ] = Precision.auto,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    threads: ThreadsOpt = None,
     streams: StreamsOpt = None,
     compile: CompileOpt = False,
 ) -> None:
@@ -134,8 +191,11 @@ def predict(
     with reported():
         videos = find_videos(paths)
         if not videos:
-            raise typer.BadParameter("no video files found in the given folders", param_hint="PATHS")
-        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile)
+            raise typer.BadParameter("no video files found in the given folders", param_hint="PATH")
+        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+        labels = recognizer.meta.num_classes
+        if top_k > labels and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
+            raise _usage_error(f"--top-k {top_k}: this model has {labels} labels; give at most --top-k {labels}")
         if recognizer.meta.synthetic:
             err.print(SYNTHETIC_NOTE.format(n=recognizer.meta.num_classes), highlight=False, soft_wrap=True)
         failed = 0
@@ -154,14 +214,25 @@ def predict(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="Describe a model: network, input, training data, accuracy, labels.")
 def info(
     model: Annotated[
-        Path | None, typer.Argument(help="A model file or an installed name; default: the shipped one.")
+        Path | None,
+        typer.Argument(
+            metavar="MODEL",
+            help="A model file or an installed name [default: the shipped model].",
+            show_default=False,
+        ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="All metadata as JSON, with parameter count and GFLOPs per clip (slower).")
-    ] = False,
+    fmt: Annotated[
+        InfoFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text: a short description (fast); json: all metadata, with parameter count and GFLOPs per clip "
+            "(slower).",
+        ),
+    ] = InfoFormat.text,
 ) -> None:
     """What a model is: what it was trained on and for, its labels, input and size."""
     from .checkpoint import read_meta
@@ -170,7 +241,7 @@ def info(
     with reported():
         path = resolve_model(model)
         meta = read_meta(path)
-        if as_json:
+        if fmt == InfoFormat.json:
             from .networks import build, count_parameters, gflops_per_clip
 
             net = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
@@ -188,50 +259,83 @@ def info(
 
 # ---- train, evaluate (train.py, evaluate.py) ----
 
-TrainDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
+DataLayout = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
 TrainArch = Literal["r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d"]  # networks.BUILDERS, torch-free
-RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device", "ctx"}  # what --resume may be given with
+RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device"}  # what --resume may be given with
+LAYOUT_HELP = "auto: detected from the files; folder: a folder per class; ucf101, hmdb51: with their split files; csv"
 
 
-@app.command()
+@app.command(short_help="Train or fine-tune a model on labelled videos.")
 def train(
     ctx: typer.Context,
     data: Annotated[
         Path | None,
-        typer.Argument(help="Labelled videos: folders per class, UCF-101/HMDB-51 with split files, or a .csv list."),
+        typer.Argument(
+            metavar="DATA",
+            show_default=False,
+            help="Labelled videos: folders per class, UCF-101/HMDB-51 with split files, or a .csv list "
+            "[required unless --resume].",
+        ),
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Run folder: model files, metrics, plots, resume state.")
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Run folder: model files, metrics, plots, resume state [required unless --resume]."
+        ),
     ] = None,
+    out_alias: OutAlias = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue the run in this folder with its own recipe (--epochs may extend it).")
+        Path | None,
+        typer.Option(
+            help="Continue the run in this folder with its own recipe (--epochs may extend it) [default: a new run]."
+        ),
     ] = None,
-    fmt: Annotated[TrainDataFormat, typer.Option("--format", help="Data set layout; auto detects it.")] = "auto",
+    layout: Annotated[DataLayout, typer.Option(help=f"Data set layout. {LAYOUT_HELP}.")] = "auto",
     split: Annotated[int, typer.Option(min=1, max=3, help="Official split of UCF-101 / HMDB-51.")] = 1,
-    csv_list: Annotated[Path | None, typer.Option("--csv", help="CSV list (path,label[,group]) of the videos.")] = None,
+    csv_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="CSV list (path,label[,group]) of the videos in DATA [default: none, DATA's layout]."
+        ),
+    ] = None,
     val_fraction: Annotated[
         float, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set, split by group.")
     ] = 0.2,
     group_regex: Annotated[
         str | None,
-        typer.Option(help="Regex on file names; its first group (person, source) stays on one side, e.g. '_(s\\d+)_'."),
+        typer.Option(
+            help="Regex on file names; its first group (person, source) stays on one side, e.g. '_(s\\d+)_' "
+            "[default: none, split by file]."
+        ),
     ] = None,
     arch: Annotated[
         TrainArch | None,
         typer.Option(help="Network: 3D residual attention ResNets, dense variant, C3D [default: --init's or r3d18]."),
     ] = None,
-    width: Annotated[int | None, typer.Option(min=1, help="Channels of the first stage (r3d*, c3d) [default: 64].")] = (
-        None
-    ),
-    growth: Annotated[int | None, typer.Option(min=1, help="Growth rate of dense3d [default: 16].")] = None,
-    attention: Annotated[
-        bool | None, typer.Option("--attention/--no-attention", help="Channel + spatial attention in every block.")
+    width: Annotated[
+        int | None, typer.Option(min=1, help="Channels of the first stage (r3d*, c3d) [default: --init's, else 64].")
     ] = None,
-    reduction: Annotated[int | None, typer.Option(min=1, help="Channel attention reduction ratio [default: 16].")] = (
+    growth: Annotated[int | None, typer.Option(min=1, help="Growth rate of dense3d [default: --init's, else 16].")] = (
         None
     ),
-    spatial_kernel: Annotated[str | None, typer.Option(help="Spatial attention kernel T,H,W [default: 1,7,7].")] = None,
-    dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99, help="Dropout before the classifier.")] = None,
+    attention: Annotated[
+        bool | None,
+        typer.Option(
+            "--attention/--no-attention",
+            show_default=False,
+            help="Channel + spatial attention in every block (not c3d) [default: --init's, else on].",
+        ),
+    ] = None,
+    reduction: Annotated[
+        int | None, typer.Option(min=1, help="Channel attention reduction ratio [default: --init's, else 16].")
+    ] = None,
+    spatial_kernel: Annotated[
+        str | None, typer.Option(help="Spatial attention kernel T,H,W [default: --init's, else 1,7,7].")
+    ] = None,
+    dropout: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=0.99, help="Dropout before the classifier [default: --init's, else 0, c3d 0.5]."),
+    ] = None,
     clip_len: Annotated[int | None, typer.Option(min=1, help="Frames per clip [default: --init's, else 16].")] = None,
     frame_step: Annotated[
         int | None, typer.Option(min=1, help="Temporal stride inside a clip [default: --init's, else 1].")
@@ -275,13 +379,14 @@ def train(
     workers: Annotated[
         int | None, typer.Option(min=0, help="Decoding processes per training process [default: min(8, CPUs)].")
     ] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    threads: ThreadsOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, split, data order and augmentation.")] = 0,
     init: Annotated[
         Path | None,
         typer.Option(
             help="Fine-tune from this model: an installed name (default, kinetics400-r3d18) or a file (actionrec, "
-            "torchvision r3d_18, 3D-ResNets-PyTorch); its network and preprocessing apply unless given here."
+            "torchvision r3d_18, 3D-ResNets-PyTorch); its network and preprocessing apply unless given here "
+            "[default: none, from scratch]."
         ),
     ] = None,
     hflip: Annotated[bool, typer.Option(help="Random horizontal flips (off for left/right-dependent classes).")] = True,
@@ -315,17 +420,18 @@ def train(
 ) -> None:
     """Train a model on labelled videos; writes best/last model files, metrics.jsonl and curves to the run folder.
     Works under `torchrun --nproc_per_node N` (DistributedDataParallel)."""
+    out = _output(output, out_alias)
     with reported():
         if resume is not None:
             given = [
-                "--" + name.replace("_", "-")
-                for name in ctx.params
-                if name not in RESUME_OPTIONS and ctx.get_parameter_source(name).name == "COMMANDLINE"
+                param.opts[0] if param.param_type_name == "option" else param.name.upper()
+                for param in ctx.command.params
+                if param.name not in RESUME_OPTIONS and ctx.get_parameter_source(param.name).name == "COMMANDLINE"
             ]
             if given:
                 raise typer.BadParameter(f"{', '.join(given)}: a resumed run keeps its recipe", param_hint="--resume")
         elif data is None or out is None:
-            raise typer.BadParameter("give DATA and --out RUN_DIR (or --resume RUN_DIR)")
+            raise typer.BadParameter("give DATA and -o/--output RUN_DIR (or --resume RUN_DIR)")
 
         def ints(text: str | None, option: str) -> tuple[int, ...] | None:
             if text is None:
@@ -375,7 +481,7 @@ def train(
             config = TrainConfig(
                 data=data,
                 out=out,
-                format=fmt,
+                format=layout,
                 split=split,
                 val_fraction=val_fraction,
                 group_regex=group_regex,
@@ -445,20 +551,22 @@ BY_FILE_WARNING = (
     "warning: no --group-regex, so this folder/CSV set is split by file: clips of one person can fall on both "
     "sides, which flatters the score; give --group-regex, or --subset all for a separate test set"
 )
-EvalDataFormat = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
 
 
-@app.command()
+@app.command(short_help="Measure a model's accuracy on a labelled data set.")
 def evaluate(
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data set: a folder, or a .csv list.")],
     model: ModelOpt = None,
     split: Annotated[
         int | None, typer.Option(min=1, help="Official split of UCF-101 / HMDB-51 (1-3) [default: the model's, 1].")
     ] = None,
-    fmt: Annotated[
-        EvalDataFormat | None, typer.Option("--format", help="Data set layout [default: the model's, auto].")
+    layout: Annotated[
+        DataLayout | None, typer.Option(help=f"Data set layout [default: the model's run's, auto]. {LAYOUT_HELP}.")
     ] = None,
-    csv_list: Annotated[Path | None, typer.Option("--csv", help="CSV list (path,label[,group]) of the videos.")] = None,
+    csv_list: Annotated[
+        Path | None,
+        typer.Option("--csv", help="CSV list (path,label[,group]) of the videos [default: the model's run's, none]."),
+    ] = None,
     val_fraction: Annotated[
         float | None,
         typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set [default: the model's run, 0.2]."),
@@ -478,17 +586,19 @@ def evaluate(
     ] = 10,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="JSON report; <stem>.confusion.csv and .png are written beside it."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="JSON report; <stem>.confusion.csv and .png are written beside it [default: none, the tables only].",
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
-    backend: Annotated[BackendKind, typer.Option(help="Force a back end; default from the model file.")] = (
-        BackendKind.auto
-    ),
+    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
     device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
     precision: Annotated[
         Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
     ] = Precision.auto,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    threads: ThreadsOpt = None,
     streams: StreamsOpt = None,
     compile: CompileOpt = False,
 ) -> None:
@@ -508,7 +618,7 @@ def evaluate(
         choice = choose_split(
             data,
             read_meta(model),
-            fmt=fmt,
+            fmt=layout,
             split=split,
             val_fraction=val_fraction,
             group_regex=group_regex,
@@ -532,7 +642,7 @@ def evaluate(
         items = dataset.val if subset == "val" else dataset.train + dataset.val
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
-        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile)
+        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
         progress = _progress(len(items))
 
         def on_video(_item, error: str | None) -> None:
@@ -553,7 +663,7 @@ def evaluate(
             )
         for line in summary_lines(report):
             typer.echo(line)
-        out = Console(soft_wrap=True)
+        out = FullConsole(soft_wrap=True)  # whole tables on a pipe or a file, never cut at 80 columns
         out.print(per_class_table(report))
         if report.per_group:
             out.print(per_group_table(report))
@@ -573,15 +683,17 @@ def evaluate(
 # ---- export (export.py) ----
 
 
-@app.command()
+@app.command(short_help="Export a model to ONNX, checked against PyTorch.")
 def export(
-    model: Annotated[Path, typer.Argument(help="The .safetensors model file to export.")],
-    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format for now; the default).")] = (
-        True
-    ),
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Where to write [default: MODEL.onnx, MODEL.int8.onnx].")
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="The .safetensors model file to export.")],
+    onnx: Annotated[
+        bool,
+        typer.Option("--onnx", show_default=False, help="Export to ONNX (the only format for now) [default: on]."),
+    ] = True,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write [default: MODEL.onnx, MODEL.int8.onnx].")
     ] = None,
+    out_alias: OutAlias = None,
     opset: Annotated[int | None, typer.Option(min=7, help="ONNX opset [default: the exporter's].")] = None,
     check_video: Annotated[
         list[Path] | None,
@@ -591,14 +703,20 @@ def export(
         ),
     ] = None,
     int8: Annotated[
-        bool, typer.Option("--int8", help="Write a static int8 model for ONNX Runtime, calibrated on the video(s).")
+        bool,
+        typer.Option(
+            "--int8", help="Also write a static int8 model for ONNX Runtime, calibrated on the video(s) [default: off]."
+        ),
     ] = False,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime [default: ONNX Runtime's].")
+    ] = None,
 ) -> None:
     """Export a model to a self-contained .onnx file, written only if ONNX Runtime matches PyTorch on random and
     real clips (max |logit diff| <= 1e-4 x max |logit|)."""
     from .export import export_onnx
 
+    out = _output(output, out_alias)
     with reported():
         with err.status(f"exporting {model} to ONNX and checking it against PyTorch"):
             result = export_onnx(model, out, opset=opset, check_videos=check_video or (), int8=int8, threads=threads)
@@ -633,23 +751,33 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-@app.command()
+@app.command(short_help="Render the synthetic action benchmark (16 actions).")
 def synth(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the benchmark (UCF-101 layout).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for the benchmark (UCF-101 layout) [required].")
+    ] = None,
+    out_alias: OutAlias = None,
     clips_per_class: Annotated[int, typer.Option(min=2, help="Clips rendered per class.")] = 40,
     seed: Annotated[int, typer.Option(help="Everything is deterministic from this seed.")] = 0,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT.")] = "128x128",
     frames: Annotated[int, typer.Option(min=8, help="Frames per clip.")] = 48,
     samples: Annotated[
-        bool, typer.Option("--samples", help="Write the shipped sample clips (short clips + sequence.mp4) instead.")
+        bool,
+        typer.Option(
+            "--samples", help="Write the shipped sample clips (short clips + sequence.mp4) instead [default: off]."
+        ),
     ] = False,
     plain: Annotated[
-        bool, typer.Option("--plain", help="Flat background, still camera: the curriculum's first stage.")
+        bool,
+        typer.Option("--plain", help="Flat background, still camera: the curriculum's first stage [default: off]."),
     ] = False,
 ) -> None:
     """Render the synthetic action benchmark: articulated actors doing 16 actions, split by actor."""
     from .synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples
 
+    out = _output(output, out_alias)
+    if out is None:
+        raise typer.BadParameter("give the benchmark's folder", param_hint="-o/--output")
     width_height = _parse_size(size)
     if samples:
         with reported():
@@ -673,17 +801,26 @@ def synth(
     )
 
 
-@app.command()
+@app.command(short_help="Draw the network's attention over a video as a heat map.")
 def explain(
-    video: Annotated[Path, typer.Argument(help="The video to explain.")],
+    video: Annotated[Path, typer.Argument(metavar="VIDEO", help="The video to explain.")],
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="A .safetensors model file; default: the shipped one.")
+        Path | None,
+        typer.Option("--model", "-m", help="A .safetensors model file or installed name [default: the shipped model]."),
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Heat-map video to write (.mp4 as mp4v, .avi as MJPG).")
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Heat-map video to write: .mp4 as H.264 (plays in browsers; MPEG-4 Part 2 where no H.264 encoder is "
+            "installed), .avi as Motion JPEG [default: none; give it, --sheet, or both].",
+        ),
     ] = None,
+    out_alias: OutAlias = None,
     sheet: Annotated[
-        Path | None, typer.Option(help="Contact sheet PNG: evenly spaced frame | overlay pairs with labels.")
+        Path | None,
+        typer.Option(help="Contact sheet PNG: evenly spaced frame | overlay pairs with labels [default: none]."),
     ] = None,
     block: Annotated[
         str,
@@ -701,17 +838,18 @@ def explain(
     ] = True,
     sheet_frames: Annotated[int, typer.Option(min=1, help="Frames on the contact sheet.")] = 8,
     device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.")] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Overlay the network's spatial attention on a video's frames as a heat map (the region the network sees is
     outlined, the rest dimmed; each window's label and score drawn on its frames)."""
     from .explain import explain_video, load_for_explain
     from .video import probe
 
+    out = _output(output, out_alias)
     if out is None and sheet is None:
-        raise typer.BadParameter("give --out VIDEO, --sheet PNG, or both")
+        raise typer.BadParameter("give -o/--output VIDEO, --sheet PNG, or both")
     if out is not None and out.suffix.lower() not in (".mp4", ".avi"):
-        raise typer.BadParameter(f"{out}: write .mp4 or .avi", param_hint="--out")
+        raise typer.BadParameter(f"{out}: write .mp4 or .avi", param_hint="--output")
     if sheet is not None and sheet.suffix.lower() != ".png":
         raise typer.BadParameter(f"{sheet}: write a .png", param_hint="--sheet")
     with reported():
@@ -735,30 +873,36 @@ def explain(
             )
     shown = "mean of " + str(len(result.blocks)) if len(result.blocks) > 1 else result.blocks[0]
     typer.echo(f"{result.video}: {result.label} {result.score:.3f} ({result.windows} windows, attention: {shown})")
-    for path in (result.out, result.sheet):
-        if path is not None:
-            typer.echo(f"wrote {path}")
+    if result.out is not None and result.codec is not None:
+        typer.echo(f"wrote {result.out} ({result.codec.describe()})")
+    if result.sheet is not None:
+        typer.echo(f"wrote {result.sheet}")
 
 
 # ---- pull, models (hub.py) ----
 
 
-@app.command()
+@app.command(short_help="Download, check and install a pretrained model.")
 def pull(
-    name: Annotated[str, typer.Argument(help="The model to install; `actionrec models` lists them.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The model to install; `actionrec models` lists them.")],
     weights_file: Annotated[
         Path | None,
         typer.Option(
             "--from",
             help="Install from this weights file (downloaded elsewhere) instead of fetching it; its SHA-256 is "
-            "checked. Offline, add --labels too: without it the label list is still downloaded.",
+            "checked. Offline, add --labels too: without it the label list is still downloaded [default: download].",
         ),
     ] = None,
     labels_file: Annotated[
         Path | None,
-        typer.Option("--labels", help="Use this label list file instead of fetching it (checked the same way)."),
+        typer.Option(
+            "--labels",
+            help="Use this label list file instead of fetching it (checked the same way) [default: download].",
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Pull and install again when already installed.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Pull and install again when already installed [default: off].")
+    ] = False,
 ) -> None:
     """Download a pretrained model, check it (SHA-256 of the weights, the label list), convert it into a model file
     and install it under its name, for `predict --model NAME`. Offline: --from WEIGHTS --labels LABELS."""
@@ -796,7 +940,7 @@ def pull(
             typer.echo(line if not line.startswith("new: ") else f"new: {len(result.report.new)} attention tensors")
 
 
-@app.command()
+@app.command(short_help="List the models: installable, installed, the shipped one.")
 def models() -> None:
     """List the models: each one `actionrec pull` installs (installed or not), any other model in the store, and
     the shipped default. Use a name with `predict --model NAME`."""

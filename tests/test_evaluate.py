@@ -13,7 +13,7 @@ import pytest
 from conftest import moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
-from actionrec.cli import EvalDataFormat, app
+from actionrec.cli import DataLayout, app
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.datasets import DataFormat, VideoItem
 from actionrec.errors import ActionrecError, DataError
@@ -195,9 +195,9 @@ def test_report_files_without_matplotlib(scripted_videos, tmp_path, monkeypatch)
     assert sorted(p.name for p in out.iterdir()) == ["report.confusion.csv", "report.json"]
 
 
-def test_cli_format_choices_follow_the_datasets_module():
+def test_cli_layout_choices_follow_the_datasets_module():
     """The CLI's torch-free list of data set layouts is DataFormat's."""
-    assert set(typing.get_args(EvalDataFormat)) == {f.value for f in DataFormat}
+    assert set(typing.get_args(DataLayout)) == {f.value for f in DataFormat}
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""`actionrec explain` and its pieces: heat-map videos and contact sheets that reopen with OpenCV, the crop geometry
-shared with `preprocess`, the attention-share metric, block selection, and clear errors for models without maps."""
+"""`actionrec explain` and its pieces: heat-map videos (H.264 where an encoder is at hand) and contact sheets that
+reopen with OpenCV, the crop geometry shared with `preprocess`, the attention-share metric, block selection, and
+clear errors for models without maps."""
 
 from __future__ import annotations
 
@@ -91,6 +92,61 @@ def test_frame_step_gaps_reuse_the_nearest_map(videos, step2_model, tmp_path):
         out = tmp_path / f"gaps{stride}.avi"
         result = explain_video(recognizer, videos["avi"], out=out, stride=stride)
         assert result.frames == count_frames(videos["avi"]) == count_frames(out) == 45
+
+
+def fourcc_of(path) -> str:
+    """The codec's FourCC as OpenCV reads it back from the file ("h264", "avc1", "mp4v", "MJPG")."""
+    cap = cv2.VideoCapture(str(path))
+    code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    cap.release()
+    return code.to_bytes(4, "little").decode("ascii", "replace")
+
+
+def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tmp_path):
+    """With an H.264 encoder (PyAV's libx264, or an OpenCV build that writes avc1) `explain -o x.mp4` writes H.264,
+    which browsers play, and says so; the file decodes with OpenCV frame for frame and reads back as H.264. Odd
+    frame sides (4:2:0 needs even ones) are written too."""
+    from actionrec import explain
+
+    if not (explain._pyav_h264() or explain._opencv_h264()):
+        pytest.skip("no H.264 encoder here (PyAV with libx264, or an OpenCV build that writes avc1)")
+    out = tmp_path / "heat.mp4"
+    res = run("explain", videos["mp4"], "-m", tiny_model, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out} (H.264, " in res.stdout and "plays in browsers" in res.stdout
+    assert count_frames(out) == count_frames(videos["mp4"]) == 60
+    assert fourcc_of(out).lower() in {"h264", "avc1"}
+    odd = tmp_path / "odd.mp4"  # 71 x 45 frames: padded by one edge pixel to 72 x 46
+    writer, codec = explain.open_video_writer(odd, odd, 25.0, (71, 45))
+    for i in range(5):
+        writer.write(np.full((45, 71, 3), 40 * i, np.uint8))
+    writer.release()
+    cap = cv2.VideoCapture(str(odd))
+    shapes = []
+    while (frame := cap.read()[1]) is not None:
+        shapes.append(frame.shape)
+    cap.release()
+    assert codec.browsers and shapes == [(46, 72, 3)] * 5
+
+
+def test_heat_map_falls_back_to_mpeg4_and_says_browsers_may_not_play_it(videos, tiny_model, tmp_path, monkeypatch):
+    """Without any H.264 encoder a .mp4 is MPEG-4 Part 2 (mp4v) and a .avi Motion JPEG: the command names the codec
+    and says browsers may not play it; both files still decode with OpenCV frame for frame."""
+    from actionrec import explain
+
+    monkeypatch.setattr(explain, "_pyav_h264", lambda: False)
+    monkeypatch.setattr(explain, "_opencv_h264", lambda: False)
+    out = tmp_path / "heat.mp4"
+    res = run("explain", videos["mp4"], "-m", tiny_model, "-o", out)
+    assert res.exit_code == 0, res.output
+    line = next(line for line in res.stdout.splitlines() if line.startswith("wrote"))
+    assert line.startswith(f"wrote {out} (MPEG-4 Part 2 (mp4v)") and "browsers may not play it" in line
+    assert fourcc_of(out).lower() in {"mp4v", "fmp4"} and count_frames(out) == 60
+    avi = tmp_path / "heat.avi"
+    res = run("explain", videos["mp4"], "-m", tiny_model, "-o", avi)
+    assert res.exit_code == 0, res.output
+    assert f"wrote {avi} (Motion JPEG in AVI" in res.stdout and "browsers do not play it" in res.stdout
+    assert fourcc_of(avi) == "MJPG" and count_frames(avi) == 60
 
 
 def test_nearest_windows_pairs_every_frame_with_its_closest_sample():

@@ -38,7 +38,7 @@ def leftovers(folder: Path) -> list[str]:
 def exported(tiny_model, videos, tmp_path_factory) -> tuple[Path, str]:
     """The tiny r3d10 (attention on) exported through the CLI with a real check video: (file, stdout)."""
     out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    res = run("export", tiny_model, "--onnx", "--out", out, "--check-video", videos["mp4"])
+    res = run("export", tiny_model, "--onnx", "--output", out, "--check-video", videos["mp4"])
     assert res.exit_code == 0, res.output
     return out, res.stdout
 
@@ -78,9 +78,9 @@ def test_exported_file_carries_metadata(exported, tiny_model):
 
 
 def test_info_reads_an_onnx_file(exported):
-    """`actionrec info x.onnx --json` prints the metadata, parameters and GFLOPs."""
+    """`actionrec info x.onnx --format json` prints the metadata, parameters and GFLOPs."""
     path, _ = exported
-    res = run("info", path, "--json")
+    res = run("info", path, "--format", "json")
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["labels"] == ["left", "right", "still"] and info["parameters"] > 0 and info["gflops_per_clip"] > 0
@@ -233,8 +233,8 @@ def test_failing_parity_leaves_no_file(exported, tiny_model, tmp_path, monkeypat
 
 
 def test_export_rejects_a_non_onnx_output(tiny_model, tmp_path):
-    """--out must end in .onnx; the error is one line and nothing is written."""
-    res = run("export", tiny_model, "--onnx", "--out", tmp_path / "model.bin")
+    """-o/--output must end in .onnx; the error is one line and nothing is written."""
+    res = run("export", tiny_model, "--onnx", "-o", tmp_path / "model.bin")
     assert res.exit_code == 1 and "must end in .onnx" in res.output
     assert list(tmp_path.iterdir()) == []
 

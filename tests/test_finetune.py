@@ -83,11 +83,11 @@ def test_fine_tuning_length_follows_the_data():
     assert fine_tune_epochs(1000, 8) == 15
 
 
-def test_cli_fine_tune_needs_only_data_out_and_init(people, tiny_model, tmp_path):
-    """`actionrec train DATA --out RUN --init MODEL --epochs N` fine-tunes: it says so, and the model it writes has
+def test_cli_fine_tune_needs_only_data_output_and_init(people, tiny_model, tmp_path):
+    """`actionrec train DATA --output RUN --init MODEL --epochs N` fine-tunes: it says so, and the model it writes has
     the init's network and input, the fine-tuning recipe, the data's absolute path, and is not marked synthetic."""
     out = tmp_path / "run"
-    res = run("train", people, "--out", out, "--init", tiny_model, "--epochs", 2)
+    res = run("train", people, "--output", out, "--init", tiny_model, "--epochs", 2)
     assert res.exit_code == 0, res.output
     assert f"fine-tuning {tiny_model}" in res.stderr and "adamw" in res.stderr
     meta, init = read_meta(out / "best.safetensors"), read_meta(tiny_model)
@@ -159,7 +159,7 @@ def test_one_person_fine_tunes_side_by_side_never_stop_on_nan(tmp_path):
         procs = []
         for k in range(3):
             out = tmp_path / f"run{round_}{k}"
-            cmd = [sys.executable, "-m", "actionrec", "train", data, "--out", out, "--init", "default"]
+            cmd = [sys.executable, "-m", "actionrec", "train", data, "--output", out, "--init", "default"]
             cmd += ["--epochs", "12", "--val-fraction", "0", "--workers", "0", "--threads", "2", "--seed", str(k)]
             procs.append((out, subprocess.Popen([str(c) for c in cmd], env=env, stderr=subprocess.PIPE, text=True)))
         for out, proc in procs:

@@ -141,12 +141,12 @@ def test_bad_model_file_is_one_line_error(videos, tmp_path):
 
 
 def test_info_prints_metadata_parameters_and_gflops(tiny_model):
-    """`actionrec info` describes the model in lines (network, input, every label); `--json` gives the metadata
+    """`actionrec info` describes the model in lines (network, input, every label); `--format json` gives the metadata
     with parameter count and GFLOPs per clip."""
     res = run("info", tiny_model)
     assert res.exit_code == 0, res.output
     assert "r3d10" in res.stdout and "left, right, still" in res.stdout and "crop 32" in res.stdout
-    res = run("info", tiny_model, "--json")
+    res = run("info", tiny_model, "--format", "json")
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["labels"] == ["left", "right", "still"] and info["arch"] == "r3d10"

@@ -306,13 +306,13 @@ def test_user_mistakes_are_one_line(left_right, tmp_path):
     common = ["--arch", "r3d10", "--width", "4", "--epochs", "1", "--workers", "0"]
     cases = [
         ([str(tmp_path / "nothing"), "-o", str(tmp_path / "r1"), *common], 1, "no such data folder"),
-        ([str(left_right), "-o", str(tmp_path / "r2"), "--format", "ucf101", *common], 1, "classInd.txt"),
+        ([str(left_right), "-o", str(tmp_path / "r2"), "--layout", "ucf101", *common], 1, "classInd.txt"),
         ([str(left_right), "-o", str(tmp_path / "r3"), "--arch", "r3d99"], 2, "r3d99"),
         ([str(left_right), "-o", str(tmp_path / "r4"), "--arch", "c3d", "--attention"], 1, "--attention"),
         ([str(left_right), "-o", str(left_right / "left" / "left_0.avi"), *common], 1, "not a folder"),
         (["--resume", str(tmp_path)], 1, "no resume state"),
         (["--resume", str(tmp_path), "--lr", "0.2"], 2, "keeps its recipe"),
-        ([str(left_right)], 2, "--out"),
+        ([str(left_right)], 2, "-o/--output"),
     ]
     for args, code, text in cases:
         result = runner.invoke(app, ["train", *args])
