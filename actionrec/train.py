@@ -9,8 +9,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import functools
 import json
 import math
+import multiprocessing
+import multiprocessing.context
 import os
 import random
 import re
@@ -542,12 +545,10 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
     loader_args = {
         "num_workers": workers,
         "pin_memory": ctx.device.type == "cuda",
-        "worker_init_fn": _worker_init,
+        "worker_init_fn": functools.partial(_worker_init, os.getpid()),
         "prefetch_factor": 4 if workers else None,
         "persistent_workers": workers > 0,  # started once per run, not once per epoch (about 2 s each time)
-        # Workers start from a clean server process: forking a process whose OpenCV/OpenMP thread pools are running
-        # can deadlock the child (seen when training runs inside a process that decoded video before).
-        "multiprocessing_context": "forkserver" if workers else None,
+        "multiprocessing_context": _worker_context() if workers else None,
     }
     train_loader = DataLoader(train_set, batch_size=config.batch_size // ctx.world, sampler=sampler, **loader_args)
     val_loader = None
@@ -635,12 +636,26 @@ def _default_cache_dir() -> Path:
     return cache_root() / "frames"
 
 
-def _worker_init(_worker_id: int) -> None:
-    """Decoding workers: one thread each, so that N workers use N cores and not N x cores."""
+def _worker_init(trainer: int, _worker_id: int) -> None:
+    """Decoding workers: one thread each, so that N workers use N cores and not N x cores; each ends when the
+    training process `trainer` is gone (even after SIGKILL), and with its forkserver parent."""
     import cv2
 
+    from .children import die_with_parent, exit_when_gone
+
+    die_with_parent()
+    exit_when_gone(trainer)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean server process: forking a process whose OpenCV/OpenMP thread pools are running
+    can deadlock the child (seen when training runs inside a process that decoded video before). The server dies
+    with this process (`_forkserver_child`)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["actionrec._forkserver_child"])
+    return context
 
 
 def _autocast(ctx: _Context):

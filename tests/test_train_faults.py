@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +80,51 @@ def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, mo
     records = [json.loads(line) for line in (tmp_path / "run" / METRICS_FILE).read_text().splitlines()]
     assert len(records) == 3
     assert all(np.isfinite(r["train_loss"]) and r["val_video_acc"] is not None for r in records), records
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of `pid`, from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigkilled_training_leaves_no_orphans(with_bitrot, tmp_path):
+    """kill -9 of `actionrec train` with decoding workers: its forkserver, resource tracker and DataLoader workers
+    all end within seconds instead of living on under PID 1."""
+    cmd = [sys.executable, "-m", "actionrec", "train", str(with_bitrot), "--output", str(tmp_path / "run")]
+    cmd += ["--arch", "r3d10", "--width", "4", "--clip-len", "4", "--crop", "32", "--resize", "36"]
+    cmd += ["--epochs", "200", "--workers", "2", "--precision", "fp32", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_children(proc.pid)) < 4:  # tracker, server, 2+ workers
+            time.sleep(0.2)
+        children = _children(proc.pid)
+        assert len(children) >= 4, "the workers never started"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in children):
+        time.sleep(0.2)
+    assert not [p for p in children if _alive(p)]
