@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from .config import Preprocessing
 from .errors import DataError, VideoError
@@ -553,6 +553,26 @@ def window_indices(n_frames: int, start: int, spec: Preprocessing) -> list[int]:
     return [start + k * spec.frame_step for k in range(spec.clip_len)]
 
 
+class EpochSampler(Sampler):
+    """A sampler's indices as (epoch, index) pairs: the epoch reaches `ClipDataset` with each item, also in
+    persistent DataLoader workers, whose copies of the dataset `set_epoch` cannot reach."""
+
+    def __init__(self, sampler: Sampler):
+        self.sampler = sampler
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        return ((self.epoch, int(i)) for i in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
 def skipped_label(video: int) -> int:
     """The label a clip of an undecodable video carries: negative, and it names the video (-1 - its index)."""
     return -1 - video
@@ -613,20 +633,22 @@ class ClipDataset(Dataset):
     def video_of(self, index: int) -> int:
         return index // self.clips_per_video
 
-    def __getitem__(self, index: int):
-        """(clip, label[, index]). A video that opens but does not decode gives a blank clip whose label is
-        `skipped_label(video)` (negative): the training loop drops it and reports the file once, by name."""
+    def __getitem__(self, index: int | tuple[int, int]):
+        """(clip, label[, index]) of item `index`, or of `(epoch, index)` as `EpochSampler` gives them (a persistent
+        worker's copy of the dataset never sees `set_epoch`). A video that opens but does not decode gives a blank
+        clip whose label is `skipped_label(video)` (negative): the training loop drops it and names the file once."""
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         video = self.video_of(index)
         try:
-            x, label = self.clip_array(index), self.items[video].label
+            x, label = self.clip_array(index, epoch), self.items[video].label
         except VideoError:
             spec = self.spec
             x, label = np.zeros((3, spec.clip_len, spec.crop, spec.crop), np.float32), skipped_label(video)
         out = torch.from_numpy(x)  # (3, T, crop, crop) float32
         return (out, label, index) if self.with_index else (out, label)
 
-    def clip_array(self, index: int) -> np.ndarray:
-        """The preprocessed clip of item `index`: float32 (3, T, crop, crop)."""
+    def clip_array(self, index: int, epoch: int | None = None) -> np.ndarray:
+        """The preprocessed clip of item `index` (in `epoch`, default the one set): float32 (3, T, crop, crop)."""
         spec = self.spec
         item = self.items[self.video_of(index)]
         frames = self.cache.frames(item.path, spec) if self.cache is not None else None
@@ -634,7 +656,8 @@ class ClipDataset(Dataset):
         if n == 0:
             frames = decode_all(item.path, spec)
             n = len(frames)
-        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
         last_start = max(n - spec.span, 0)
         if rng is not None:
             start = int(rng.integers(0, last_start + 1))  # temporal jitter

@@ -36,7 +36,16 @@ from .backends import Precision
 from .checkpoint import save_model
 from .config import ModelMeta, Preprocessing
 from .cpu import auto_bf16, cache_root, cpu_bf16_verdict
-from .datasets import ClipDataset, DataFormat, DataSplit, FrameCache, VideoItem, open_dataset, skipped_video
+from .datasets import (
+    ClipDataset,
+    DataFormat,
+    DataSplit,
+    EpochSampler,
+    FrameCache,
+    VideoItem,
+    open_dataset,
+    skipped_video,
+)
 from .errors import ActionrecError, require_extra
 from .files import atomic_path, write_text_atomic
 from .networks import BUILDERS, attention_as_identity, build, zero_init_residuals
@@ -541,7 +550,9 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
     workers = config.workers if config.workers is not None else min(8, max((os.cpu_count() or 1) // ctx.world, 1))
     cache = FrameCache(config.cache_dir or _default_cache_dir()) if config.cache else None
     train_set = training_clips(split.train, config, cache)
-    sampler = DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
+    sampler = EpochSampler(  # the epoch travels with each index: persistent workers' datasets never see set_epoch
+        DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
+    )
     loader_args = {
         "num_workers": workers,
         "pin_memory": ctx.device.type == "cuda",
