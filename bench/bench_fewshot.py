@@ -9,7 +9,7 @@ Data: ../shared/data/real (weizmann4: 4 classes, 7 people s0-s6, each recording 
 3 classes, 2 people P1-P2). Split BY PERSON: draw d of n people trains on people d, d+1, ..., d+n-1 (in a cycle)
 and tests on all the others, so each person is in training n times over the draws. Training uses a person's
 mirrored copies; testing scores the original recordings only (a mirror is the same recording).
-Runs: "shipped" is exactly what a user gets from `actionrec train DATA --out RUN --init default` (the fine-tuning
+Runs: "shipped" is exactly what a user gets from `actionrec train DATA --output RUN --init default` (the fine-tuning
 recipe, `train.FINE_TUNE`); "scratch" trains the same network and input from random weights with the same
 epochs, AdamW and cosine schedule (lr --scratch-lr: the fine-tuning lr is too small from scratch).
 Video score = mean of K evenly spaced windows (`actionrec.evaluate`), as `actionrec evaluate` reports it.
