@@ -152,7 +152,11 @@ def reported() -> Iterator[None]:
 @app.command(short_help="Label videos: top labels per window and per video.")
 def predict(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Video files or folders (searched recursively).")],
+    paths: Annotated[
+        list[Path],
+        # readable=False: an unreadable file is that file's error (one line, the rest go on), not a usage error
+        typer.Argument(metavar="PATH", readable=False, help="Video files or folders (searched recursively)."),
+    ],
     model: ModelOpt = None,
     top_k: Annotated[
         int,

@@ -1,0 +1,52 @@
+"""A batch of videos survives its faults: an unreadable file, a skipped format, a bad output path, a signal, a
+network that returns NaN; each gets one line on stderr naming it, and what finished is kept, whole and strict."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from actionrec.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def strict_loads(text: str):
+    """json.loads that refuses NaN, Infinity and -Infinity (which Python's json accepts by default)."""
+
+    def refuse(name: str):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_unreadable_file_on_the_command_line_is_a_per_file_error(videos, tiny_model, tmp_path, monkeypatch):
+    """A file named on the command line that cannot be read is that file's error (one stderr line naming it, its
+    JSON `error` set), not a usage error that stops the batch: the others are labelled and the exit code is 1."""
+    locked = tmp_path / "locked.mp4"
+    locked.write_bytes(videos["mp4"].read_bytes())
+    locked.chmod(0)
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):  # root reads anything: deny this one file as a user would see it
+        if Path(path).name == locked.name and mode & os.R_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    res = run("predict", videos["mp4"], locked, videos["avi"], "--model", tiny_model, "--format", "json")
+    assert res.exit_code == 1, res.output
+    doc = strict_loads(res.stdout)
+    by_name = {v["video"]: v for v in doc["videos"]}
+    assert list(by_name) == [str(videos["mp4"]), str(locked), str(videos["avi"])]
+    assert by_name[str(videos["mp4"])]["label"] and by_name[str(videos["avi"])]["label"]
+    assert "permission denied" in by_name[str(locked)]["error"]
+    assert [line for line in res.stderr.splitlines() if str(locked) in line] == [f"error: {locked}: permission denied"]
+    assert "Traceback" not in res.output
