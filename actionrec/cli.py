@@ -149,6 +149,21 @@ def reported() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _report_scan(scan) -> None:
+    """One stderr line for what the folder scan left out (how many, a few names), and one per folder without videos."""
+    if scan.skipped:
+        n, shown = len(scan.skipped), ", ".join(str(p) for p in scan.skipped[:3])
+        more = f" and {n - 3} more" if n > 3 else ""
+        err.print(
+            f"skipped {n} file{'s' if n > 1 else ''} in the folders, not videos by name: {shown}{more} "
+            "(name a file to try it anyway)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for folder in scan.empty_folders:
+        err.print(f"warning: {folder}: no video files in this folder", highlight=False, soft_wrap=True)
+
+
 @app.command(short_help="Label videos: top labels per window and per video.")
 def predict(
     ctx: typer.Context,
@@ -190,10 +205,12 @@ def predict(
 ) -> None:
     """Label videos: each window's top labels with timestamps in seconds, and each video's ranking."""
     from .output import result_writer
-    from .video import find_videos
+    from .video import scan_videos
 
     with reported():
-        videos = find_videos(paths)
+        scan = scan_videos(paths)
+        _report_scan(scan)
+        videos = scan.videos
         if not videos:
             raise typer.BadParameter("no video files found in the given folders", param_hint="PATH")
         recognizer = _recognizer(model, backend, device, precision, threads, streams, compile, batch_size)

@@ -25,7 +25,15 @@ from .errors import VideoError
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
+# What a folder scan picks up: the containers OpenCV's FFmpeg decodes (animated GIF included). A file named on the
+# command line is tried whatever its name.
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".3g2", ".3gp", ".asf", ".avi", ".dv", ".f4v", ".flv", ".gif", ".m2t", ".m2ts", ".m2v", ".m4v", ".mj2",
+        ".mjpeg", ".mjpg", ".mkv", ".mov", ".mp4", ".mpe", ".mpeg", ".mpg", ".mts", ".mxf", ".nut", ".ogm",
+        ".ogv", ".qt", ".rm", ".rmvb", ".ts", ".vob", ".webm", ".wmv", ".y4m",
+    }
+)  # fmt: skip
 
 FrameTransform = Callable[[np.ndarray], np.ndarray]  # per frame, channel-blind (a resize): runs before BGR -> RGB
 
@@ -280,13 +288,38 @@ def read_frames(
     return np.stack([got.get(i, tail) for i in indices])
 
 
-def find_videos(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Expand folders recursively to the video files inside them (by extension); files are kept as given."""
-    found: list[Path] = []
+@dataclass
+class VideoScan:
+    """What `scan_videos` found: the videos to label, in order, and what the folder scan left out."""
+
+    videos: list[Path]
+    skipped: list[Path]  # files (and folders named like videos) inside the given folders, not taken as videos
+    empty_folders: list[Path]  # folders given that hold no video file
+
+
+def scan_videos(paths: Sequence[str | os.PathLike[str]]) -> VideoScan:
+    """Expand folders recursively to the video files inside them (by extension, `VIDEO_EXTENSIONS`), noting what
+    was left out; anything else given (a file, a missing path, a folder named like a video) is kept as given, so
+    that it is labelled or gets its own error."""
+    scan = VideoScan([], [], [])
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
-            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS))
+        if p.is_dir() and p.suffix.lower() not in VIDEO_EXTENSIONS:
+            found, skipped = [], []
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS:
+                    found.append(f)
+                elif f.is_file() or f.suffix.lower() in VIDEO_EXTENSIONS:  # a folder "x.mp4" is no video either
+                    skipped.append(f)
+            scan.videos.extend(found)
+            scan.skipped.extend(skipped)
+            if not found:
+                scan.empty_folders.append(p)
         else:
-            found.append(p)
-    return found
+            scan.videos.append(p)
+    return scan
+
+
+def find_videos(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand folders recursively to the video files inside them (by extension); files are kept as given."""
+    return scan_videos(paths).videos

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+from conftest import moving_square_frames
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -50,3 +52,30 @@ def test_unreadable_file_on_the_command_line_is_a_per_file_error(videos, tiny_mo
     assert "permission denied" in by_name[str(locked)]["error"]
     assert [line for line in res.stderr.splitlines() if str(locked) in line] == [f"error: {locked}: permission denied"]
     assert "Traceback" not in res.output
+
+
+def test_folder_scan_takes_gif_and_names_what_it_skips(videos, tiny_model, tmp_path):
+    """A folder scan picks up every container the decoder reads (an animated .gif, a .webm-named file, ...) and
+    says on one stderr line how many files it skipped and which; a folder named like a video, given on the
+    command line, is a per-file error, not silence."""
+    image = pytest.importorskip("PIL.Image")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    frames = [image.fromarray(f) for f in moving_square_frames(20, seed=4)]
+    frames[0].save(clips / "anim.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    (clips / "square.mkv").write_bytes(videos["avi"].read_bytes())
+    (clips / "notes.txt").write_text("not a video")
+    (clips / "folder.mp4").mkdir()
+    given_folder = tmp_path / "x.mp4"
+    given_folder.mkdir()
+    res = run("predict", clips, given_folder, "--model", tiny_model, "--format", "jsonl")
+    assert res.exit_code == 1, res.output
+    by_name = {v["video"]: v for v in map(strict_loads, res.stdout.splitlines())}
+    assert set(by_name) == {str(clips / "anim.gif"), str(clips / "square.mkv"), str(given_folder)}
+    assert by_name[str(clips / "anim.gif")]["label"] and by_name[str(clips / "anim.gif")]["frames"] == 20
+    assert by_name[str(clips / "square.mkv")]["label"]
+    assert "folder" in by_name[str(given_folder)]["error"]
+    skipped = [line for line in res.stderr.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and "skipped 2 files" in skipped[0]
+    assert str(clips / "notes.txt") in skipped[0] and str(clips / "folder.mp4") in skipped[0]
+    assert sum(str(given_folder) in line for line in res.stderr.splitlines()) == 1
