@@ -149,6 +149,18 @@ def reported() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _check_output_file(output: Path) -> None:
+    """A results file that could never be written (a folder, or below a file) is a one-line usage error, before any
+    work is done."""
+    if output.is_dir():
+        raise _usage_error(f"--output {output}: is a folder; give a file to write the results to")
+    for parent in output.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise _usage_error(f"--output {output}: {parent} is a file, not a folder")
+            break
+
+
 def _report_scan(scan) -> None:
     """One stderr line for what the folder scan left out (how many, a few names), and one per folder without videos."""
     if scan.skipped:
@@ -207,6 +219,8 @@ def predict(
     from .output import result_writer
     from .video import scan_videos
 
+    if output is not None:
+        _check_output_file(output)
     with reported():
         scan = scan_videos(paths)
         _report_scan(scan)

@@ -79,3 +79,20 @@ def test_folder_scan_takes_gif_and_names_what_it_skips(videos, tiny_model, tmp_p
     assert len(skipped) == 1 and "skipped 2 files" in skipped[0]
     assert str(clips / "notes.txt") in skipped[0] and str(clips / "folder.mp4") in skipped[0]
     assert sum(str(given_folder) in line for line in res.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "table"])
+def test_output_that_is_a_folder_is_a_one_line_usage_error(videos, tiny_model, tmp_path, fmt):
+    """-o naming a folder (or a path below a file) is one stderr line naming it, exit code 2, before any video is
+    read: not "internal error: IsADirectoryError", and nothing is written into the folder."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    res = run("predict", videos["mp4"], "--model", tiny_model, "--format", fmt, "-o", folder)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip().splitlines() == [
+        f"error: --output {folder}: is a folder; give a file to write the results to"
+    ]
+    assert res.stdout == "" and list(folder.iterdir()) == []
+    below_a_file = videos["mp4"].parent / "square.mp4" / "out.json"
+    res = run("predict", videos["mp4"], "--model", tiny_model, "--format", fmt, "-o", below_a_file)
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1 and str(below_a_file) in res.stderr
