@@ -1,7 +1,8 @@
 """Throughput of one model on one batch of real clips, side by side: PyTorch fp32 eager, ONNX Runtime fp32 and ONNX
 Runtime static int8 (calibrated on clips of the same video), plus int8's accuracy change against fp32 and, with
 --tune, ONNX Runtime session settings (graph optimisation level, thread count, spinning). ONNX Runtime runs as
-predict runs it (OpenVINO's provider where the build has it) and, beside it, on its own CPU provider.
+predict runs it (OpenVINO's provider where it is present: the [openvino] plug-in or onnxruntime-openvino) and,
+beside it, on its own CPU provider.
 
     python bench/bench_onnx.py                       # r3d18 width 16 and 64, 16x112x112, batch 4 (random weights)
     python bench/bench_onnx.py --widths 16 --tune    # session settings too
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import os
 import tempfile
 import time
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import header
 
 from actionrec.backends import OnnxBackend, TorchBackend, physical_cores
 from actionrec.checkpoint import load_model
@@ -155,10 +158,18 @@ def main() -> None:
     torch.set_num_threads(threads)
     import onnxruntime as ort
 
-    print(
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {ort.__version__} "
-        f"({threads} intra-op threads = physical cores, spinning off)"
-    )
+    from actionrec.backends import OPENVINO, openvino_plugin_devices
+
+    if OPENVINO in ort.get_available_providers():
+        openvino = "OpenVINO built in (onnxruntime-openvino)"
+    elif openvino_plugin_devices():
+        openvino = "OpenVINO from the plug-in (onnxruntime-ep-openvino)"
+    elif importlib.util.find_spec("onnxruntime_ep_openvino"):
+        openvino = "no OpenVINO provider (the plug-in is installed but offers no device for this CPU)"
+    else:
+        openvino = "no OpenVINO provider"
+    print(header())
+    print(f"onnxruntime {ort.__version__}, {openvino} ({threads} intra-op threads = physical cores, spinning off)")
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
         work = Path(tmp)
         if args.video:
