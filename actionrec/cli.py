@@ -204,8 +204,21 @@ def predict(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write results to this file, whole or not at all [default: stdout]."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write results to this file: jsonl line by line as each video finishes, the other formats whole "
+            "or not at all [default: stdout].",
+        ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Go on with an interrupted run: skip the videos already in -o FILE (JSON Lines) and append the "
+            "rest [default: off, -o is overwritten].",
+        ),
+    ] = False,
     device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
     backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
     precision: Annotated[
@@ -215,38 +228,113 @@ def predict(
     streams: StreamsOpt = None,
     compile: CompileOpt = False,
 ) -> None:
-    """Label videos: each window's top labels with timestamps in seconds, and each video's ranking."""
-    from .output import result_writer
+    """Label videos: each window's top labels with timestamps in seconds, and each video's ranking.
+
+    Interrupted (Ctrl-C, SIGTERM), a run keeps the JSON Lines results of the videos that finished (exit code 130 or
+    143); `--resume` with the same -o finishes it."""
+    from .output import read_jsonl_done, result_writer
     from .video import scan_videos
 
+    if resume:
+        if output is None:
+            raise _usage_error("--resume needs -o FILE: the JSON Lines file of the run to go on with")
+        if ctx.get_parameter_source("fmt").name == "DEFAULT":
+            fmt = OutputFormat.jsonl
+        elif fmt != OutputFormat.jsonl:
+            raise _usage_error(f"--resume goes on with a JSON Lines file: give --format jsonl, not {fmt.value}")
     if output is not None:
         _check_output_file(output)
-    with reported():
-        scan = scan_videos(paths)
-        _report_scan(scan)
-        videos = scan.videos
-        if not videos:
-            raise typer.BadParameter("no video files found in the given folders", param_hint="PATH")
-        recognizer = _recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
-        labels = recognizer.meta.num_classes
-        if top_k > labels and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
-            raise _usage_error(f"--top-k {top_k}: this model has {labels} labels; give at most --top-k {labels}")
-        if recognizer.meta.synthetic:
-            err.print(SYNTHETIC_NOTE.format(n=recognizer.meta.num_classes), highlight=False, soft_wrap=True)
-        failed = 0
-        progress = _progress(len(videos))
-        with result_writer(fmt, output) as write, progress:
-            task = progress.add_task("predict", total=len(videos))
-            results = recognizer.predict_many(videos, stride=stride, batch_size=batch_size, top_k=top_k)
-            for result in results:
-                if not result.ok:
-                    failed += 1
-                    progress.console.print(f"[red]error:[/] {result.error}", highlight=False, soft_wrap=True)
-                write(result)
-                progress.advance(task)
+    written, total = 0, 0
+    try:
+        with reported(), _sigterm_as_interrupt():
+            scan = scan_videos(paths)
+            _report_scan(scan)
+            videos = scan.videos
+            if not videos:
+                raise typer.BadParameter("no video files found in the given folders", param_hint="PATH")
+            total, failed = len(videos), 0
+            if resume:
+                done = read_jsonl_done(output)
+                if done.dropped:
+                    err.print(
+                        f"{output}: dropped a half-written last line ({done.dropped} bytes) of the interrupted run",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                videos = [v for v in videos if str(v) not in done.videos]
+                written, failed = total - len(videos), done.failed
+                err.print(
+                    f"resuming {output}: {written} of {total} videos already there, {len(videos)} to go",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            recognizer = _recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+            labels = recognizer.meta.num_classes
+            if top_k > labels and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
+                raise _usage_error(f"--top-k {top_k}: this model has {labels} labels; give at most --top-k {labels}")
+            if recognizer.meta.synthetic:
+                err.print(SYNTHETIC_NOTE.format(n=recognizer.meta.num_classes), highlight=False, soft_wrap=True)
+            progress = _progress(len(videos))
+            with result_writer(fmt, output, append=resume) as write, progress:
+                task = progress.add_task("predict", total=len(videos))
+                results = recognizer.predict_many(videos, stride=stride, batch_size=batch_size, top_k=top_k)
+                for result in results:
+                    if not result.ok:
+                        failed += 1
+                        progress.console.print(f"[red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+                    write(result)
+                    written += 1
+                    progress.advance(task)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e, fmt, output, written, total) from None
     if failed:
-        err.print(f"{failed} of {len(videos)} videos failed", highlight=False)
+        err.print(f"{failed} of {total} videos failed", highlight=False)
         raise typer.Exit(1)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (temporary files are removed, finished results kept)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(e: KeyboardInterrupt, fmt: OutputFormat, output: Path | None, written: int, total: int) -> typer.Exit:
+    """One stderr line saying what an interrupted predict kept and where; exit code 130 (SIGINT) or 143 (SIGTERM)."""
+    what = "terminated" if isinstance(e, Terminated) else "interrupted"
+    if not total:
+        message = what
+    elif output is None:
+        message = f"{what}: the results of {written} of {total} videos are on stdout"
+    elif fmt == OutputFormat.jsonl:
+        message = (
+            f"{what}: {written} of {total} videos' results kept in {output}; `--resume` with the same -o finishes "
+            "the run"
+        )
+    else:
+        message = (
+            f"{what}: {output} not written ({fmt.value} is written whole at the end; --format jsonl -o FILE keeps "
+            "results as videos finish)"
+        )
+    err.print(message, highlight=False, soft_wrap=True)
+    return typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
 @app.command(short_help="Describe a model: network, input, training data, accuracy, labels.")

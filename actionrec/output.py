@@ -1,5 +1,6 @@
 """Writing results: rich tables, JSON, JSON Lines (one line per video as it finishes) and CSV, to stdout or to
-a file that appears only once it is complete; and the console that never cuts a line written to a pipe or a file."""
+a file: JSON Lines line by line as videos finish (whole lines only), the others appearing only once complete;
+and the console that never cuts a line written to a pipe or a file."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import contextlib
 import csv
 import enum
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -17,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .aggregate import VideoResult
+from .errors import ActionrecError
 from .files import atomic_path
 
 CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score")
@@ -98,20 +102,93 @@ def csv_rows(result: VideoResult) -> Iterator[tuple]:
             yield (result.video, f"{w.start_s:.3f}", f"{w.end_s:.3f}", rank, ls.label, f"{ls.score:.6f}")
 
 
+def dumps(obj, **kwargs) -> str:
+    """Strict JSON: NaN or Infinity anywhere is a bug (a result must never carry one), not "NaN" in a file."""
+    return json.dumps(obj, allow_nan=False, **kwargs)
+
+
+@dataclass
+class JsonlDone:
+    """What an existing JSON Lines results file already holds, read by `read_jsonl_done` for --resume."""
+
+    videos: set[str]  # the "video" of each complete line
+    failed: int  # lines whose "error" is set
+    dropped: int  # bytes of a half-written last line (a killed run) cut off the file
+
+
+def read_jsonl_done(path: Path) -> JsonlDone:
+    """The videos an earlier run wrote to the JSON Lines file `path`; a half-written last line (no newline, or not
+    JSON: the run was killed mid-line) is cut off the file, so that appending goes on from a whole line."""
+    if not path.exists():
+        return JsonlDone(set(), 0, 0)
+    if not path.is_file():
+        raise ActionrecError(f"{path}: not a regular file; --resume needs the JSON Lines file of an earlier run")
+    data = path.read_bytes()
+    done, failed, keep = set(), 0, 0
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            record = json.loads(line)
+            video = record["video"]
+        except (ValueError, TypeError, KeyError):
+            if keep + len(line) == len(data):  # only the last line may be cut short
+                break
+            raise ActionrecError(f"{path}: not a predict JSON Lines file (line {number})") from None
+        done.add(str(video))
+        failed += record.get("error") is not None
+        keep += len(line)
+    if keep < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+    return JsonlDone(done, failed, len(data) - keep)
+
+
+class _LineFile:
+    """A JSON Lines results file written as the run goes: each line whole, in one write, flushed to disk, so that
+    a run stopped by any signal leaves complete lines of the videos that finished."""
+
+    def __init__(self, path: Path, append: bool):
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        self.fd = os.open(path, flags, 0o666)
+        self.regular = path.is_file()
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        while data:  # one write() for a regular file; a pipe may take it in parts
+            data = data[os.write(self.fd, data) :]
+        if self.regular:
+            os.fsync(self.fd)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 @contextlib.contextmanager
-def result_writer(fmt: OutputFormat, output: Path | None = None) -> Iterator[Callable[[VideoResult], None]]:
+def result_writer(
+    fmt: OutputFormat, output: Path | None = None, *, append: bool = False
+) -> Iterator[Callable[[VideoResult], None]]:
     """Yield `write(result)`; results stream out as they come (jsonl, csv, table) or at the end (json).
 
-    With `output`, everything goes to a temporary file renamed onto `output` when the run completes.
+    With `output`: jsonl is written to it line by line as each video finishes (complete lines only; `append` adds
+    to what is there, for --resume); the other formats go to a temporary file renamed onto `output` when the run
+    completes, and removed if it does not.
     """
     with contextlib.ExitStack() as stack:
         if output is None:
             stream: IO[str] = sys.stdout
+        elif fmt == OutputFormat.jsonl:
+            lines = _LineFile(output, append)
+            stack.callback(lines.close)
+            stream = lines  # type: ignore[assignment]
         else:
             tmp = stack.enter_context(atomic_path(output))
             stream = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
         results: list[VideoResult] = []
-        console = FullConsole(file=stream)
+        console = FullConsole(file=stream) if fmt == OutputFormat.table else None
         writer = csv.writer(stream, lineterminator="\n") if fmt == OutputFormat.csv else None
         if writer is not None:
             writer.writerow(CSV_HEADER)
@@ -119,17 +196,16 @@ def result_writer(fmt: OutputFormat, output: Path | None = None) -> Iterator[Cal
         def write(result: VideoResult) -> None:
             results.append(result)
             if fmt == OutputFormat.jsonl:
-                stream.write(json.dumps(result.to_dict()) + "\n")
+                stream.write(dumps(result.to_dict()) + "\n")
             elif writer is not None:
                 writer.writerows(csv_rows(result))
-            elif fmt == OutputFormat.table and result.ok:
+            elif console is not None and result.ok:
                 console.print(video_table(result))
             stream.flush()
 
         yield write
         if fmt == OutputFormat.json:
-            json.dump({"videos": [r.to_dict() for r in results]}, stream, indent=2)
-            stream.write("\n")
-        elif fmt == OutputFormat.table and len(results) > 1:
+            stream.write(dumps({"videos": [r.to_dict() for r in results]}, indent=2) + "\n")
+        elif console is not None and len(results) > 1:
             console.print(summary_table(results))
         stream.flush()

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import moving_square_frames
+from conftest import moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -96,3 +100,89 @@ def test_output_that_is_a_folder_is_a_one_line_usage_error(videos, tiny_model, t
     below_a_file = videos["mp4"].parent / "square.mp4" / "out.json"
     res = run("predict", videos["mp4"], "--model", tiny_model, "--format", fmt, "-o", below_a_file)
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1 and str(below_a_file) in res.stderr
+
+
+# ---- interrupted runs: SIGINT, SIGTERM, SIGKILL, --resume ----
+
+
+@pytest.fixture(scope="module")
+def many_videos(tmp_path_factory) -> list[Path]:
+    """Eighty distinct video files (hard links of one generated clip), enough that a signal lands mid-run."""
+    d = tmp_path_factory.mktemp("many")
+    first = write_cv2_video(d / "clip000.mp4", moving_square_frames(48, seed=5), 25.0, "mp4v")
+    paths = [first]
+    for i in range(1, 80):
+        os.link(first, d / f"clip{i:03d}.mp4")
+        paths.append(d / f"clip{i:03d}.mp4")
+    return paths
+
+
+def start_predict(paths, model, *args) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "actionrec", "predict", *map(str, paths), "--model", str(model), *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_lines(path: Path, proc: subprocess.Popen, n: int = 1, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= n:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"no result line in {path} after {timeout} s")
+
+
+def hidden_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_signal_keeps_finished_jsonl_lines_and_resume_finishes_the_run(
+    many_videos, tiny_model, tmp_path, sig, code, word
+):
+    """--format jsonl -o FILE: each video's line is in FILE as soon as it finishes; SIGINT / SIGTERM keep those
+    lines (whole, strict JSON), say on stderr where they are, exit 130 / 143 and leave no hidden file; `--resume`
+    then skips the videos already there, drops a half-written last line (as SIGKILL may leave) and appends the
+    rest, so that every video is in FILE exactly once."""
+    out = tmp_path / "out.jsonl"
+    proc = start_predict(many_videos, tiny_model, "--format", "jsonl", "-o", out)
+    wait_for_lines(out, proc, 2)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    text = out.read_text()
+    assert text.endswith("\n")
+    kept = [strict_loads(line)["video"] for line in text.splitlines()]
+    assert 2 <= len(kept) < len(many_videos), "the signal should land mid-run"
+    assert kept == [str(p) for p in many_videos[: len(kept)]]
+    assert f"{word}: {len(kept)} of {len(many_videos)} videos' results kept in {out}" in stderr
+    assert "Traceback" not in stderr and hidden_files(tmp_path) == []
+
+    with out.open("a") as f:  # a run killed mid-line
+        f.write('{"video": "' + str(many_videos[len(kept)]) + '", "frames": 4')
+    res = run("predict", *many_videos, "--model", tiny_model, "--resume", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "dropped a half-written last line" in res.stderr
+    assert f"resuming {out}: {len(kept)} of {len(many_videos)} videos already there" in res.stderr
+    final = [strict_loads(line)["video"] for line in out.read_text().splitlines()]
+    assert final == [str(p) for p in many_videos]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_leaves_no_temp_file_of_json_output(many_videos, tiny_model, tmp_path, sig):
+    """--format json -o FILE stays whole or absent: a SIGINT or SIGTERM mid-run removes the temporary file, leaves
+    no FILE, and says so on stderr."""
+    out = tmp_path / "out.json"
+    proc = start_predict(many_videos, tiny_model, "--format", "json", "-o", out)
+    deadline = time.monotonic() + 60
+    while not hidden_files(tmp_path) and time.monotonic() < deadline:  # the temporary file: the run is writing
+        assert proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), stderr
+    assert not out.exists() and hidden_files(tmp_path) == []
+    assert f"{out} not written" in stderr and "Traceback" not in stderr
