@@ -36,7 +36,7 @@ runner = CliRunner()
 def wheel(tmp_path_factory) -> Path:
     """The wheel pip builds from a clean copy of the checkout's sources, with the environment's setuptools (no
     build isolation, no index: nothing is downloaded)."""
-    pytest.importorskip("setuptools", reason="the build backend is not installed here")
+    pytest.importorskip("setuptools", reason="the build backend is not installed here ([dev] installs it)")
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         if (ROOT / name).is_dir():
