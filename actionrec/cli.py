@@ -372,7 +372,7 @@ def info(
             summary["file"] = str(path)
             summary["parameters"] = count_parameters(net)
             summary["gflops_per_clip"] = round(gflops_per_clip(net, meta.preprocessing.input_shape), 3)
-            typer.echo(json.dumps(summary, indent=2))
+            typer.echo(json.dumps(summary, indent=2, allow_nan=False))
             return
         from .checkpoint import describe
 
@@ -655,7 +655,7 @@ def train(
             "best_val_video_acc": result.best_val_video_acc,
             "epochs_done": result.epochs_done,
         }
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(summary, indent=2, allow_nan=False))
 
 
 def _describe_start(config) -> None:

@@ -139,6 +139,12 @@ class Recognizer:
         """Label one video; raises `VideoError` when it cannot be read."""
         info = probe(path)
         probs, windows = self.window_probs(path, stride=stride, batch_size=batch_size)
+        if not np.isfinite(probs).all():  # NaN never reaches a result (nor JSON): it is this video's error
+            bad = int((~np.isfinite(probs).all(axis=1)).sum())
+            raise ActionrecError(
+                f"{path}: the network gave non-finite scores (NaN or infinity) for {bad} of its {len(windows)} "
+                "windows: a damaged model file?"
+            )
         labels = self.meta.labels
         ranking = ranked(video_ranking(probs), labels, top_k)
         return VideoResult(

@@ -186,3 +186,49 @@ def test_signal_leaves_no_temp_file_of_json_output(many_videos, tiny_model, tmp_
     assert proc.returncode == (130 if sig == signal.SIGINT else 143), stderr
     assert not out.exists() and hidden_files(tmp_path) == []
     assert f"{out} not written" in stderr and "Traceback" not in stderr
+
+
+# ---- non-finite scores ----
+
+
+@pytest.fixture(scope="module")
+def nan_model(tmp_path_factory) -> Path:
+    """The tiny_model recipe (r3d10, width 8, 3 labels, 8x32x32) with one classifier weight set to NaN."""
+    import torch
+
+    from actionrec.checkpoint import save_model
+    from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.networks import build
+
+    torch.manual_seed(0)
+    meta = ModelMeta(
+        arch="r3d10",
+        arch_args={"width": 8, "attention": True},
+        labels=("left", "right", "still"),
+        preprocessing=Preprocessing(clip_len=8, frame_step=1, resize=36, crop=32),
+        training={"note": "random weights with a NaN, for tests"},
+    )
+    model = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args).eval()
+    with torch.no_grad():
+        last_weight = [p for name, p in model.named_parameters() if name.endswith("weight")][-1]
+        last_weight.view(-1)[0] = float("nan")
+    return save_model(tmp_path_factory.mktemp("nan_model") / "nan.safetensors", model, meta)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_non_finite_scores_are_the_videos_error_never_nan_in_json(videos, nan_model, tmp_path, fmt):
+    """A network that returns NaN scores gives each video `error` = "... non-finite scores ..." (one stderr line
+    naming it, exit code 1), and the JSON written, to stdout or to -o, parses with a strict parser: no NaN."""
+    res = run("predict", videos["mp4"], videos["avi"], "--model", nan_model, "--format", fmt)
+    out = tmp_path / f"out.{fmt}"
+    res_file = run("predict", videos["mp4"], videos["avi"], "--model", nan_model, "--format", fmt, "-o", out)
+    for result, text in ((res, res.stdout), (res_file, out.read_text())):
+        assert result.exit_code == 1, result.output
+        docs = [strict_loads(text)] if fmt == "json" else [{"videos": list(map(strict_loads, text.splitlines()))}]
+        entries = docs[0]["videos"]
+        assert [v["video"] for v in entries] == [str(videos["mp4"]), str(videos["avi"])]
+        for v in entries:
+            assert "non-finite scores" in v["error"] and v["label"] is None and v["score"] is None
+            assert v["top"] == [] and v["windows"] == []
+        for name in ("mp4", "avi"):
+            assert sum(str(videos[name]) in line for line in result.stderr.splitlines()) == 1
