@@ -995,7 +995,10 @@ def explain(
                 progress=lambda done: progress.update(task, completed=done),
             )
     shown = "mean of " + str(len(result.blocks)) if len(result.blocks) > 1 else result.blocks[0]
-    typer.echo(f"{result.video}: {result.label} {result.score:.3f} ({result.windows} windows, attention: {shown})")
+    typer.echo(
+        f"{result.video}: {result.label} {result.score:.3f} (predict's label, over its {result.label_windows} "
+        f"windows; {result.windows} windows drawn, attention: {shown})"
+    )
     if result.out is not None and result.codec is not None:
         typer.echo(f"wrote {result.out} ({result.codec.describe()})")
     if result.sheet is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .aggregate import softmax
+from .aggregate import ranked, softmax, video_ranking
 from .config import Preprocessing
 from .errors import ActionrecError
 from .files import atomic_path
@@ -436,10 +436,11 @@ class ExplainResult:
     codec: VideoCodec | None  # how `out` was encoded
     sheet: Path | None  # the contact sheet, when asked for
     frames: int  # frames drawn: every decoded frame of the video
-    windows: int  # windows the network scored
+    windows: int  # windows drawn (their maps and labels)
     blocks: tuple[str, ...]  # attention maps shown (averaged when more than one)
-    label: str  # top class of the mean of the windows' probabilities
+    label: str  # the video's label as `actionrec predict` gives it: the mean over predict's windows
     score: float
+    label_windows: int  # predict's windows that label and score are the mean of
     size: tuple[int, int]  # (width, height) of the drawn frames
 
 
@@ -542,9 +543,11 @@ def explain_video(
                 writer.release()
         if drawn == 0:
             raise ActionrecError(f"{video}: no frames could be decoded")
-    probs = np.mean(list(seen.values()), axis=0)
-    top = int(np.argmax(probs))
-    label, score = recognizer.meta.labels[top], float(probs[top])
+    # The video's label is predict's: its windows (half a span apart, not the drawn ones) and their mean, so that
+    # explain and predict never disagree on a video.
+    window_probs, predict_windows = recognizer.window_probs(video, batch_size=batch_size)
+    ranking = ranked(video_ranking(window_probs), recognizer.meta.labels, 1)
+    label, score = ranking[0].label, ranking[0].score
     if sheet is not None and picker is not None:
         what = "mean of all blocks" if block.strip() == "mean" else ", ".join(blocks)
         title = f"{Path(video).name}: {label} {score:.2f}  |  attention: {what}"
@@ -562,6 +565,7 @@ def explain_video(
         blocks=tuple(blocks),
         label=label,
         score=score,
+        label_windows=len(predict_windows),
         size=size,
     )
 

@@ -232,3 +232,20 @@ def test_non_finite_scores_are_the_videos_error_never_nan_in_json(videos, nan_mo
             assert v["top"] == [] and v["windows"] == []
         for name in ("mp4", "avi"):
             assert sum(str(videos[name]) in line for line in result.stderr.splitlines()) == 1
+
+
+# ---- explain and predict agree ----
+
+
+def test_explain_reports_predicts_video_label(tmp_path):
+    """explain's video label and score are predict's for the same model and video (samples/sequence.mp4 and the
+    shipped model: once walk_right over explain's 9 drawn windows against predict's squat over its 16)."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sequence.mp4"
+    predicted = run("predict", sample, "--format", "json")
+    assert predicted.exit_code == 0, predicted.output
+    video = strict_loads(predicted.stdout)["videos"][0]
+    explained = run("explain", sample, "--sheet", tmp_path / "sheet.png")
+    assert explained.exit_code == 0, explained.output
+    first = explained.stdout.splitlines()[0]
+    n = len(video["windows"])
+    assert first.startswith(f"{sample}: {video['label']} {video['score']:.3f} (predict's label, over its {n} windows;")
