@@ -170,6 +170,7 @@ class OnnxBackend:
     ):
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors reach the user as one line (ModelFileError), not ORT's log
         threads = threads or physical_cores()
         available = ort.get_available_providers()
         providers: list = ["CPUExecutionProvider"]

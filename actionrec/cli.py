@@ -1083,7 +1083,13 @@ def models() -> None:
 
 
 def main() -> None:
-    """Console entry point: no traceback reaches the user unless ACTIONREC_DEBUG=1."""
+    """Console entry point: no traceback reaches the user unless ACTIONREC_DEBUG=1, and no library's warnings
+    (torch's UserWarnings, numpy's RuntimeWarnings, onnx's): stderr carries actionrec's own lines only."""
+    if not os.environ.get("ACTIONREC_DEBUG"):
+        import warnings
+
+        warnings.filterwarnings("ignore")  # ahead of PYTHONWARNINGS / -W: other packages' warnings are not ours
+        warnings.filterwarnings("default", module=r"actionrec(\..*)?$")
     try:
         app()
     except KeyboardInterrupt:

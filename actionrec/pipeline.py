@@ -18,7 +18,7 @@ import numpy as np
 
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
-from .errors import ActionrecError
+from .errors import ActionrecError, ModelFileError
 from .hub import resolve_model
 from .transforms import frame_resizer, preprocess
 from .video import Window, iter_windows, probe
@@ -170,6 +170,24 @@ class Recognizer:
                 yield VideoResult(video=str(path), error=str(e))
 
 
+def _check_external_data(path: Path) -> None:
+    """An .onnx whose weights live in external data files that are missing: one line naming both (ONNX Runtime's
+    own message is a long shape-inference error that names neither). Needs the onnx package; skipped without it."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not a readable graph: ONNX Runtime says so when it opens it
+        return
+    for tensor in proto.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if location and not (path.parent / location).is_file():
+                raise ModelFileError(f"{path}: its external weights file {location} is missing (expected beside it)")
+
+
 def load(
     model: str | os.PathLike[str] | None = None,
     *,
@@ -185,6 +203,8 @@ def load(
     seconds up front, less once Inductor's cache is warm); `streams`: parts of each batch that run at once on the
     CPU (see `backends.open_backend`)."""
     path = resolve_model(model)  # a file, an installed model's name, or None / "default": the shipped model
+    if Path(path).suffix.lower() == ".onnx":
+        _check_external_data(Path(path))
     backend_ = open_backend(
         path, kind=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
     )

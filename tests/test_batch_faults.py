@@ -249,3 +249,43 @@ def test_explain_reports_predicts_video_label(tmp_path):
     first = explained.stdout.splitlines()[0]
     n = len(video["windows"])
     assert first.startswith(f"{sample}: {video['label']} {video['score']:.3f} (predict's label, over its {n} windows;")
+
+
+# ---- stderr carries actionrec's lines only ----
+
+
+def test_onnx_with_missing_external_data_is_one_short_line(videos, tmp_path):
+    """An .onnx whose external-data file was deleted: exactly one stderr line, under 200 characters, naming the
+    .onnx and the missing data file; no ONNX Runtime log lines."""
+    onnx = pytest.importorskip("onnx")
+    model = tmp_path / "ext.onnx"
+    shipped = Path(__file__).resolve().parents[1] / "models" / "actionrec-default.onnx"
+    proto = onnx.load(str(shipped))
+    onnx.save_model(proto, str(model), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    (tmp_path / "ext.onnx.data").unlink()
+    proc = subprocess.run(
+        [sys.executable, "-m", "actionrec", "predict", str(videos["mp4"]), "--model", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert len(lines[0]) < 200 and str(model) in lines[0] and "ext.onnx.data" in lines[0]
+
+
+def test_no_library_warnings_on_stderr(nan_model):
+    """With PYTHONWARNINGS=default (every warning shown once), predict of the sample video prints no library
+    warning (numpy's RuntimeWarning over NaN scores, torch's UserWarnings): only actionrec's own lines."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sequence.mp4"
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    for model in ([], ["--model", str(nan_model)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "actionrec", "predict", str(sample), "--format", "json", *model],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        assert "Warning" not in proc.stderr and "warn" not in proc.stderr, proc.stderr
