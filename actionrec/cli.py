@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .backends import BackendKind, Device, Precision
@@ -72,7 +73,7 @@ def _output(output: Path | None, out_alias: Path | None) -> Path | None:
 
 def _usage_error(message: str) -> typer.Exit:
     """A usage error found after parsing (it needed the model, say): one line on stderr, exit code 2."""
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -145,7 +146,7 @@ def reported() -> Iterator[None]:
     try:
         yield
     except ActionrecError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -281,7 +282,9 @@ def predict(
                 for result in results:
                     if not result.ok:
                         failed += 1
-                        progress.console.print(f"[red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+                        progress.console.print(
+                            f"[red]error:[/] {escape(str(result.error))}", highlight=False, soft_wrap=True
+                        )
                     write(result)
                     written += 1
                     progress.advance(task)
@@ -770,7 +773,7 @@ def evaluate(
 
         def on_video(_item, error: str | None) -> None:
             if error:
-                progress.console.print(f"[yellow]skipped:[/] {error}", highlight=False, soft_wrap=True)
+                progress.console.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             progress.advance(task)
 
         with progress:
@@ -1099,7 +1102,7 @@ def main() -> None:
         if os.environ.get("ACTIONREC_DEBUG"):
             raise
         err.print(
-            f"[red]internal error:[/] {type(e).__name__}: {e} (set ACTIONREC_DEBUG=1 for a traceback)",
+            f"[red]internal error:[/] {type(e).__name__}: {escape(str(e))} (set ACTIONREC_DEBUG=1 for a traceback)",
             highlight=False,
             soft_wrap=True,
         )

@@ -172,7 +172,6 @@ def test_export_without_its_extra_stops_at_once(monkeypatch, tiny_model, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.safetensors"]
 
 
-@pytest.mark.xfail(reason="cli.reported prints the message as rich markup, which drops '[export]'", strict=False)
 def test_cli_prints_the_extra_verbatim(monkeypatch, tiny_model, tmp_path):
     """The CLI's error line carries the install command exactly: pip install 'actionrec[export]'."""
     monkeypatch.setitem(sys.modules, "onnxscript", None)
