@@ -289,3 +289,48 @@ def test_no_library_warnings_on_stderr(nan_model):
         )
         assert proc.returncode in (0, 1), proc.stderr
         assert "Warning" not in proc.stderr and "warn" not in proc.stderr, proc.stderr
+
+
+SITECUSTOMIZE = """
+import warnings
+
+import actionrec.pipeline as pipeline
+
+_predict_many = pipeline.Recognizer.predict_many
+
+
+def predict_many(self, *args, **kwargs):
+    warnings.warn("a library's UserWarning", UserWarning)  # as torch's and numpy's reach predict
+    warnings.warn("a library's RuntimeWarning", RuntimeWarning)
+    return _predict_many(self, *args, **kwargs)
+
+
+pipeline.Recognizer.predict_many = predict_many
+"""
+
+
+def test_a_library_warning_stays_off_stderr(tmp_path):
+    """A UserWarning and a RuntimeWarning raised by a library while predict runs (here injected through
+    sitecustomize, with PYTHONWARNINGS=default) do not reach stderr; the results still do."""
+    (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "punch.mp4"
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONWARNINGS": "default", "PYTHONPATH": path}
+    proc = subprocess.run(
+        [sys.executable, "-m", "actionrec", "predict", str(sample), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["videos"][0]["label"] == "punch"
+    assert "Warning" not in proc.stderr, proc.stderr
+    debug = subprocess.run(  # the same run with ACTIONREC_DEBUG=1 shows them: the injection works
+        [sys.executable, "-m", "actionrec", "predict", str(sample), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "ACTIONREC_DEBUG": "1"},
+    )
+    assert "a library's UserWarning" in debug.stderr
