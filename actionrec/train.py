@@ -418,7 +418,10 @@ def train(
     require_extra(f"{config.out}: drawing the loss and accuracy plots", "plot", PLOT_MODULES)  # before any work
     ctx = _setup(config)
     try:
-        return _run(config, ctx, progress and ctx.main, console or Console(stderr=True), stop_after)
+        result = _run(config, ctx, progress and ctx.main, console or Console(stderr=True), stop_after)
+        if ctx.world > 1:  # every process reaches the teardown together: one leaving early could abort in gloo
+            dist.barrier()
+        return result
     except ActionrecError as e:  # a DataLoader worker's error arrives with its traceback: keep the last line
         lines = str(e).strip().splitlines()
         if len(lines) > 1:
