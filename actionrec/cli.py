@@ -327,6 +327,8 @@ def _interrupted(e: KeyboardInterrupt, fmt: OutputFormat, output: Path | None, w
     elif output is None:
         message = f"{what}: the results of {written} of {total} videos are on stdout"
     elif fmt == OutputFormat.jsonl:
+        with contextlib.suppress(OSError):  # what the file holds: a signal may land between a write and the count
+            written = output.read_bytes().count(b"\n")
         message = (
             f"{what}: {written} of {total} videos' results kept in {output}; `--resume` with the same -o finishes "
             "the run"
