@@ -136,6 +136,7 @@ def hidden_files(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
 )
@@ -170,6 +171,7 @@ def test_signal_keeps_finished_jsonl_lines_and_resume_finishes_the_run(
     assert final == [str(p) for p in many_videos]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_leaves_no_temp_file_of_json_output(many_videos, tiny_model, tmp_path, sig):
     """--format json -o FILE stays whole or absent: a SIGINT or SIGTERM mid-run removes the temporary file, leaves
@@ -274,6 +276,7 @@ def test_onnx_with_missing_external_data_is_one_short_line(videos, tmp_path):
     assert len(lines[0]) < 200 and str(model) in lines[0] and "ext.onnx.data" in lines[0]
 
 
+@pytest.mark.slow
 def test_no_library_warnings_on_stderr(nan_model):
     """With PYTHONWARNINGS=default (every warning shown once), predict of the sample video prints no library
     warning (numpy's RuntimeWarning over NaN scores, torch's UserWarnings): only actionrec's own lines."""
@@ -309,6 +312,7 @@ pipeline.Recognizer.predict_many = predict_many
 """
 
 
+@pytest.mark.slow
 def test_a_library_warning_stays_off_stderr(tmp_path):
     """A UserWarning and a RuntimeWarning raised by a library while predict runs (here injected through
     sitecustomize, with PYTHONWARNINGS=default) do not reach stderr; the results still do."""

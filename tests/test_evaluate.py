@@ -248,6 +248,7 @@ def test_cli_evaluate_errors(folder_set, tiny_model, tmp_path):
     assert result.exit_code == 1 and "no such data folder" in result.output
 
 
+@pytest.mark.slow
 def test_cli_evaluate_runs_both_back_ends_alike(folder_set, tiny_model, tmp_path):
     """`evaluate --backend onnxruntime` on an exported twin gives the torch report's numbers; --streams 2 and
     --compile are refused together (a usage error), and eager torch with 2 streams matches 1 stream."""

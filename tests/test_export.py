@@ -43,6 +43,7 @@ def exported(tiny_model, videos, tmp_path_factory) -> tuple[Path, str]:
     return out, res.stdout
 
 
+@pytest.mark.slow
 def test_export_writes_one_checked_file_with_dynamic_batch(exported, tiny_model):
     """The CLI reports parity on random and video clips, and writes one valid, self-contained .onnx file whose
     batch axis is symbolic and whose T, H, W are the model's; batches of 1 and 3 match PyTorch."""
@@ -149,6 +150,7 @@ print("torch-free")
     assert proc.returncode == 0 and "torch-free" in proc.stdout, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arch", "arch_args", "check_video"),
     [
@@ -239,6 +241,7 @@ def test_export_rejects_a_non_onnx_output(tiny_model, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_int8_export_is_a_usable_model(tiny_model, videos, tmp_path):
     """--int8 writes MODEL.int8.onnx (QDQ, metadata kept) after the fp32 parity check, reports its agreement with
     fp32 and its speed, and predict runs it."""

@@ -83,6 +83,7 @@ def test_fine_tuning_length_follows_the_data():
     assert fine_tune_epochs(1000, 8) == 15
 
 
+@pytest.mark.slow
 def test_cli_fine_tune_needs_only_data_output_and_init(people, tiny_model, tmp_path):
     """`actionrec train DATA --output RUN --init MODEL --epochs N` fine-tunes: it says so, and the model it writes has
     the init's network and input, the fine-tuning recipe, the data's absolute path, and is not marked synthetic."""
@@ -96,6 +97,7 @@ def test_cli_fine_tune_needs_only_data_output_and_init(people, tiny_model, tmp_p
     assert meta.training["data_path"] == str(people.resolve()) and not meta.synthetic
 
 
+@pytest.mark.slow
 def test_evaluate_scores_the_runs_own_split_per_person(people, tiny_model, tmp_path):
     """On the data a model was trained on, evaluate scores that run's held-out people (grouping, fraction and seed
     from the file), says so, and gives accuracy per person; on other data without --group-regex it warns that it
@@ -145,6 +147,7 @@ def test_the_default_model_says_it_is_synthetic(tiny_model):
 UD810 = SHARED / "real" / "ud810"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not UD810.is_dir(), reason="shared real data (../shared/data/real/ud810) not present")
 def test_one_person_fine_tunes_side_by_side_never_stop_on_nan(tmp_path):
     """Three fine-tunes of the shipped model on one person's 9 ud810 clips (a last batch of 1 each epoch), run at

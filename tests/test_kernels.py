@@ -21,7 +21,7 @@ from actionrec.backends import Precision, TorchBackend
 from actionrec.config import ModelMeta
 from actionrec.networks import build
 
-needs_compiler = pytest.mark.skipif(kernels.library() is None, reason="no C compiler: fused kernels not built")
+needs_compiler = pytest.mark.skipif(kernels._compiler() is None, reason="no C compiler: fused kernels not built")
 
 
 @pytest.fixture
@@ -280,6 +280,7 @@ def test_a_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch, f
     assert kernels.library() is not None and len(builds) == 1 and kernels._verified(path)
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_truncated_cached_library_does_not_kill_predict(tmp_path):
     """The reported crash, as a user meets it: a cached library cut to 20,000 bytes, then an fp32 predict in a new

@@ -51,6 +51,7 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_wheel_carries_the_default_model_its_onnx_twin_and_the_samples(wheel):
     """The wheel holds actionrec/models/ (the default model and its ONNX twin, byte for byte the checkout's) and
     actionrec/samples/ (every clip and sequence.json), the `actionrec` command, and no top-level models/,
@@ -68,6 +69,7 @@ def test_wheel_carries_the_default_model_its_onnx_twin_and_the_samples(wheel):
     assert "actionrec = actionrec.cli:main" in entry_points
 
 
+@pytest.mark.slow
 def test_an_installed_copy_finds_its_default_model_and_samples(wheel, tmp_path):
     """The wheel's files unpacked into a folder that a fresh interpreter imports from (its working folder outside
     the checkout): the default model, its ONNX twin and the samples come from that copy, the default model opens,

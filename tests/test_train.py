@@ -163,6 +163,7 @@ def _losses(run: Path) -> list[float]:
     return [h[k] for h in map(json.loads, lines) for k in ("train_loss", "train_acc", "val_loss", "val_clip_acc")]
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(left_right, tmp_path):
     """2 epochs straight == 1 epoch, stop, resume for the second (even with another number of workers): same
     weights, same metrics, under a warmup + cosine schedule that depends on the step count."""
@@ -177,6 +178,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(left_right, tmp_p
     assert read_meta(resumed.last).training["epoch"] == 2
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_result(left_right, tmp_path):
     """`actionrec train` killed with SIGKILL right after its first epoch is saved, then `--resume`d, ends with
     the weights of an uninterrupted run and one metrics line per epoch."""
@@ -213,6 +215,7 @@ def test_sigkilled_run_resumes_to_the_same_result(left_right, tmp_path):
     _same_weights(straight.last, run / "last.safetensors")
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes(left_right, tmp_path):
     """The same command under torchrun with 2 CPU processes (gloo, DDP): one complete run folder written by
     rank 0, the summary printed once, metadata recording 2 processes."""

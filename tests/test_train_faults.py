@@ -107,6 +107,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_sigkilled_training_leaves_no_orphans(with_bitrot, tmp_path):
     """kill -9 of `actionrec train` with decoding workers: its forkserver, resource tracker and DataLoader workers
@@ -130,6 +131,7 @@ def test_sigkilled_training_leaves_no_orphans(with_bitrot, tmp_path):
     assert not [p for p in children if _alive(p)]
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_with_or_without_persistent_workers(with_bitrot, tmp_path):
     """Two fresh runs with one seed give identical metrics every epoch, whether clips are decoded in the training
     process or by 2 persistent DataLoader workers (whose dataset copies learn the epoch from each index)."""

@@ -148,6 +148,7 @@ def _faststart_mp4(path, frames):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mjpeg-avi", "faststart-mp4"])
 def test_a_truncated_but_decodable_video_is_labelled_from_what_decodes(tmp_path, kind):
     """A video cut short (an MJPEG AVI cut at 53 %, a faststart MP4 cut in half) whose container still lists all
