@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +37,6 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     path = Path(path)
     _check_exists(path)
     if path.suffix.lower() == ".onnx":
-        from .backends import read_onnx_meta
-
         return read_onnx_meta(path)
     try:
         with open(path, "rb") as f:
@@ -158,3 +158,90 @@ def parameter_count(path: str | os.PathLike[str]) -> int | None:
             n *= int(d)
         total += n
     return total
+
+
+# ---- ONNX files: the metadata, torch-free and onnx-free ----
+
+
+def read_onnx_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    """The actionrec metadata stored in an ONNX file's metadata_props (needs neither torch nor the onnx package)."""
+    try:
+        props = onnx_metadata_props(path)
+    except (ValueError, EOFError) as e:
+        raise ModelFileError(f"{path}: not a readable ONNX file ({e})") from None
+    return meta_from_onnx_props(path, props)
+
+
+# ONNX's ModelProto (onnx.proto): the top-level fields read here, and their protobuf wire types
+IR_VERSION, GRAPH, METADATA_PROPS = 1, 7, 14
+_MODEL_WIRE_TYPES = {IR_VERSION: 0, GRAPH: 2, METADATA_PROPS: 2}  # 0: varint, 2: length-delimited
+
+
+def onnx_metadata_props(path: str | os.PathLike[str]) -> dict[str, str]:
+    """An ONNX file's metadata_props as a dict, read from the protobuf's top-level fields alone: the graph and its
+    weights are skipped, not parsed. ValueError or EOFError when the bytes are not an ONNX model (no ir_version and
+    graph, a field of the wrong type, a field running past the end)."""
+    props: dict[str, str] = {}
+    seen = set()
+    with open(path, "rb") as f:
+        for number, wire, size in _proto_fields(f, os.fstat(f.fileno()).st_size):
+            if _MODEL_WIRE_TYPES.get(number, wire) != wire:
+                raise ValueError(f"field {number} has wire type {wire}")
+            seen.add(number)
+            if number == METADATA_PROPS:  # StringStringEntryProto: key = 1, value = 2
+                entry = io.BytesIO(f.read(size))
+                pair = {n: entry.read(s).decode("utf-8") for n, w, s in _proto_fields(entry, size) if w == 2}
+                props[pair.get(1, "")] = pair.get(2, "")
+    if not {IR_VERSION, GRAPH} <= seen:
+        raise ValueError("no ir_version or graph")
+    return props
+
+
+def _proto_fields(f, end: int) -> Iterator[tuple[int, int, int]]:
+    """(field number, wire type, value) of each field of the protobuf message that runs from f's position to `end`:
+    a varint's value, a length-delimited field's byte count (f at its first byte: the caller may read it; the walk
+    goes on after it either way), 0 for fixed-size fields."""
+    while f.tell() < end:
+        key = _varint(f)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ValueError("field number 0")
+        if wire == 0:
+            yield number, wire, _varint(f)
+        elif wire in (1, 5):  # 64 and 32 bits
+            f.seek(8 if wire == 1 else 4, os.SEEK_CUR)
+            yield number, wire, 0
+        elif wire == 2:
+            size = _varint(f)
+            start = f.tell()
+            if start + size > end:
+                raise ValueError(f"field {number} runs past the end")
+            yield number, wire, size
+            f.seek(start + size)
+        else:
+            raise ValueError(f"wire type {wire}")
+    if f.tell() != end:
+        raise ValueError("the last field runs past the end")
+
+
+def _varint(f) -> int:
+    value = 0
+    for shift in range(0, 70, 7):
+        byte = f.read(1)
+        if not byte:
+            raise EOFError("cut short")
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+    raise ValueError("a varint longer than 10 bytes")
+
+
+def meta_from_onnx_props(path: str | os.PathLike[str], props: dict[str, str]) -> ModelMeta:
+    """The actionrec metadata among an ONNX model's metadata_props (as ONNX Runtime or `onnx_metadata_props` give
+    them)."""
+    if META_KEY not in props:
+        raise ModelFileError(f"{path}: an ONNX file without actionrec metadata (labels, preprocessing)")
+    try:
+        return ModelMeta.from_json(props[META_KEY])
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: bad actionrec metadata: {e}") from None

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 import actionrec
-from actionrec import backends, pipeline
+from actionrec import backends, checkpoint, pipeline
 from actionrec.checkpoint import read_meta
 from actionrec.cli import app
 from actionrec.errors import ActionrecError, ModelFileError, require_extra
@@ -210,7 +210,7 @@ def test_onnx_metadata_reader_matches_onnx_and_refuses_junk(tmp_path):
 
     twin = ROOT / "models" / "actionrec-default.onnx"
     expected = {p.key: p.value for p in onnx.load(str(twin), load_external_data=False).metadata_props}
-    assert backends.onnx_metadata_props(twin) == expected and "actionrec" in expected
+    assert checkpoint.onnx_metadata_props(twin) == expected and "actionrec" in expected
     data = twin.read_bytes()
     for name, content in {
         "random.onnx": np.random.default_rng(1).integers(0, 256, 8192, dtype=np.uint8).tobytes(),
@@ -219,7 +219,7 @@ def test_onnx_metadata_reader_matches_onnx_and_refuses_junk(tmp_path):
     }.items():
         (tmp_path / name).write_bytes(content)
         with pytest.raises(ModelFileError, match=rf"{name}: not a readable ONNX file"):
-            backends.read_onnx_meta(tmp_path / name)
+            checkpoint.read_onnx_meta(tmp_path / name)
 
 
 def test_openvino_plugin_that_offers_nothing_leaves_the_cpu_provider(monkeypatch):
