@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .backends import BackendKind, Device, Precision
+from .config import Architecture, DataFormat, Optimizer, Schedule, TrainDevice
 from .errors import ActionrecError
 from .output import FullConsole, OutputFormat
 
@@ -387,8 +388,8 @@ def info(
 
 # ---- train, evaluate (train.py, evaluate.py) ----
 
-DataLayout = Literal["auto", "folder", "ucf101", "hmdb51", "csv"]  # datasets.DataFormat's values, torch-free
-TrainArch = Literal["r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d"]  # networks.BUILDERS, torch-free
+DataLayout = DataFormat  # the data set layout choices (config.py, torch-free)
+TrainArch = Architecture
 RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device"}  # what --resume may be given with
 LAYOUT_HELP = "auto: detected from the files; folder: a folder per class; ucf101, hmdb51: with their split files; csv"
 
@@ -418,7 +419,7 @@ def train(
             help="Continue the run in this folder with its own recipe (--epochs may extend it) [default: a new run]."
         ),
     ] = None,
-    layout: Annotated[DataLayout, typer.Option(help=f"Data set layout. {LAYOUT_HELP}.")] = "auto",
+    layout: Annotated[DataLayout, typer.Option(help=f"Data set layout. {LAYOUT_HELP}.")] = DataFormat.auto,
     split: Annotated[int, typer.Option(min=1, max=3, help="Official split of UCF-101 / HMDB-51.")] = 1,
     csv_list: Annotated[
         Path | None,
@@ -485,14 +486,14 @@ def train(
     momentum: Annotated[float, typer.Option(min=0.0, max=1.0, help="SGD momentum.")] = 0.9,
     nesterov: Annotated[bool, typer.Option(help="Nesterov momentum.")] = True,
     optimizer: Annotated[
-        Literal["sgd", "adamw"] | None,
+        Optimizer | None,
         typer.Option(help="sgd: the paper's; adamw: faster on small data [default: adamw fine-tuning, else sgd]."),
     ] = None,
     weight_decay: Annotated[
         float | None, typer.Option(min=0.0, help="Weight decay [default: 0.05 fine-tuning, 1e-4 from scratch].")
     ] = None,
     schedule: Annotated[
-        Literal["step", "cosine"] | None,
+        Schedule | None,
         typer.Option(help="Learning-rate decay [default: cosine fine-tuning, step from scratch]."),
     ] = None,
     milestones: Annotated[
@@ -503,7 +504,7 @@ def train(
     precision: Annotated[
         Precision, typer.Option(help="auto: bf16 autocast where the hardware has it natively, else fp32.")
     ] = Precision.auto,
-    device: Annotated[Literal["auto", "cpu", "cuda"], typer.Option(help="auto: CUDA when available.")] = "auto",
+    device: Annotated[TrainDevice, typer.Option(help="auto: CUDA when available.")] = TrainDevice.auto,
     workers: Annotated[
         int | None, typer.Option(min=0, help="Decoding processes per training process [default: min(8, CPUs)].")
     ] = None,
@@ -614,7 +615,7 @@ def train(
                 val_fraction=val_fraction,
                 group_regex=group_regex,
                 csv=csv_list,
-                arch=arch,
+                arch=arch.value if arch is not None else None,
                 arch_args=args or None,
                 clip_len=clip_len,
                 frame_step=frame_step,
@@ -746,7 +747,7 @@ def evaluate(
         choice = choose_split(
             data,
             read_meta(model),
-            fmt=layout,
+            fmt=layout.value if layout is not None else None,
             split=split,
             val_fraction=val_fraction,
             group_regex=group_regex,

@@ -7,7 +7,6 @@ Every clip goes through `transforms.preprocess`; this module only picks which fr
 from __future__ import annotations
 
 import csv
-import enum
 import hashlib
 import logging
 import os
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .config import Preprocessing
+from .config import DataFormat, Preprocessing
 from .errors import DataError, VideoError
 from .files import atomic_path
 from .synth import SYNTH_CARD, SYNTH_DATA
@@ -31,14 +30,6 @@ from .video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_s
 
 log = logging.getLogger(__name__)  # clips replaced mid-training; no handler configured: one plain line on stderr
 MAX_MISSING_FRACTION = 0.5  # a list with more than this share of its videos missing does not match the folder
-
-
-class DataFormat(str, enum.Enum):
-    auto = "auto"  # detected from what the folder holds
-    folder = "folder"  # DIR/<label>/**/<video>
-    ucf101 = "ucf101"  # classInd.txt, trainlist0N.txt, testlist0N.txt
-    hmdb51 = "hmdb51"  # <class>_test_splitN.txt with 0/1/2 per video
-    csv = "csv"  # path,label[,group] rows
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from .backends import Precision
 from .checkpoint import save_model
-from .config import ModelMeta, Preprocessing
+from .config import ModelMeta, Optimizer, Preprocessing, Schedule, TrainDevice
 from .cpu import auto_bf16, cache_root, cpu_bf16_verdict
 from .datasets import (
     ClipDataset,
@@ -55,22 +55,6 @@ CONFIG_FILE = "config.json"  # the recipe, as run
 METRICS_FILE = "metrics.jsonl"  # one JSON line per finished epoch
 STATE_VERSION = 1
 PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: loss.png and accuracy.png
-
-
-class Optimizer(str, enum.Enum):
-    sgd = "sgd"  # the paper's: SGD with (Nesterov) momentum, L2 weight decay
-    adamw = "adamw"  # Adam with decoupled weight decay: leaves the from-scratch plateau sooner on small data
-
-
-class Schedule(str, enum.Enum):
-    step = "step"  # multiply by gamma at each milestone epoch
-    cosine = "cosine"  # half a cosine from lr to 0 over the epochs after warmup
-
-
-class TrainDevice(str, enum.Enum):
-    auto = "auto"  # CUDA when torch sees a GPU, else the CPU
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import typing
 
 import numpy as np
 import pytest
@@ -196,8 +195,12 @@ def test_report_files_without_matplotlib(scripted_videos, tmp_path, monkeypatch)
 
 
 def test_cli_layout_choices_follow_the_datasets_module():
-    """The CLI's torch-free list of data set layouts is DataFormat's."""
-    assert set(typing.get_args(DataLayout)) == {f.value for f in DataFormat}
+    """The CLI's data set layouts and architectures are the library's own enums (defined once, torch-free), and the
+    architectures are exactly the networks' builders."""
+    from actionrec.cli import TrainArch
+    from actionrec.networks import BUILDERS
+
+    assert DataLayout is DataFormat and [a.value for a in TrainArch] == list(BUILDERS)
 
 
 @pytest.fixture(scope="module")
