@@ -63,16 +63,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def people_of(paths: list[Path], pattern: str) -> dict[Path, str]:
-    found = {}
-    for p in paths:
-        m = re.search(pattern, p.name)
-        if m is None:
-            raise SystemExit(f"error: {p}: no person in the file name (expected {pattern!r})")
-        found[p] = m.group(1)
-    return found
-
-
 def run_one(args, labels, train_rows, test_items, *, start: str, out: Path) -> dict:
     """Train one model (the CLI's fine-tuning recipe, or the same from scratch) and score the held-out videos."""
     from actionrec.backends import BackendKind, Precision
@@ -128,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
     from _timing import header
+    from bench_real import people_of  # file name -> person, the same rule as the real-video bench
 
     torch.set_num_threads(args.threads)
     print(header(), file=sys.stderr)

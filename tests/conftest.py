@@ -3,6 +3,7 @@ random-weight model files built through the Python API."""
 
 from __future__ import annotations
 
+import dataclasses
 import fractions
 from pathlib import Path
 
@@ -99,3 +100,30 @@ def tiny_model(tmp_path_factory) -> Path:
 def shared_clips() -> list[Path]:
     d = SHARED / "clips"
     return sorted(p for p in d.glob("*") if p.suffix in {".mp4", ".avi"}) if d.is_dir() else []
+
+
+def tiny(data: Path, out: Path, **changes):
+    """A recipe small enough for a test: r3d10 of width 4, 4-frame 32-pixel clips, no flips."""
+    from actionrec.backends import Precision
+    from actionrec.train import TrainConfig
+
+    base = TrainConfig(
+        data=data,
+        out=out,
+        arch="r3d10",
+        arch_args={"width": 4},
+        clip_len=4,
+        frame_step=2,
+        crop=32,
+        resize=36,
+        epochs=2,
+        batch_size=4,
+        lr=0.05,
+        hflip=False,
+        precision=Precision.fp32,
+        device="cpu",
+        workers=0,
+        val_fraction=0.25,
+        val_clips=2,
+    )
+    return dataclasses.replace(base, **changes)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import moving_square_frames, write_cv2_video
+from conftest import moving_square_frames, tiny, write_cv2_video
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -50,30 +50,6 @@ def left_right(tmp_path_factory) -> Path:
             frames = moving_square_frames(12, 48, 40, seed=k + (100 if label == "left" else 0))
             write_cv2_video(root / label / f"{label}_{k}.avi", frames[::-1] if label == "left" else frames, 25, "MJPG")
     return root
-
-
-def tiny(data: Path, out: Path, **changes) -> TrainConfig:
-    """A recipe small enough for a test: r3d10 of width 4, 4-frame 32-pixel clips, no flips."""
-    base = TrainConfig(
-        data=data,
-        out=out,
-        arch="r3d10",
-        arch_args={"width": 4},
-        clip_len=4,
-        frame_step=2,
-        crop=32,
-        resize=36,
-        epochs=2,
-        batch_size=4,
-        lr=0.05,
-        hflip=False,
-        precision=Precision.fp32,
-        device="cpu",
-        workers=0,
-        val_fraction=0.25,
-        val_clips=2,
-    )
-    return dataclasses.replace(base, **changes)
 
 
 def test_training_lowers_loss_and_writes_a_complete_run(left_right, tmp_path):

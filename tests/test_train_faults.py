@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import moving_square_frames, write_cv2_video
+from conftest import moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 
 from actionrec import datasets
-from actionrec.backends import Precision
 from actionrec.datasets import DataFormat, open_dataset
 from actionrec.errors import VideoError
-from actionrec.train import METRICS_FILE, TrainConfig, train
+from actionrec.train import METRICS_FILE, train
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +52,7 @@ def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, mo
     assert any("bitrot" in it.path.name for it in split.train) and any("bitrot" in it.path.name for it in split.val)
     torch.set_num_threads(1)
     log = io.StringIO()
-    config = TrainConfig(
-        data=with_bitrot,
-        out=tmp_path / "run",
-        arch="r3d10",
-        arch_args={"width": 4},
-        clip_len=4,
-        frame_step=2,
-        crop=32,
-        resize=36,
-        epochs=3,
-        batch_size=4,
-        lr=0.05,
-        precision=Precision.fp32,
-        device="cpu",
-        workers=0,
-        val_fraction=0.25,
-        seed=1,
-        val_clips=2,
-    )
+    config = tiny(with_bitrot, tmp_path / "run", epochs=3, hflip=True, seed=1)
     result = train(config, progress=True, console=Console(file=log, width=400, force_terminal=False))
     assert result.epochs_done == 3
     text = log.getvalue()
@@ -137,25 +118,7 @@ def test_same_seed_same_metrics_with_or_without_persistent_workers(with_bitrot, 
     process or by 2 persistent DataLoader workers (whose dataset copies learn the epoch from each index)."""
 
     def metrics(name: str, workers: int) -> list[tuple[float, float]]:
-        config = TrainConfig(
-            data=with_bitrot,
-            out=tmp_path / name,
-            arch="r3d10",
-            arch_args={"width": 4},
-            clip_len=4,
-            frame_step=2,
-            crop=32,
-            resize=36,
-            epochs=3,
-            batch_size=4,
-            lr=0.05,
-            precision=Precision.fp32,
-            device="cpu",
-            workers=workers,
-            val_fraction=0.25,
-            seed=5,
-            val_clips=2,
-        )
+        config = tiny(with_bitrot, tmp_path / name, epochs=3, hflip=True, workers=workers, seed=5)
         train(config, progress=False)
         rows = [json.loads(line) for line in (tmp_path / name / METRICS_FILE).read_text().splitlines()]
         return [(r["train_loss"], r["val_loss"]) for r in rows]
