@@ -194,23 +194,13 @@ def test_signal_leaves_no_temp_file_of_json_output(many_videos, tiny_model, tmp_
 
 
 @pytest.fixture(scope="module")
-def nan_model(tmp_path_factory) -> Path:
-    """The tiny_model recipe (r3d10, width 8, 3 labels, 8x32x32) with one classifier weight set to NaN."""
+def nan_model(tiny_model, tmp_path_factory) -> Path:
+    """tiny_model (r3d10, width 8, 3 labels, 8x32x32) with one classifier weight set to NaN."""
     import torch
 
-    from actionrec.checkpoint import save_model
-    from actionrec.config import ModelMeta, Preprocessing
-    from actionrec.networks import build
+    from actionrec.checkpoint import load_model, save_model
 
-    torch.manual_seed(0)
-    meta = ModelMeta(
-        arch="r3d10",
-        arch_args={"width": 8, "attention": True},
-        labels=("left", "right", "still"),
-        preprocessing=Preprocessing(clip_len=8, frame_step=1, resize=36, crop=32),
-        training={"note": "random weights with a NaN, for tests"},
-    )
-    model = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args).eval()
+    model, meta = load_model(tiny_model)
     with torch.no_grad():
         last_weight = [p for name, p in model.named_parameters() if name.endswith("weight")][-1]
         last_weight.view(-1)[0] = float("nan")
