@@ -199,9 +199,6 @@ def fine_tune_epochs(clips: int, batch_size: int) -> int:
     return max(FINE_TUNE_MIN_EPOCHS, math.ceil(FINE_TUNE_STEPS / steps_per_epoch))
 
 
-_FROM_INIT = ("clip_len", "frame_step", "crop", "resize", "resize_to")  # preprocessing a model file dictates
-
-
 def _open_fields(config: TrainConfig) -> dict[str, Any]:
     """Values for the fields left as None: the network and preprocessing of `init`'s model file (when it is an
     actionrec file and the user kept its architecture), then the fine-tuning or from-scratch recipe."""
@@ -222,16 +219,17 @@ def _open_fields(config: TrainConfig) -> dict[str, Any]:
         if meta is not None and given["arch"] in (None, meta.arch):
             out["arch"] = meta.arch
             out["arch_args"] = {**meta.arch_args, **(given["arch_args"] or {})}
-            spec = meta.preprocessing
-            if all(given[k] is None for k in _FROM_INIT):  # the model's input, whole: the weights expect it
-                out.update({k: getattr(spec, k, None) for k in _FROM_INIT})
+            spec = meta.preprocessing  # the model's input, field by field, where the user gave none
+            out.update({k: getattr(spec, k) for k in ("clip_len", "frame_step", "crop") if given[k] is None})
+            if all(given[k] is None for k in ("crop", "resize", "resize_to")):  # the resize goes with the crop
+                out.update(resize=spec.resize, resize_to=spec.resize_to)
     recipe = {**SCRATCH, **(FINE_TUNE if config.init is not None else {})}
     for name, value in recipe.items():
         if given[name] is None and name not in out and value is not None:
             out[name] = value
     if given["arch_args"] is None and "arch_args" not in out:
         out["arch_args"] = {}
-    for name in ("clip_len", "frame_step", "crop"):  # a partial override of init's input: the rest from scratch
+    for name in ("clip_len", "frame_step", "crop"):  # no model file to take them from: the from-scratch input
         if given[name] is None and out.get(name) is None:
             out[name] = SCRATCH[name]
     return out

@@ -52,7 +52,8 @@ def people(tmp_path_factory) -> Path:
 
 def test_init_takes_network_input_and_recipe_unless_overridden(tiny_model, tmp_path):
     """From a model file: its architecture, arguments and preprocessing, and the fine-tuning recipe (AdamW, cosine,
-    frame cache, epochs from the data); options given win (arguments merge); from scratch: the paper's recipe."""
+    frame cache, epochs from the data); options given win, field by field (arguments merge); from scratch: the paper's
+    recipe."""
     meta = read_meta(tiny_model)
     spec = meta.preprocessing
     config = TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model)
@@ -63,6 +64,9 @@ def test_init_takes_network_input_and_recipe_unless_overridden(tiny_model, tmp_p
     given = TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model, lr=0.01, arch_args={"dropout": 0.2})
     assert given.lr == 0.01 and given.arch_args == {**meta.arch_args, "dropout": 0.2}
     assert given.clip_len == spec.clip_len and given.crop == spec.crop
+    bigger = TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model, crop=spec.crop + 8)
+    assert (bigger.clip_len, bigger.frame_step) == (spec.clip_len, spec.frame_step)  # the rest of the input: init's
+    assert bigger.crop == spec.crop + 8 and bigger.resize is None  # the short side follows the new crop
     scratch = TrainConfig(data=tmp_path, out=tmp_path / "run")
     for name, value in SCRATCH.items():
         assert getattr(scratch, name) == value, name
