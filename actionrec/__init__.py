@@ -13,10 +13,10 @@ import os
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-from .aggregate import LabelScore, VideoResult, WindowResult
 from .config import ModelMeta, Preprocessing
 from .errors import ActionrecError, DataError, ModelFileError, VideoError
-from .pipeline import Recognizer, load
+from .runtime.aggregate import LabelScore, VideoResult, WindowResult
+from .runtime.pipeline import Recognizer, load
 
 __all__ = [
     "ActionrecError",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_text_atomic
+from .io.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ActionrecError, DataError, VideoError, require_extra
-from .files import atomic_path, write_text_atomic
+from .io.files import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from .config import ModelMeta, Preprocessing
-    from .datasets import VideoItem
-    from .pipeline import Recognizer
+    from .data.datasets import VideoItem
+    from .runtime.pipeline import Recognizer
 
 PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: the confusion matrix's PNG
 OTHER = "(other)"  # confusion-matrix class for predictions of model classes the data set does not have
@@ -260,8 +260,8 @@ def evaluate(
     `progress(item, error_or_None)` is called after each video. With `by_group`, video accuracy is also reported
     per group (the items' `group`: a person, when the split was made by a group regex or a CSV group column).
 
-    >>> from actionrec.datasets import open_dataset
-    >>> from actionrec.pipeline import load
+    >>> from actionrec.data.datasets import open_dataset
+    >>> from actionrec.runtime.pipeline import load
     >>> split = open_dataset(Path("data/weizmann4"), group_regex=r"_(s\\d)")
     >>> report = evaluate(load("model.safetensors"), split.val, split.labels, clips_per_video=10)
     >>> report.video_top1, report.mean_class_accuracy  # doctest: +SKIP

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .aggregate import softmax
-from .backends import first_line
-from .checkpoint import META_KEY
 from .config import ModelMeta, Preprocessing
 from .errors import ActionrecError, ModelFileError, require_extra
-from .files import atomic_path
+from .io.checkpoint import META_KEY
+from .io.files import atomic_path
+from .runtime.aggregate import softmax
+from .runtime.backends import first_line
 
 if TYPE_CHECKING:
     from torch import nn
@@ -93,7 +93,7 @@ def export_onnx(
     Raises ActionrecError (and leaves nothing at `out`) when the export fails or when ONNX Runtime's logits differ
     from PyTorch's by more than `tolerance` x max |logit| on random or real clips.
     """
-    from .checkpoint import load_model
+    from .io.checkpoint import load_model
 
     model_path = Path(model_path)
     if model_path.suffix.lower() == ".onnx":
@@ -259,8 +259,8 @@ def _quiet_exporter() -> Iterator[None]:
 
 def video_clips(videos: Sequence[Path], spec: Preprocessing, per_video: int = CHECK_WINDOWS) -> np.ndarray:
     """Evenly spaced windows of each video through THE `preprocess`: (K, 3, T, crop, crop) float32."""
-    from .transforms import frame_resizer, preprocess
-    from .video import iter_windows
+    from .data.transforms import frame_resizer, preprocess
+    from .io.video import iter_windows
 
     clips = []
     for video in videos:
@@ -315,7 +315,7 @@ def _torch_logits(model: nn.Module, clips: np.ndarray) -> np.ndarray:
 
 def _session(path: Path, threads: int | None):
     """The ONNX model as predict runs it (OnnxBackend: same session options, metadata read back)."""
-    from .backends import OnnxBackend
+    from .runtime.backends import OnnxBackend
 
     return OnnxBackend(path, threads=threads)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from actionrec.files import atomic_path
-from actionrec.pipeline import default_model_path
+from actionrec.io.files import atomic_path
+from actionrec.runtime.pipeline import default_model_path
 
 CACHE = Path(tempfile.gettempdir()) / "actionrec-bench"
 
@@ -49,8 +49,8 @@ def model_file(model: Path | None, work: Path) -> Path:
         return shipped
     import torch
 
-    from actionrec.checkpoint import save_model
     from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.io.checkpoint import save_model
     from actionrec.networks import build
 
     torch.manual_seed(0)

@@ -56,7 +56,7 @@ def measure(recognizer, items, clips_per_video: int):
         spatial_blocks,
         window_maps,
     )
-    from actionrec.video import probe
+    from actionrec.io.video import probe
 
     spec = recognizer.meta.preprocessing
     crop = spec.crop
@@ -146,11 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from actionrec.datasets import DataFormat, open_dataset
+    from actionrec.data.datasets import DataFormat, open_dataset
     from actionrec.errors import ActionrecError
     from actionrec.explain import load_for_explain
-    from actionrec.files import write_text_atomic
-    from actionrec.pipeline import default_model_path
+    from actionrec.io.files import write_text_atomic
+    from actionrec.runtime.pipeline import default_model_path
 
     model = args.model or default_model_path()
     if not model.exists():

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from _timing import header, set_threads
 
-from actionrec.aggregate import softmax
-from actionrec.backends import Precision, TorchBackend
-from actionrec.checkpoint import load_model
-from actionrec.datasets import open_dataset
+from actionrec.data.datasets import open_dataset
 from actionrec.evaluate import match_labels
-from actionrec.pipeline import Recognizer, default_model_path
+from actionrec.io.checkpoint import load_model
+from actionrec.runtime.aggregate import softmax
+from actionrec.runtime.backends import Precision, TorchBackend
+from actionrec.runtime.pipeline import Recognizer, default_model_path
 
 
 def main() -> None:

@@ -65,12 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run_one(args, labels, train_rows, test_items, *, start: str, out: Path) -> dict:
     """Train one model (the CLI's fine-tuning recipe, or the same from scratch) and score the held-out videos."""
-    from actionrec.backends import BackendKind, Precision
-    from actionrec.checkpoint import read_meta
     from actionrec.evaluate import evaluate
     from actionrec.hub import resolve_model
-    from actionrec.pipeline import load
-    from actionrec.train import TrainConfig, fine_tune_epochs, train
+    from actionrec.io.checkpoint import read_meta
+    from actionrec.runtime.backends import BackendKind, Precision
+    from actionrec.runtime.pipeline import load
+    from actionrec.training.train import TrainConfig, fine_tune_epochs, train
 
     csv = out.parent / f"{out.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no real data here: nothing to do", file=sys.stderr)
         return 0
 
-    from actionrec.datasets import DataFormat, VideoItem, open_dataset
+    from actionrec.data.datasets import DataFormat, VideoItem, open_dataset
 
     results: dict = {"protocol": __doc__.split("Data:")[1].strip(), "rows": []}
     with tempfile.TemporaryDirectory(prefix="bench-fewshot-") as tmp:
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
     print(markdown(results["rows"]))
     if args.out is not None:
-        from actionrec.files import write_text_atomic
+        from actionrec.io.files import write_text_atomic
 
         write_text_atomic(args.out, json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}", file=sys.stderr)

@@ -65,8 +65,8 @@ def quick_inputs(tmp: Path) -> tuple[Path, Path]:
     """A random r3d10 (width 4, 8 frames of 32x32) over the 16 classes, and a 16-video test split to run it on."""
     import torch
 
-    from actionrec.checkpoint import save_model
     from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.io.checkpoint import save_model
     from actionrec.networks import build
     from actionrec.synth import CLASSES, write_benchmark
 
@@ -79,9 +79,9 @@ def quick_inputs(tmp: Path) -> tuple[Path, Path]:
 
 def score(recognizer, items, clips: int, seed: int) -> dict[str, list[np.ndarray]]:
     """Per condition, per video: the window probabilities (W, C_model) of its K windows, rearranged."""
-    from actionrec.aggregate import softmax
-    from actionrec.transforms import frame_resizer, preprocess
-    from actionrec.video import iter_windows
+    from actionrec.data.transforms import frame_resizer, preprocess
+    from actionrec.io.video import iter_windows
+    from actionrec.runtime.aggregate import softmax
 
     spec = recognizer.meta.preprocessing
     out: dict[str, list[np.ndarray]] = {name: [] for name in CONDITIONS}
@@ -139,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
-    from actionrec.backends import Precision
-    from actionrec.datasets import DataFormat, open_dataset
+    from actionrec.data.datasets import DataFormat, open_dataset
     from actionrec.evaluate import match_labels
-    from actionrec.files import write_text_atomic
-    from actionrec.pipeline import default_model_path, load
+    from actionrec.io.files import write_text_atomic
+    from actionrec.runtime.backends import Precision
+    from actionrec.runtime.pipeline import default_model_path, load
     from actionrec.synth import ACTIONS, MOTION_PAIRS
 
     t0 = time.perf_counter()

@@ -5,7 +5,8 @@ native bf16), and torch.compile (inductor, freezing on, under inference_mode; co
 For each mode: clips/s, the attention/plain time ratio, and the fraction of the machine's peak each achieves
 (conv/linear GFLOP per clip x clips/s, against a large matmul of the same dtype timed in the same run). Then a
 per-part breakdown (fp32 eager and compiled): plain, attention with and without the fused CPU kernels
-(`actionrec.kernels`, used by default at fp32 inference), channel attention only, spatial attention only, both,
+(`actionrec.ops.fused_attention`, used by default at fp32 inference), channel attention only, spatial attention only,
+both,
 attention in stages 3-4 only (the `attention_stages` option), and plain with an identity multiply before the
 residual add (the "broken fusion" cost: the multiply keeps inductor from fusing conv + add + ReLU, as the attention
 gates do). Targets: attention/plain time <= 1.05 in fp32; in bf16 1.15 at width 64, 1.3 at width 16.
@@ -26,8 +27,8 @@ import torch
 from _timing import enable_many_compiles, header, matmul_gflops, native_bf16, set_threads, time_interleaved, timed
 from torch import nn
 
-from actionrec.attention import Attention3d
 from actionrec.networks import BasicBlock, build, gflops_per_clip
+from actionrec.networks.attention import Attention3d
 
 VARIANTS = (
     "plain",
@@ -95,7 +96,7 @@ def build_variant(variant: str, width: int, arch: str = "r3d18") -> nn.Module:
     model = build(arch, num_classes=400, width=width, attention=attention, attention_stages=stages)
     for module in model.modules():
         if isinstance(module, Attention3d) and variant == "attention, torch gates":
-            module.fused = False  # without the fused CPU kernels (actionrec.kernels)
+            module.fused = False  # without the fused CPU kernels (actionrec.ops.fused_attention)
         if isinstance(module, Attention3d) and variant in ("channel only", "spatial only"):
             module.__class__ = ChannelOnly if variant == "channel only" else SpatialOnly
         if isinstance(module, BasicBlock) and variant == "plain + identity mul":

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from _timing import header
 
-from actionrec.backends import OnnxBackend, TorchBackend, physical_cores
-from actionrec.checkpoint import load_model
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.export import compare, quantize_int8, video_clips, write_check_video, write_onnx
+from actionrec.io.checkpoint import load_model
 from actionrec.networks import build
+from actionrec.runtime.backends import OnnxBackend, TorchBackend, physical_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "clips" / "mmaction2_test.mp4"
@@ -158,7 +158,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     import onnxruntime as ort
 
-    from actionrec.backends import OPENVINO, openvino_plugin_devices
+    from actionrec.runtime.backends import OPENVINO, openvino_plugin_devices
 
     if OPENVINO in ort.get_available_providers():
         openvino = "OpenVINO built in (onnxruntime-openvino)"

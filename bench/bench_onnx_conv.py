@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from _timing import header
 from torch import nn
 
-from actionrec.backends import physical_cores
+from actionrec.runtime.backends import physical_cores
 
 # (channels, frames, side) of each stage's activations for a 8x64x64 clip at width 16
 STAGES = [(16, 8, 32), (32, 4, 16), (64, 2, 8), (128, 1, 4)]

@@ -99,15 +99,15 @@ class Plan:
 
 def plan(args: argparse.Namespace, tmp: Path) -> Plan:
     """Architecture and preprocessing from the init model (so that its weights fit), or the fallback."""
-    from actionrec.checkpoint import read_meta
     from actionrec.errors import ActionrecError
-    from actionrec.pipeline import default_model_path
+    from actionrec.io.checkpoint import read_meta
+    from actionrec.runtime.pipeline import default_model_path
 
     if args.quick:  # a random tiny model file stands in for the pretrained one: the --init path still runs
         import torch
 
-        from actionrec.checkpoint import save_model
         from actionrec.config import ModelMeta, Preprocessing
+        from actionrec.io.checkpoint import save_model
         from actionrec.networks import build
 
         torch.manual_seed(args.seed)
@@ -190,10 +190,10 @@ def run_one(
 ) -> dict:
     from rich.console import Console
 
-    from actionrec.backends import BackendKind, Precision
     from actionrec.evaluate import evaluate
-    from actionrec.pipeline import load
-    from actionrec.train import TrainConfig, train
+    from actionrec.runtime.backends import BackendKind, Precision
+    from actionrec.runtime.pipeline import load
+    from actionrec.training.train import TrainConfig, train
 
     config = TrainConfig(
         data=train_csv,
@@ -222,8 +222,8 @@ def run_one(
     )
     init_summary = None
     if init is not None:  # what --init loads into this network (train() logs it only with progress on)
+        from actionrec.hub.foreign import load_pretrained
         from actionrec.networks import build
-        from actionrec.pretrained import load_pretrained
 
         net = build(config.arch, num_classes=len(labels), **config.arch_args)
         init_summary = load_pretrained(net, init).summary().splitlines()[0]
@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, present: list[str], tmp: Path, runs_dir: Path, t_start: float) -> int:
-    from actionrec.datasets import DataFormat, VideoItem, open_dataset
-    from actionrec.files import write_text_atomic
+    from actionrec.data.datasets import DataFormat, VideoItem, open_dataset
+    from actionrec.io.files import write_text_atomic
 
     plan_ = plan(args, tmp)
     variants = [v for v in VARIANTS if v[1] == "scratch" or plan_.init is not None]
@@ -299,7 +299,7 @@ def _bench(args: argparse.Namespace, present: list[str], tmp: Path, runs_dir: Pa
         sets[n] = (split.labels, items, person, folds)
 
     from actionrec.config import Preprocessing
-    from actionrec.datasets import FrameCache
+    from actionrec.data.datasets import FrameCache
 
     cache = FrameCache(args.cache_dir)
     spec_ = Preprocessing(**plan_.pre)

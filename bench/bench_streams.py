@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from _timing import header, set_threads, time_interleaved
 
-from actionrec.backends import TorchBackend
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.networks import build
+from actionrec.runtime.backends import TorchBackend
 
 CONFIGS = {  # name: (arch, width, clip_len, crop, batch)
     "shipped": ("r3d10", 16, 8, 64, 8),

@@ -126,8 +126,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def base_recipe(path: Path | None) -> Recipe:
     """The shipped model's recipe from its metadata, or FALLBACK when the file does not exist."""
-    from actionrec.checkpoint import read_meta
-    from actionrec.pipeline import default_model_path
+    from actionrec.io.checkpoint import read_meta
+    from actionrec.runtime.pipeline import default_model_path
 
     path = path or default_model_path()
     if not path.exists():
@@ -208,7 +208,7 @@ def contenders(recipe: Recipe, quick: bool) -> list[Contender]:
 
 
 def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epochs: int, lr: float, cache_dir: Path):
-    from actionrec.train import TrainConfig
+    from actionrec.training.train import TrainConfig
 
     return TrainConfig(
         data=data_csv,
@@ -262,9 +262,9 @@ def epoch_seconds(config, items, num_classes: int, timed_steps: int = 4) -> floa
     import torch
     from torch.utils.data import DataLoader
 
-    from actionrec.datasets import FrameCache
+    from actionrec.data.datasets import FrameCache
     from actionrec.networks import build
-    from actionrec.train import training_clips
+    from actionrec.training.train import training_clips
 
     data = training_clips(items, config, FrameCache(config.cache_dir))
     workers = config.workers or 0
@@ -310,13 +310,13 @@ def run_one(args, recipe: Recipe, who: Contender, data_csv: Path, split, runs: P
     """Calibrate, train (restarting at lr / 10 if the loss diverges), evaluate: one row of the table."""
     from rich.console import Console
 
-    from actionrec.backends import BackendKind, Precision
-    from actionrec.datasets import DataFormat, open_dataset
+    from actionrec.data.datasets import DataFormat, open_dataset
     from actionrec.errors import ActionrecError
     from actionrec.evaluate import evaluate
     from actionrec.networks import build, count_parameters, gflops_per_clip
-    from actionrec.pipeline import load
-    from actionrec.train import train
+    from actionrec.runtime.backends import BackendKind, Precision
+    from actionrec.runtime.pipeline import load
+    from actionrec.training.train import train
 
     train_items = open_dataset(data_csv, fmt=DataFormat.csv, val_fraction=0.0).train
     num_classes = len(split.labels)
@@ -428,8 +428,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
-    from actionrec.datasets import DataFormat, FrameCache, open_dataset
-    from actionrec.files import write_text_atomic
+    from actionrec.data.datasets import DataFormat, FrameCache, open_dataset
+    from actionrec.io.files import write_text_atomic
 
     t_start, load_start = time.perf_counter(), os.getloadavg()[0]
     recipe = base_recipe(args.base_model)
@@ -507,7 +507,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
 
 def merge(parts: list[Path], out: Path | None) -> int:
     """One table from the JSON of runs over disjoint --models subsets with the same data and recipe."""
-    from actionrec.files import write_text_atomic
+    from actionrec.io.files import write_text_atomic
 
     loaded = [json.loads(p.read_text()) for p in parts]
     first = loaded[0]

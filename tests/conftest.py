@@ -81,8 +81,8 @@ def tiny_model(tmp_path_factory) -> Path:
     """A random-weight r3d10 (width 8, attention on) saved as a self-describing model file: 3 labels, 8x32x32."""
     import torch
 
-    from actionrec.checkpoint import save_model
     from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.io.checkpoint import save_model
     from actionrec.networks import build
 
     torch.manual_seed(0)
@@ -104,8 +104,8 @@ def shared_clips() -> list[Path]:
 
 def tiny(data: Path, out: Path, **changes):
     """A recipe small enough for a test: r3d10 of width 4, 4-frame 32-pixel clips, no flips."""
-    from actionrec.backends import Precision
-    from actionrec.train import TrainConfig
+    from actionrec.runtime.backends import Precision
+    from actionrec.training.train import TrainConfig
 
     base = TrainConfig(
         data=data,

@@ -198,7 +198,7 @@ def nan_model(tiny_model, tmp_path_factory) -> Path:
     """tiny_model (r3d10, width 8, 3 labels, 8x32x32) with one classifier weight set to NaN."""
     import torch
 
-    from actionrec.checkpoint import load_model, save_model
+    from actionrec.io.checkpoint import load_model, save_model
 
     model, meta = load_model(tiny_model)
     with torch.no_grad():
@@ -287,7 +287,7 @@ def test_no_library_warnings_on_stderr(nan_model):
 SITECUSTOMIZE = """
 import warnings
 
-import actionrec.pipeline as pipeline
+import actionrec.runtime.pipeline as pipeline
 
 _predict_many = pipeline.Recognizer.predict_many
 

@@ -69,8 +69,8 @@ def test_pair_accuracy_compares_only_the_two_classes(motion):
 def test_table1_recipe_comes_from_the_base_model(table1, tmp_path):
     """The recipe and preprocessing are read from the base model's metadata; the other networks' sizes follow
     its width; a missing base model gives the documented fallback."""
-    from actionrec.checkpoint import save_model
     from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.io.checkpoint import save_model
     from actionrec.networks import build
 
     recipe = {"batch_size": 12, "lr": 0.05, "warmup_epochs": 2.0, "hflip": False, "workers": 1, "seed": 3}

@@ -166,8 +166,8 @@ def long_label_model(tmp_path_factory) -> Path:
     """A random r3d10 whose two labels are far longer than a table cell fits in 80 columns."""
     import torch
 
-    from actionrec.checkpoint import save_model
     from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.io.checkpoint import save_model
     from actionrec.networks import build
 
     torch.manual_seed(0)
@@ -264,7 +264,7 @@ def test_streams_beyond_threads_or_batch_are_usage_errors(videos, tiny_model):
 
 def test_terminal_width_still_applies_on_a_terminal():
     """On a terminal the console keeps the terminal's width (only pipes and files get whole lines)."""
-    from actionrec.output import PIPE_WIDTH, FullConsole
+    from actionrec.io.output import PIPE_WIDTH, FullConsole
 
     class Tty:
         def isatty(self) -> bool:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from actionrec import cpu
-from actionrec.backends import Precision, TorchBackend
 from actionrec.cpu import Bf16Verdict, CpuFacts, auto_bf16, cpu_bf16_verdict
+from actionrec.runtime.backends import Precision, TorchBackend
 
 AVX512_BF16_XEON = CpuFacts("Intel Xeon Processor", frozenset({"avx2", "avx512f", "avx512_bf16"}))
 AMX_XEON = CpuFacts("Intel Xeon Processor", frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}))
@@ -109,7 +109,7 @@ def test_bf16_training_is_refused_where_its_gradients_are_wrong(tmp_path):
     """Where this CPU's bf16 gradients are wrong, `--precision bf16` training stops with one line saying why; where
     they are right, the check reports an error of bf16's rounding only."""
     from actionrec.errors import ActionrecError
-    from actionrec.train import TrainConfig, _setup
+    from actionrec.training.train import TrainConfig, _setup
 
     verdict = cpu_bf16_verdict()
     if verdict.trainable:

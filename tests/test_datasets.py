@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED, moving_square_frames, write_cv2_video
 
 from actionrec.config import Preprocessing
-from actionrec.datasets import (
+from actionrec.data.datasets import (
     ClipDataset,
     DataFormat,
     FrameCache,
@@ -20,9 +20,9 @@ from actionrec.datasets import (
     open_dataset,
     skipped_video,
 )
+from actionrec.data.transforms import centre_box, frame_resizer, preprocess
 from actionrec.errors import DataError
-from actionrec.transforms import centre_box, frame_resizer, preprocess
-from actionrec.video import read_frames
+from actionrec.io.video import read_frames
 
 UCF_CLASSES = ("ApplyEyeMakeup", "Archery", "Basketball")
 

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 import actionrec
-from actionrec.checkpoint import read_meta
 from actionrec.cli import app
-from actionrec.datasets import DataFormat, open_dataset
-from actionrec.pipeline import default_model_path
+from actionrec.data.datasets import DataFormat, open_dataset
+from actionrec.io.checkpoint import read_meta
+from actionrec.runtime.pipeline import default_model_path
 from actionrec.synth import CLASSES, SAMPLE_CLIPS, SAMPLE_SEQUENCE, write_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]

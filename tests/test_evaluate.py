@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from actionrec.cli import DataLayout, app
 from actionrec.config import ModelMeta, Preprocessing
-from actionrec.datasets import DataFormat, VideoItem
+from actionrec.data.datasets import DataFormat, VideoItem
 from actionrec.errors import ActionrecError, DataError
 from actionrec.evaluate import (
     OTHER,
@@ -27,7 +27,7 @@ from actionrec.evaluate import (
     write_outputs,
 )
 from actionrec.export import export_onnx
-from actionrec.pipeline import Recognizer
+from actionrec.runtime.pipeline import Recognizer
 
 MODEL_LABELS = ("a", "b", "c", "d", "e", "f", "g")
 SPEC = Preprocessing(clip_len=4, frame_step=1, resize=32, crop=32, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))

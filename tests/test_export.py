@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from actionrec import export as export_mod
-from actionrec.backends import OPENVINO, OnnxBackend
-from actionrec.checkpoint import META_KEY, load_model, read_meta, save_model
 from actionrec.cli import app
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.errors import ActionrecError, ModelFileError
+from actionrec.io.checkpoint import META_KEY, load_model, read_meta, save_model
+from actionrec.runtime.backends import OPENVINO, OnnxBackend
 
 runner = CliRunner()
 SMALL = Preprocessing(clip_len=8, frame_step=1, resize=36, crop=32)
@@ -114,7 +114,7 @@ def test_onnx_runtime_runs_on_openvino_where_installed(exported):
     same logits. Without it, asking for OpenVINO is a one-line error that says how to install it."""
     import onnxruntime as ort
 
-    from actionrec.backends import OPENVINO_HINT, openvino_plugin_devices
+    from actionrec.runtime.backends import OPENVINO_HINT, openvino_plugin_devices
 
     path, _ = exported
     has_openvino = OPENVINO in ort.get_available_providers() or bool(openvino_plugin_devices())

@@ -18,11 +18,11 @@ import pytest
 from conftest import SHARED, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
-from actionrec.checkpoint import read_meta
 from actionrec.cli import SYNTHETIC_NOTE, app
-from actionrec.datasets import DataFormat, open_dataset
+from actionrec.data.datasets import DataFormat, open_dataset
 from actionrec.hub import resolve_model
-from actionrec.train import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
+from actionrec.io.checkpoint import read_meta
+from actionrec.training.train import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from actionrec import kernels
-from actionrec.attention import Attention3d, capture_spatial_maps
-from actionrec.backends import Precision, TorchBackend
 from actionrec.config import ModelMeta
 from actionrec.networks import build
+from actionrec.networks.attention import Attention3d, capture_spatial_maps
+from actionrec.ops import fused_attention as kernels
+from actionrec.runtime.backends import Precision, TorchBackend
 
 needs_compiler = pytest.mark.skipif(kernels._compiler() is None, reason="no C compiler: fused kernels not built")
 
@@ -253,7 +253,7 @@ def test_unwritable_cache_builds_once_per_process_and_says_so(tmp_path, monkeypa
     builds = []
     real = kernels._compile
     monkeypatch.setattr(kernels, "_compile", lambda *a: builds.append(a) or real(*a))
-    with caplog.at_level("WARNING", logger="actionrec.kernels"):
+    with caplog.at_level("WARNING", logger="actionrec.ops.fused_attention"):
         assert kernels.library() is not None and kernels.library() is not None
     assert len(builds) == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

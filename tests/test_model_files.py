@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from actionrec.checkpoint import META_KEY, read_meta
 from actionrec.cli import app
 from actionrec.errors import ModelFileError
+from actionrec.io.checkpoint import META_KEY, read_meta
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

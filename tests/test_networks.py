@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from actionrec.attention import Attention3d, capture_spatial_maps
 from actionrec.networks import (
     BUILDERS,
     attention_as_identity,
@@ -15,6 +14,7 @@ from actionrec.networks import (
     gflops_per_clip,
     zero_init_residuals,
 )
+from actionrec.networks.attention import Attention3d, capture_spatial_maps
 
 SMALL = {
     "r3d10": {"width": 8},

@@ -20,10 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 import actionrec
-from actionrec import backends, checkpoint, pipeline
-from actionrec.checkpoint import read_meta
 from actionrec.cli import app
 from actionrec.errors import ActionrecError, ModelFileError, require_extra
+from actionrec.io import checkpoint
+from actionrec.io.checkpoint import read_meta
+from actionrec.runtime import backends, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "actionrec", "models", "samples")  # what a build reads
@@ -65,7 +66,7 @@ def test_wheel_carries_the_default_model_its_onnx_twin_and_the_samples(wheel):
     for name in SAMPLES:
         assert sizes[f"actionrec/samples/{name}"] == (ROOT / "samples" / name).stat().st_size
     assert "actionrec/models/__init__.py" in sizes and "actionrec/samples/__init__.py" in sizes
-    assert sizes["actionrec/attention_kernels.c"] == (ROOT / "actionrec" / "attention_kernels.c").stat().st_size
+    assert sizes["actionrec/ops/attention_kernels.c"] == (ROOT / "actionrec" / "ops" / "attention_kernels.c").stat().st_size
     assert not [n for n in sizes if n.split("/")[0] in ("models", "samples", "tests", "bench")]
     assert "actionrec = actionrec.cli:main" in entry_points
 
@@ -82,7 +83,7 @@ def test_an_installed_copy_finds_its_default_model_and_samples(wheel, tmp_path):
 import json
 import actionrec, actionrec.samples
 from actionrec.hub import resolve_model
-from actionrec.pipeline import default_model_path
+from actionrec.runtime.pipeline import default_model_path
 
 model = default_model_path()
 twin = actionrec.load(model.with_suffix(".onnx")).predict(actionrec.samples.path("punch.mp4"))
@@ -189,7 +190,7 @@ def test_an_onnx_file_is_read_without_the_onnx_package(tmp_path):
 import sys
 sys.modules["onnx"] = None
 from typer.testing import CliRunner
-from actionrec.checkpoint import read_meta
+from actionrec.io.checkpoint import read_meta
 from actionrec.cli import app
 
 twin = {str(ROOT / "models" / "actionrec-default.onnx")!r}

@@ -15,10 +15,10 @@ import torch
 from typer.testing import CliRunner
 
 import actionrec
-from actionrec.backends import open_backend
 from actionrec.cli import app
-from actionrec.output import CSV_HEADER
-from actionrec.video import plan_starts
+from actionrec.io.output import CSV_HEADER
+from actionrec.io.video import plan_starts
+from actionrec.runtime.backends import open_backend
 
 runner = CliRunner()
 

@@ -11,11 +11,11 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from actionrec.checkpoint import save_model
 from actionrec.config import ModelMeta
 from actionrec.errors import ModelFileError
+from actionrec.hub.foreign import load_pretrained, read_state
+from actionrec.io.checkpoint import save_model
 from actionrec.networks import build
-from actionrec.pretrained import load_pretrained, read_state
 
 
 class TvBlock(nn.Module):

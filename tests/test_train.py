@@ -20,12 +20,12 @@ from conftest import moving_square_frames, tiny, write_cv2_video
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from actionrec.backends import Precision, TorchBackend
-from actionrec.checkpoint import load_model, read_meta
 from actionrec.cli import app
 from actionrec.errors import ActionrecError
-from actionrec.pipeline import Recognizer
-from actionrec.train import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resume_config, train
+from actionrec.io.checkpoint import load_model, read_meta
+from actionrec.runtime.backends import Precision, TorchBackend
+from actionrec.runtime.pipeline import Recognizer
+from actionrec.training.train import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resume_config, train
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_training_lowers_loss_and_writes_a_complete_run(left_right, tmp_path):
 def test_training_runs_channels_last_through_the_fused_kernels(left_right, tmp_path, monkeypatch):
     """Training feeds the network channels_last_3d clips, and every attention block's forward and backward go
     through the fused training kernels where they can be built (a tiny run: one epoch)."""
-    from actionrec import kernels
+    from actionrec.ops import fused_attention as kernels
 
     layouts, fused = [], []
     original = kernels.attention_residual
@@ -115,7 +115,7 @@ def test_validation_matches_the_prediction_pipeline(left_right, tmp_path):
     result = train(tiny(left_right, tmp_path / "run", epochs=1, val_clips=3), progress=False)
     model, meta = load_model(result.last)
     recognizer = Recognizer(TorchBackend(model, meta, precision=Precision.fp32))
-    from actionrec.datasets import open_dataset
+    from actionrec.data.datasets import open_dataset
 
     split = open_dataset(left_right, val_fraction=0.25, seed=0)
     correct = []

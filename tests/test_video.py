@@ -12,7 +12,7 @@ import pytest
 from conftest import moving_square_frames, shared_clips, write_cv2_video
 
 from actionrec.errors import VideoError
-from actionrec.video import _Frames, iter_windows, plan_starts, probe, read_frames, uniform_starts
+from actionrec.io.video import _Frames, iter_windows, plan_starts, probe, read_frames, uniform_starts
 
 
 @pytest.mark.parametrize("kind", ["mp4", "avi", "vfr"])

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.transforms import frame_resizer, preprocess
+from ..errors import ActionrecError, ModelFileError
+from ..hub import resolve_model
+from ..io.video import Window, iter_windows, probe
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
-from .errors import ActionrecError, ModelFileError
-from .hub import resolve_model
-from .transforms import frame_resizer, preprocess
-from .video import Window, iter_windows, probe
 
 DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
 _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole window's pixels alive
@@ -37,7 +37,7 @@ def default_model_path() -> Path:
     try:
         found = resources.files("actionrec.models") / DEFAULT_MODEL_NAME
     except ModuleNotFoundError:  # a bare checkout on sys.path: no install, so no package mapping
-        return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
+        return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
     return Path(str(found))
 
 

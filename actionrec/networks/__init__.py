@@ -11,8 +11,8 @@ from collections.abc import Callable, Collection, Sequence
 import torch
 from torch import nn
 
+from ..config import ARCHITECTURES
 from .attention import Attention3d
-from .config import ARCHITECTURES
 
 Kernel = tuple[int, int, int]
 

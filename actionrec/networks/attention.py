@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from . import kernels
+from ..ops import fused_attention as kernels
 
 
 class ChannelAttention(nn.Module):
@@ -69,9 +69,9 @@ class Attention3d(nn.Module):
 
     def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         """relu(identity + Ms * (Mc * x)): the gated branch added to the shortcut. At fp32 inference on the CPU the
-        fused kernels (actionrec.kernels) do it in three passes over x, writing the result over x; in fp32 CPU
-        training in channels_last_3d, the kernels with their backward; otherwise torch, with the spatial gate, the
-        add and the ReLU in one pass (addcmul) instead of three."""
+        fused kernels (actionrec.ops.fused_attention) do it in three passes over x, writing the result over x; in
+        fp32 CPU training in channels_last_3d, the kernels with their backward; otherwise torch, with the spatial gate,
+        the add and the ReLU in one pass (addcmul) instead of three."""
         w1, w2, wconv = self.channel.fc1.weight, self.channel.fc2.weight, self.spatial.gate.conv.weight
         if self.fused and not _hooked(self.spatial.gate):
             if kernels.usable(x, identity):

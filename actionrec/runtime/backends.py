@@ -16,10 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
-from .checkpoint import meta_from_onnx_props
-from .config import ModelMeta
-from .cpu import auto_bf16
-from .errors import ActionrecError, ModelFileError
+from ..config import ModelMeta
+from ..cpu import auto_bf16
+from ..errors import ActionrecError, ModelFileError
+from ..io.checkpoint import meta_from_onnx_props
 
 
 class BackendKind(str, enum.Enum):
@@ -311,7 +311,7 @@ def open_backend(
         streams = 2 if device == "cpu" and not compile and torch.get_num_threads() >= 2 else 1
     if streams > 1 and (compile or device != "cpu"):
         raise ActionrecError(f"{path}: streams > 1 are for eager inference on the CPU (not with compile or CUDA)")
-    from .checkpoint import load_model
+    from ..io.checkpoint import load_model
 
     model, meta = load_model(path)
     return TorchBackend(model, meta, device=device, precision=precision, compile=compile, streams=streams)

@@ -20,10 +20,10 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .backends import BackendKind, Device, Precision
-from .config import Architecture, DataFormat, Optimizer, Schedule, TrainDevice
-from .errors import ActionrecError
-from .output import FullConsole, OutputFormat
+from ..config import Architecture, DataFormat, Optimizer, Schedule, TrainDevice
+from ..errors import ActionrecError
+from ..io.output import FullConsole, OutputFormat
+from ..runtime.backends import BackendKind, Device, Precision
 
 # Help is plain text (no rich markup): "[default: ...]" in a help string stays as written, and piped help reads
 # like any other command's.
@@ -95,7 +95,7 @@ def _recognizer(
 ):
     """Open the model with predict's and evaluate's shared network options, refusing those its back end can't take
     and a --streams that could never all run (more than the threads or the batch)."""
-    from .pipeline import load
+    from ..runtime.pipeline import load
 
     if compile and backend == BackendKind.onnxruntime:
         raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
@@ -234,8 +234,8 @@ def predict(
 
     Interrupted (Ctrl-C, SIGTERM), a run keeps the JSON Lines results of the videos that finished (exit code 130 or
     143); `--resume` with the same -o finishes it."""
-    from .output import read_jsonl_done, result_writer
-    from .video import scan_videos
+    from ..io.output import read_jsonl_done, result_writer
+    from ..io.video import scan_videos
 
     if resume:
         if output is None:
@@ -364,14 +364,14 @@ def info(
     ] = InfoFormat.text,
 ) -> None:
     """What a model is: what it was trained on and for, its labels, input and size."""
-    from .checkpoint import read_meta
-    from .hub import resolve_model
+    from ..hub import resolve_model
+    from ..io.checkpoint import read_meta
 
     with reported():
         path = resolve_model(model)
         meta = read_meta(path)
         if fmt == InfoFormat.json:
-            from .networks import build, count_parameters, gflops_per_clip
+            from ..networks import build, count_parameters, gflops_per_clip
 
             net = build(meta.arch, num_classes=meta.num_classes, **meta.arch_args)
             summary = json.loads(meta.to_json())
@@ -380,7 +380,7 @@ def info(
             summary["gflops_per_clip"] = round(gflops_per_clip(net, meta.preprocessing.input_shape), 3)
             typer.echo(json.dumps(summary, indent=2, allow_nan=False))
             return
-        from .checkpoint import describe
+        from ..io.checkpoint import describe
 
         for name, value in describe(path, meta):
             typer.echo(f"{name:<13} {value}")
@@ -586,8 +586,8 @@ def train(
 
         import torch
 
-        from .train import TrainConfig, arch_args_for, resume_config
-        from .train import train as run_training
+        from ..training.train import TrainConfig, arch_args_for, resume_config
+        from ..training.train import train as run_training
 
         if threads:
             torch.set_num_threads(threads)
@@ -733,15 +733,15 @@ def evaluate(
 ) -> None:
     """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
-    from .datasets import DataFormat, open_dataset
-    from .errors import DataError
-    from .evaluate import evaluate as run_evaluation
-    from .evaluate import per_class_table, per_group_table, summary_lines, write_outputs
+    from ..data.datasets import DataFormat, open_dataset
+    from ..errors import DataError
+    from ..evaluate import evaluate as run_evaluation
+    from ..evaluate import per_class_table, per_group_table, summary_lines, write_outputs
 
     with reported():
-        from .checkpoint import read_meta
-        from .evaluate import choose_split
-        from .hub import resolve_model
+        from ..evaluate import choose_split
+        from ..hub import resolve_model
+        from ..io.checkpoint import read_meta
 
         model = resolve_model(model)
         choice = choose_split(
@@ -843,7 +843,7 @@ def export(
 ) -> None:
     """Export a model to a self-contained .onnx file, written only if ONNX Runtime matches PyTorch on random and
     real clips (max |logit diff| <= 1e-4 x max |logit|)."""
-    from .export import export_onnx
+    from ..export import export_onnx
 
     out = _output(output, out_alias)
     with reported():
@@ -902,7 +902,7 @@ def synth(
     ] = False,
 ) -> None:
     """Render the synthetic action benchmark: articulated actors doing 16 actions, split by actor."""
-    from .synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples
+    from ..synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples
 
     out = _output(output, out_alias)
     if out is None:
@@ -971,8 +971,8 @@ def explain(
 ) -> None:
     """Overlay the network's spatial attention on a video's frames as a heat map (the region the network sees is
     outlined, the rest dimmed; each window's label and score drawn on its frames)."""
-    from .explain import explain_video, load_for_explain
-    from .video import probe
+    from ..explain import explain_video, load_for_explain
+    from ..io.video import probe
 
     out = _output(output, out_alias)
     if out is None and sheet is None:
@@ -1040,7 +1040,7 @@ def pull(
     and install it under its name, for `predict --model NAME`. Offline: --from WEIGHTS --labels LABELS."""
     from rich.progress import DownloadColumn, TransferSpeedColumn
 
-    from .hub import pull as run_pull
+    from ..hub import pull as run_pull
 
     bar = Progress(
         TextColumn("{task.description}"),
@@ -1076,7 +1076,7 @@ def pull(
 def models() -> None:
     """List the models: each one `actionrec pull` installs (installed or not), any other model in the store, and
     the shipped default. Use a name with `predict --model NAME`."""
-    from .hub import list_models, model_store
+    from ..hub import list_models, model_store
 
     with reported():
         rows = list_models()

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .files import atomic_path, write_text_atomic
+from ..io.files import atomic_path, write_text_atomic
 
 TAU = 2.0 * np.pi
 _SHIFT = 4  # cv2 drawing with 4 fractional bits: sub-pixel positions, so slow motion stays smooth

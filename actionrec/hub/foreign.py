@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import ModelFileError
-from .networks import ResNet3d, attention_as_identity
+from ..errors import ModelFileError
+from ..networks import ResNet3d, attention_as_identity
 
 _PARAM = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 _TORCHVISION_BLOCK = re.compile(rf"(layer\d+\.\d+)\.conv(\d)\.([01])\.{_PARAM}")  # conv1.0 = conv, conv1.1 = BN
@@ -53,7 +53,7 @@ def read_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such weights file")
     if path.suffix.lower() == ".safetensors":
-        from .checkpoint import load_state
+        from ..io.checkpoint import load_state
 
         return load_state(path)
     try:

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .config import DataFormat, Preprocessing
-from .errors import DataError, VideoError
-from .files import atomic_path
-from .synth import SYNTH_CARD, SYNTH_DATA
+from ..config import DataFormat, Preprocessing
+from ..errors import DataError, VideoError
+from ..io.files import atomic_path
+from ..io.video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_starts
+from ..synth import SYNTH_CARD, SYNTH_DATA
 from .transforms import color_augment, frame_resizer, preprocess, random_box
-from .video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_starts
 
 log = logging.getLogger(__name__)  # clips replaced mid-training; no handler configured: one plain line on stderr
 MAX_MISSING_FRACTION = 0.5  # a list with more than this share of its videos missing does not match the folder

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import VideoError
+from ..errors import VideoError
 
 log = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import KINETICS_MEAN, KINETICS_STD, Preprocessing
-from .cpu import cache_root
-from .errors import ActionrecError, ModelFileError
+from ..config import KINETICS_MEAN, KINETICS_STD, Preprocessing
+from ..cpu import cache_root
+from ..errors import ActionrecError, ModelFileError
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .config import ModelMeta
-    from .pretrained import InitReport
+    from ..config import ModelMeta
+    from .foreign import InitReport
 
 Progress = Callable[[int, "int | None"], None]  # (bytes done, total bytes or None when the server does not say)
 
@@ -157,7 +157,7 @@ def resolve_model(ref: str | os.PathLike[str] | None = None) -> Path:
     """The model file a --model value means: None or "default" -> the shipped default, an existing file -> itself,
     an installed name -> its file in the store. A pullable name not yet installed, or anything else, raises an
     ActionrecError that says what to do."""
-    from .pipeline import default_model_path
+    from ..runtime.pipeline import default_model_path
 
     if ref is None:
         return _default(default_model_path())
@@ -198,8 +198,8 @@ class ModelRow:
 
 def list_models() -> list[ModelRow]:
     """Every pullable model (installed or not), every other model file in the store, and the shipped default."""
-    from .checkpoint import read_meta
-    from .pipeline import default_model_path
+    from ..io.checkpoint import read_meta
+    from ..runtime.pipeline import default_model_path
 
     rows = []
     for entry in REGISTRY.values():
@@ -380,9 +380,9 @@ def convert(
     Error messages name `source` (the URL or the user's file), not the temporary file."""
     import dataclasses
 
-    from .config import ModelMeta
-    from .networks import build
-    from .pretrained import load_pretrained
+    from ..config import ModelMeta
+    from ..networks import build
+    from .foreign import load_pretrained
 
     model = build(entry.arch, num_classes=len(labels), **dict(entry.arch_args))
     try:
@@ -428,7 +428,7 @@ def pull(
     """Install a registry model as `<store>/<name>.safetensors`: fetch (or take `weights_file`) its weights and
     check their SHA-256 before reading them, fetch (or take `labels_file`) its label list and check it, convert,
     and write the model file atomically. `progress(done, total)` follows the weights download."""
-    from .checkpoint import save_model
+    from ..io.checkpoint import save_model
 
     entry = REGISTRY.get(name)
     if entry is None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .cpu import cache_root, cpu_facts
+from ..cpu import cache_root, cpu_facts
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .backends import Precision
-from .checkpoint import save_model
-from .config import ModelMeta, Optimizer, Preprocessing, Schedule, TrainDevice
-from .cpu import auto_bf16, cache_root, cpu_bf16_verdict
-from .datasets import (
+from ..config import ModelMeta, Optimizer, Preprocessing, Schedule, TrainDevice
+from ..cpu import auto_bf16, cache_root, cpu_bf16_verdict
+from ..data.datasets import (
     ClipDataset,
     DataFormat,
     DataSplit,
@@ -46,9 +44,11 @@ from .datasets import (
     open_dataset,
     skipped_video,
 )
-from .errors import ActionrecError, require_extra
-from .files import atomic_path, write_text_atomic
-from .networks import BUILDERS, attention_as_identity, build, zero_init_residuals
+from ..errors import ActionrecError, require_extra
+from ..io.checkpoint import save_model
+from ..io.files import atomic_path, write_text_atomic
+from ..networks import BUILDERS, attention_as_identity, build, zero_init_residuals
+from ..runtime.backends import Precision
 
 STATE_FILE = "state.pt"  # resume state: weights, optimizer, scheduler, RNG states, history
 CONFIG_FILE = "config.json"  # the recipe, as run
@@ -206,7 +206,7 @@ def _open_fields(config: TrainConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     open_net = any(given[k] is None for k in ("arch", "arch_args", "clip_len", "frame_step", "crop"))
     if config.init is not None:
-        from .hub import resolve_model
+        from ..hub import resolve_model
 
         try:
             init = resolve_model(config.init)  # a file, or an installed name ("default", "kinetics400-r3d18")
@@ -237,7 +237,7 @@ def _open_fields(config: TrainConfig) -> dict[str, Any]:
 
 def _init_meta(path: Path) -> ModelMeta | None:
     """The metadata of an actionrec model file; None for foreign weights (torchvision, 3D-ResNets .pth)."""
-    from .checkpoint import read_meta
+    from ..io.checkpoint import read_meta
 
     if path.suffix.lower() != ".safetensors":
         return None
@@ -515,7 +515,7 @@ def _run(config: TrainConfig, ctx: _Context, show: bool, console: Console, stop_
     if state is not None:
         _load_weights(model, state["model"], config.out / STATE_FILE)
     elif config.init is not None:
-        from .pretrained import load_pretrained  # starts the attention the file lacks as the identity itself
+        from ..hub.foreign import load_pretrained  # starts the attention the file lacks as the identity itself
 
         report = load_pretrained(model, config.init)
         log(report.summary(), highlight=False, soft_wrap=True)
@@ -650,7 +650,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     can deadlock the child (seen when training runs inside a process that decoded video before). The server dies
     with this process (`_forkserver_child`)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["actionrec._forkserver_child"])
+    context.set_forkserver_preload(["actionrec.training._forkserver_child"])
     return context
 
 
@@ -783,7 +783,7 @@ def _meta(
     ctx: _Context,
 ) -> ModelMeta:
     last = history[-1]
-    from . import __version__
+    from .. import __version__
 
     training = {
         "data": split.source,

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ModelMeta
-from .errors import ModelFileError
+from ..config import ModelMeta
+from ..errors import ModelFileError
 from .files import atomic_path
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[nn.Module, ModelMeta]:
     """Rebuild the network a model file describes and load its weights; returns (model in eval mode, meta)."""
-    from .networks import build
+    from ..networks import build
 
     meta = read_meta(path)
     try:

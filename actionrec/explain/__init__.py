@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .aggregate import ranked, softmax, video_ranking
-from .config import Preprocessing
-from .errors import ActionrecError
-from .files import atomic_path
-from .transforms import centre_box, preprocess, resized_shape
-from .video import iter_windows, probe
+from ..config import Preprocessing
+from ..data.transforms import centre_box, preprocess, resized_shape
+from ..errors import ActionrecError
+from ..io.files import atomic_path
+from ..io.video import iter_windows, probe
+from ..runtime.aggregate import ranked, softmax, video_ranking
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels; pixel edges, so x1 and y1 are exclusive
 
@@ -140,7 +140,7 @@ def attention_frames(maps: np.ndarray, box: Box, frame_size: tuple[int, int], fr
 
 def spatial_blocks(model) -> list[str]:
     """Names of the model's spatial attention maps (as `capture_spatial_maps` keys them), in forward order."""
-    from .attention import SpatialGate
+    from ..networks.attention import SpatialGate
 
     return [name for name, module in model.named_modules() if isinstance(module, SpatialGate)]
 
@@ -209,7 +209,7 @@ def window_maps(
 ) -> Iterator[WindowMaps]:
     """Run the network over the video's windows (non-overlapping by default: stride = span) with the spatial
     maps captured; yields each window's maps for `blocks`, streaming."""
-    from .attention import capture_spatial_maps
+    from ..networks.attention import capture_spatial_maps
 
     backend = _torch_backend(recognizer, path)
     spec = recognizer.meta.preprocessing
@@ -259,7 +259,7 @@ def window_maps(
 
 
 def _torch_backend(recognizer, path):
-    from .backends import TorchBackend
+    from ..runtime.backends import TorchBackend
 
     backend = recognizer.backend
     if not isinstance(backend, TorchBackend):
@@ -446,8 +446,8 @@ class ExplainResult:
 
 def load_for_explain(model: str | os.PathLike[str] | None = None, *, device: str = "cpu", threads: int | None = None):
     """Open a model file on the PyTorch back end (the only one whose attention maps can be read)."""
-    from .backends import BackendKind
-    from .pipeline import default_model_path, load
+    from ..runtime.backends import BackendKind
+    from ..runtime.pipeline import default_model_path, load
 
     path = Path(model) if model is not None else default_model_path()
     if path.suffix.lower() == ".onnx":

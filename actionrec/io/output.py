@@ -19,8 +19,8 @@ from rich.console import Console, ConsoleDimensions, Group
 from rich.table import Table
 from rich.text import Text
 
-from .aggregate import VideoResult
-from .errors import ActionrecError
+from ..errors import ActionrecError
+from ..runtime.aggregate import VideoResult
 from .files import atomic_path
 
 CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score")
