@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import Preprocessing
 from ..data.transforms import frame_resizer, preprocess
 from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
@@ -87,6 +88,30 @@ def batched(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
         yield batch
 
 
+def clip_batches(
+    path: str | os.PathLike[str],
+    spec: Preprocessing,
+    *,
+    stride: int | None = None,
+    num_windows: int | None = None,
+    batch_size: int = 8,
+) -> Iterator[tuple[list[Window], np.ndarray]]:
+    """The video's windows in batches with their network input (B, 3, T, crop, crop), decoded ahead on a thread
+    while the caller runs the network: the one way every path (predict, evaluate, explain, export's check) turns a
+    video into clips."""
+    windows = iter_windows(
+        path,
+        clip_len=spec.clip_len,
+        frame_step=spec.frame_step,
+        stride=stride,
+        num_windows=num_windows,
+        transform=frame_resizer(spec),
+    )
+    return prefetch(
+        ((b, preprocess(np.stack([w.frames for w in b]), spec)) for b in batched(windows, batch_size)), depth=2
+    )
+
+
 class Recognizer:
     """A model file opened on a back end, ready to label videos."""
 
@@ -102,20 +127,9 @@ class Recognizer:
         num_windows: int | None = None,
         batch_size: int = 8,
     ) -> Iterator[tuple[list[Window], np.ndarray]]:
-        """The video's windows in batches with their network input (B, 3, T, crop, crop), decoded ahead on a
-        thread while the caller runs the network."""
-        spec = self.meta.preprocessing
-        windows = iter_windows(
-            path,
-            clip_len=spec.clip_len,
-            frame_step=spec.frame_step,
-            stride=stride,
-            num_windows=num_windows,
-            transform=frame_resizer(spec),
-        )
-        return prefetch(
-            ((b, preprocess(np.stack([w.frames for w in b]), spec)) for b in batched(windows, batch_size)),
-            depth=2,
+        """`clip_batches` with this model's preprocessing."""
+        return clip_batches(
+            path, self.meta.preprocessing, stride=stride, num_windows=num_windows, batch_size=batch_size
         )
 
     def window_probs(
