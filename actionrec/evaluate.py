@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from .config import ModelMeta, Preprocessing
-    from .data.datasets import VideoItem
+    from .data import VideoItem
     from .runtime.pipeline import Recognizer
 
 PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: the confusion matrix's PNG
@@ -260,7 +260,7 @@ def evaluate(
     `progress(item, error_or_None)` is called after each video. With `by_group`, video accuracy is also reported
     per group (the items' `group`: a person, when the split was made by a group regex or a CSV group column).
 
-    >>> from actionrec.data.datasets import open_dataset
+    >>> from actionrec.data import open_dataset
     >>> from actionrec.runtime.pipeline import load
     >>> split = open_dataset(Path("data/weizmann4"), group_regex=r"_(s\\d)")
     >>> report = evaluate(load("model.safetensors"), split.val, split.labels, clips_per_video=10)

@@ -259,8 +259,8 @@ def _quiet_exporter() -> Iterator[None]:
 
 def video_clips(videos: Sequence[Path], spec: Preprocessing, per_video: int = CHECK_WINDOWS) -> np.ndarray:
     """Evenly spaced windows of each video through THE `preprocess`: (K, 3, T, crop, crop) float32."""
-    from .data.transforms import frame_resizer, preprocess
     from .io.video import iter_windows
+    from .transforms import frame_resizer, preprocess
 
     clips = []
     for video in videos:

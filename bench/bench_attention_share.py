@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from actionrec.data.datasets import DataFormat, open_dataset
+    from actionrec.data import DataFormat, open_dataset
     from actionrec.errors import ActionrecError
     from actionrec.explain import load_for_explain
     from actionrec.io.files import write_text_atomic

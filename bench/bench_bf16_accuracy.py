@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from _timing import header, set_threads
 
-from actionrec.data.datasets import open_dataset
+from actionrec.data import open_dataset
 from actionrec.evaluate import match_labels
 from actionrec.io.checkpoint import load_model
 from actionrec.runtime.aggregate import softmax

@@ -70,7 +70,7 @@ def run_one(args, labels, train_rows, test_items, *, start: str, out: Path) -> d
     from actionrec.io.checkpoint import read_meta
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
-    from actionrec.training.train import TrainConfig, fine_tune_epochs, train
+    from actionrec.training import TrainConfig, fine_tune_epochs, train
 
     csv = out.parent / f"{out.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no real data here: nothing to do", file=sys.stderr)
         return 0
 
-    from actionrec.data.datasets import DataFormat, VideoItem, open_dataset
+    from actionrec.data import DataFormat, VideoItem, open_dataset
 
     results: dict = {"protocol": __doc__.split("Data:")[1].strip(), "rows": []}
     with tempfile.TemporaryDirectory(prefix="bench-fewshot-") as tmp:

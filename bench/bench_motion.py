@@ -79,9 +79,9 @@ def quick_inputs(tmp: Path) -> tuple[Path, Path]:
 
 def score(recognizer, items, clips: int, seed: int) -> dict[str, list[np.ndarray]]:
     """Per condition, per video: the window probabilities (W, C_model) of its K windows, rearranged."""
-    from actionrec.data.transforms import frame_resizer, preprocess
     from actionrec.io.video import iter_windows
     from actionrec.runtime.aggregate import softmax
+    from actionrec.transforms import frame_resizer, preprocess
 
     spec = recognizer.meta.preprocessing
     out: dict[str, list[np.ndarray]] = {name: [] for name in CONDITIONS}
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
-    from actionrec.data.datasets import DataFormat, open_dataset
+    from actionrec.data import DataFormat, open_dataset
     from actionrec.evaluate import match_labels
     from actionrec.io.files import write_text_atomic
     from actionrec.runtime.backends import Precision

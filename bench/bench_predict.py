@@ -26,9 +26,9 @@ import numpy as np
 from _inputs import CACHE, long_video, model_file
 from _timing import header, set_threads, time_interleaved, timed
 
-from actionrec.data.transforms import frame_resizer, preprocess
 from actionrec.io.video import Window, iter_windows, probe
 from actionrec.runtime.pipeline import Recognizer, batched, load
+from actionrec.transforms import frame_resizer, preprocess
 
 
 def windows(recognizer: Recognizer, path: Path, stride: int | None) -> Iterator[Window]:

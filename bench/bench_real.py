@@ -193,7 +193,7 @@ def run_one(
     from actionrec.evaluate import evaluate
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
-    from actionrec.training.train import TrainConfig, train
+    from actionrec.training import TrainConfig, train
 
     config = TrainConfig(
         data=train_csv,
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, present: list[str], tmp: Path, runs_dir: Path, t_start: float) -> int:
-    from actionrec.data.datasets import DataFormat, VideoItem, open_dataset
+    from actionrec.data import DataFormat, VideoItem, open_dataset
     from actionrec.io.files import write_text_atomic
 
     plan_ = plan(args, tmp)
@@ -299,7 +299,7 @@ def _bench(args: argparse.Namespace, present: list[str], tmp: Path, runs_dir: Pa
         sets[n] = (split.labels, items, person, folds)
 
     from actionrec.config import Preprocessing
-    from actionrec.data.datasets import FrameCache
+    from actionrec.data import FrameCache
 
     cache = FrameCache(args.cache_dir)
     spec_ = Preprocessing(**plan_.pre)

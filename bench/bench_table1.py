@@ -208,7 +208,7 @@ def contenders(recipe: Recipe, quick: bool) -> list[Contender]:
 
 
 def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epochs: int, lr: float, cache_dir: Path):
-    from actionrec.training.train import TrainConfig
+    from actionrec.training import TrainConfig
 
     return TrainConfig(
         data=data_csv,
@@ -262,9 +262,9 @@ def epoch_seconds(config, items, num_classes: int, timed_steps: int = 4) -> floa
     import torch
     from torch.utils.data import DataLoader
 
-    from actionrec.data.datasets import FrameCache
+    from actionrec.data import FrameCache
     from actionrec.networks import build
-    from actionrec.training.train import training_clips
+    from actionrec.training import training_clips
 
     data = training_clips(items, config, FrameCache(config.cache_dir))
     workers = config.workers or 0
@@ -310,13 +310,13 @@ def run_one(args, recipe: Recipe, who: Contender, data_csv: Path, split, runs: P
     """Calibrate, train (restarting at lr / 10 if the loss diverges), evaluate: one row of the table."""
     from rich.console import Console
 
-    from actionrec.data.datasets import DataFormat, open_dataset
+    from actionrec.data import DataFormat, open_dataset
     from actionrec.errors import ActionrecError
     from actionrec.evaluate import evaluate
     from actionrec.networks import build, count_parameters, gflops_per_clip
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
-    from actionrec.training.train import train
+    from actionrec.training import train
 
     train_items = open_dataset(data_csv, fmt=DataFormat.csv, val_fraction=0.0).train
     num_classes = len(split.labels)
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
-    from actionrec.data.datasets import DataFormat, FrameCache, open_dataset
+    from actionrec.data import DataFormat, FrameCache, open_dataset
     from actionrec.io.files import write_text_atomic
 
     t_start, load_start = time.perf_counter(), os.getloadavg()[0]

@@ -105,7 +105,7 @@ def shared_clips() -> list[Path]:
 def tiny(data: Path, out: Path, **changes):
     """A recipe small enough for a test: r3d10 of width 4, 4-frame 32-pixel clips, no flips."""
     from actionrec.runtime.backends import Precision
-    from actionrec.training.train import TrainConfig
+    from actionrec.training import TrainConfig
 
     base = TrainConfig(
         data=data,

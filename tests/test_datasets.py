@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED, moving_square_frames, write_cv2_video
 
 from actionrec.config import Preprocessing
-from actionrec.data.datasets import (
+from actionrec.data import (
     ClipDataset,
     DataFormat,
     FrameCache,
@@ -20,9 +20,9 @@ from actionrec.data.datasets import (
     open_dataset,
     skipped_video,
 )
-from actionrec.data.transforms import centre_box, frame_resizer, preprocess
 from actionrec.errors import DataError
 from actionrec.io.video import read_frames
+from actionrec.transforms import centre_box, frame_resizer, preprocess
 
 UCF_CLASSES = ("ApplyEyeMakeup", "Archery", "Basketball")
 

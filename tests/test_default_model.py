@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import actionrec
 from actionrec.cli import app
-from actionrec.data.datasets import DataFormat, open_dataset
+from actionrec.data import DataFormat, open_dataset
 from actionrec.io.checkpoint import read_meta
 from actionrec.runtime.pipeline import default_model_path
 from actionrec.synth import CLASSES, SAMPLE_CLIPS, SAMPLE_SEQUENCE, write_benchmark

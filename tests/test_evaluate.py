@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from actionrec.cli import DataLayout, app
 from actionrec.config import ModelMeta, Preprocessing
-from actionrec.data.datasets import DataFormat, VideoItem
+from actionrec.data import DataFormat, VideoItem
 from actionrec.errors import ActionrecError, DataError
 from actionrec.evaluate import (
     OTHER,

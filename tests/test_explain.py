@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from actionrec.cli import app
 from actionrec.config import Preprocessing
-from actionrec.data.transforms import preprocess, resize_frame, resized_shape
 from actionrec.errors import ActionrecError
 from actionrec.explain import (
     WindowMaps,
@@ -28,6 +27,7 @@ from actionrec.explain import (
     select_blocks,
     sheet_size,
 )
+from actionrec.transforms import preprocess, resize_frame, resized_shape
 
 runner = CliRunner()
 

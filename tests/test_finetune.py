@@ -19,10 +19,10 @@ from conftest import SHARED, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import SYNTHETIC_NOTE, app
-from actionrec.data.datasets import DataFormat, open_dataset
+from actionrec.data import DataFormat, open_dataset
 from actionrec.hub import resolve_model
 from actionrec.io.checkpoint import read_meta
-from actionrec.training.train import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
+from actionrec.training import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

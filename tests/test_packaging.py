@@ -66,7 +66,10 @@ def test_wheel_carries_the_default_model_its_onnx_twin_and_the_samples(wheel):
     for name in SAMPLES:
         assert sizes[f"actionrec/samples/{name}"] == (ROOT / "samples" / name).stat().st_size
     assert "actionrec/models/__init__.py" in sizes and "actionrec/samples/__init__.py" in sizes
-    assert sizes["actionrec/ops/attention_kernels.c"] == (ROOT / "actionrec" / "ops" / "attention_kernels.c").stat().st_size
+    assert (
+        sizes["actionrec/ops/attention_kernels.c"]
+        == (ROOT / "actionrec" / "ops" / "attention_kernels.c").stat().st_size
+    )
     assert not [n for n in sizes if n.split("/")[0] in ("models", "samples", "tests", "bench")]
     assert "actionrec = actionrec.cli:main" in entry_points
 

@@ -25,7 +25,7 @@ from actionrec.errors import ActionrecError
 from actionrec.io.checkpoint import load_model, read_meta
 from actionrec.runtime.backends import Precision, TorchBackend
 from actionrec.runtime.pipeline import Recognizer
-from actionrec.training.train import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resume_config, train
+from actionrec.training import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resume_config, train
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def test_validation_matches_the_prediction_pipeline(left_right, tmp_path):
     result = train(tiny(left_right, tmp_path / "run", epochs=1, val_clips=3), progress=False)
     model, meta = load_model(result.last)
     recognizer = Recognizer(TorchBackend(model, meta, precision=Precision.fp32))
-    from actionrec.data.datasets import open_dataset
+    from actionrec.data import open_dataset
 
     split = open_dataset(left_right, val_fraction=0.25, seed=0)
     correct = []

@@ -17,10 +17,9 @@ import torch
 from conftest import moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 
-from actionrec.data import datasets
-from actionrec.data.datasets import DataFormat, open_dataset
+from actionrec.data import DataFormat, datasets, open_dataset
 from actionrec.errors import VideoError
-from actionrec.training.train import METRICS_FILE, train
+from actionrec.training import METRICS_FILE, train
 
 
 @pytest.fixture(scope="module")

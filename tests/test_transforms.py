@@ -7,7 +7,7 @@ import pytest
 from conftest import moving_square_frames
 
 from actionrec.config import Preprocessing
-from actionrec.data.transforms import CropBox, color_augment, frame_resizer, preprocess, random_box
+from actionrec.transforms import CropBox, color_augment, frame_resizer, preprocess, random_box
 
 
 def test_preprocess_shape_dtype_and_normalisation():

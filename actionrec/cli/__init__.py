@@ -586,8 +586,8 @@ def train(
 
         import torch
 
-        from ..training.train import TrainConfig, arch_args_for, resume_config
-        from ..training.train import train as run_training
+        from ..training import TrainConfig, arch_args_for, resume_config
+        from ..training import train as run_training
 
         if threads:
             torch.set_num_threads(threads)
@@ -733,7 +733,7 @@ def evaluate(
 ) -> None:
     """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
-    from ..data.datasets import DataFormat, open_dataset
+    from ..data import DataFormat, open_dataset
     from ..errors import DataError
     from ..evaluate import evaluate as run_evaluation
     from ..evaluate import per_class_table, per_group_table, summary_lines, write_outputs

@@ -26,7 +26,7 @@ from ..errors import DataError, VideoError
 from ..io.files import atomic_path
 from ..io.video import VIDEO_EXTENSIONS, iter_windows, probe, read_frames, uniform_starts
 from ..synth import SYNTH_CARD, SYNTH_DATA
-from .transforms import color_augment, frame_resizer, preprocess, random_box
+from ..transforms import color_augment, frame_resizer, preprocess, random_box
 
 log = logging.getLogger(__name__)  # clips replaced mid-training; no handler configured: one plain line on stderr
 MAX_MISSING_FRACTION = 0.5  # a list with more than this share of its videos missing does not match the folder

@@ -23,11 +23,11 @@ import cv2
 import numpy as np
 
 from ..config import Preprocessing
-from ..data.transforms import centre_box, preprocess, resized_shape
 from ..errors import ActionrecError
 from ..io.files import atomic_path
 from ..io.video import iter_windows, probe
 from ..runtime.aggregate import ranked, softmax, video_ranking
+from ..transforms import centre_box, preprocess, resized_shape
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels; pixel edges, so x1 and y1 are exclusive
 

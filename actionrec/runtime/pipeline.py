@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Preprocessing
-from ..data.transforms import frame_resizer, preprocess
 from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
 from ..io.video import Window, iter_windows, probe
+from ..transforms import frame_resizer, preprocess
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
 

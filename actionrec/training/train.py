@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ..config import ModelMeta, Optimizer, Preprocessing, Schedule, TrainDevice
 from ..cpu import auto_bf16, cache_root, cpu_bf16_verdict
-from ..data.datasets import (
+from ..data import (
     ClipDataset,
     DataFormat,
     DataSplit,
