@@ -1,0 +1,145 @@
+"""Rendering clips: an actor doing one action, or several in a row, in a scene seen through a moving camera."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .actions import ACTIONS, action_spec, action_track, place_track
+from .actors import Actor, random_actor
+from .camera import camera_maps, finish
+from .config import DEFAULT_CONFIG, SynthConfig
+from .drawing import changed_box, draw_distractors, draw_figure, draw_stool, figure_parts, stool_polys
+from .kinematics import J, skeleton
+from .poses import DX, YAW, ease
+from .scenes import Scene, random_scene
+
+
+def _render(
+    track: np.ndarray,
+    actor: Actor,
+    scene: Scene,
+    stools: list[tuple[int, int]],
+    size: tuple[int, int],
+    fps: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and actor boxes of `track` played by `actor` in `scene`, a stool under the lowest pelvis of each
+    (start, end) frame range in `stools`."""
+    w, h = size
+    n = len(track)
+    joints = skeleton(track, actor)
+    ww = scene.world.shape[1]
+    px = scene.figure_px
+    world_xy = np.empty((*joints.shape[:2], 2))
+    world_xy[..., 0] = (ww - 1) / 2 + px * joints[..., 0]
+    world_xy[..., 1] = scene.ground_y + px * joints[..., 1]
+    # A long walk in a sequence would leave the frame: the camera follows whatever exceeds 70% of the width.
+    x_px = world_xy[:, J["pelvis"], 0] - (ww - 1) / 2
+    span = float(x_px.max() - x_px.min()) if n else 0.0
+    follow = max(0.0, 1.0 - 0.7 * w / span) if span > 0 else 0.0
+    follow_x = follow * (x_px - 0.5 * (x_px.max() + x_px.min()))
+    cams = camera_maps(scene.camera, scene.world.shape, w, h, n, fps, follow_x)
+    img_pts = np.einsum("nij,nkj->nki", cams[:, :, :2], world_xy) + cams[:, None, :, 2]
+    scale = px * np.hypot(cams[:, 0, 0], cams[:, 0, 1])  # image px per body unit
+    stools_world = [
+        stool_polys(world_xy[i, J["pelvis"]], scene.ground_y, px)
+        for i in (max(range(a, b), key=lambda k: joints[k, J["pelvis"], 1]) for a, b in stools)
+    ]
+    parts = figure_parts(actor)
+    frames = np.empty((n, h, w, 3), np.uint8)
+    boxes = np.zeros((n, 4), np.int64)
+    for i in range(n):
+        m = cams[i]
+        img = cv2.warpAffine(scene.world, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        draw_distractors(img, scene.distractors, m, float(scale[i] / px), (i - (n - 1) / 2) / fps)
+        for polys in stools_world:
+            draw_stool(img, polys, m)
+        before = img.copy()
+        yaw = float(track[i, YAW])
+        draw_figure(img, parts, img_pts[i], joints[i, :, 2], float(scale[i]), yaw, actor.skin)
+        frames[i] = img
+        boxes[i] = changed_box(before, img)  # every pixel the actor touched, anti-aliased fringe included
+    return finish(frames, scene.camera, fps, rng), boxes
+
+
+def _rng(seed: int, rng: np.random.Generator | None) -> np.random.Generator:
+    return rng if rng is not None else np.random.default_rng(seed)
+
+
+def render_clip(
+    action: str,
+    *,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, int] = (128, 128),
+    frames: int = 48,
+    fps: float = 25.0,
+    actor: Actor | None = None,
+    config: SynthConfig = DEFAULT_CONFIG,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render one clip of `action`: (frames (T, H, W, 3) uint8 RGB, actor boxes (T, 4) x0, y0, x1, y1).
+
+    `size` is (width, height). A box holds the columns x0..x1-1 and rows y0..y1-1 where the actor changed
+    pixels (before blur and noise), in the coordinates of the output frame; all zeros when out of view.
+    Deterministic in `rng` (or `seed` when no rng is given); with no actor one is drawn from it first. The
+    action fills the whole clip.
+    """
+    if frames < 1:
+        raise ValueError("frames must be at least 1")
+    w, h = size
+    rng = _rng(seed, rng)
+    actor = actor if actor is not None else random_actor(rng)
+    scene = random_scene(rng, w, h, actor, config)
+    x_range = config.x_range * w / scene.figure_px
+    track = action_track(action, frames, fps, rng, x_range=x_range, yaw_max=config.yaw_max)
+    stools = [(0, frames)] if ACTIONS[action].stool else []
+    return _render(track, actor, scene, stools, size, fps, rng)
+
+
+def render_sequence(
+    actions: Sequence[str],
+    *,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, int] = (128, 128),
+    frames_per_action: int = 48,
+    fps: float = 25.0,
+    actor: Actor | None = None,
+    config: SynthConfig = DEFAULT_CONFIG,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
+    """One actor doing `actions` one after another in one scene, blending each into the next.
+
+    Returns (frames, boxes, segments) with segments = [(action, start_frame, end_frame)], end exclusive. A
+    segment's label covers its blend-in frames too: the transition is where the new action starts.
+    """
+    if not actions:
+        raise ValueError("no actions to render")
+    for a in actions:
+        action_spec(a)
+    if frames_per_action < 2:
+        raise ValueError("frames_per_action must be at least 2")
+    w, h = size
+    n = frames_per_action
+    rng = _rng(seed, rng)
+    actor = actor if actor is not None else random_actor(rng)
+    scene = random_scene(rng, w, h, actor, config)
+    blend = max(1, min(10, n // 3))
+    tracks: list[np.ndarray] = []
+    for action in actions:
+        track = action_track(action, n, fps, rng, x_range=0.0, yaw_max=config.yaw_max)
+        if tracks:
+            prev = tracks[-1][-1]
+            track[:, DX] += prev[DX] - track[0, DX]  # walking continues from where the last action ended
+            weight = ease(np.arange(1, blend + 1) / (blend + 1))[:, None]
+            track[:blend] = (1.0 - weight) * prev[None, :] + weight * track[:blend]
+        tracks.append(track)
+    track = np.concatenate(tracks)
+    x_range = config.x_range * w / scene.figure_px
+    place_track(track, rng.uniform(-1.0, 1.0), x_range)
+    segments = [(a, k * n, (k + 1) * n) for k, a in enumerate(actions)]
+    stools = [(s, e) for a, s, e in segments if ACTIONS[a].stool]
+    frames, boxes = _render(track, actor, scene, stools, size, fps, rng)
+    return frames, boxes, segments
