@@ -1,16 +1,12 @@
-"""Data sets for training and evaluation: layouts, grouped splits, the decoded-frame cache and the clip Dataset."""
+"""Data sets for training and evaluation: layouts (`layouts`), grouped train/validation splits (`splits`),
+undecodable videos (`undecodable`), the decoded-frame cache (`frame_cache`) and the clip Dataset (`clips`)."""
 
-from .datasets import (
-    ClipDataset,
-    DataFormat,
-    DataSplit,
-    EpochSampler,
-    FrameCache,
-    VideoItem,
-    grouped_split,
-    open_dataset,
-    skipped_video,
-)
+from ..config import DataFormat
+from .clips import ClipDataset, EpochSampler
+from .frame_cache import FrameCache
+from .layouts import open_dataset
+from .splits import DataSplit, VideoItem, grouped_split
+from .undecodable import skipped_video
 
 __all__ = [
     "ClipDataset",

@@ -1,0 +1,148 @@
+"""The training/validation clip `Dataset`: which window and crop of which video each item is (random for training,
+evenly spaced and centred for validation), and `EpochSampler`, which hands the epoch to DataLoader workers.
+
+Every clip goes through `transforms.preprocess`; this module only picks which frames and which crop box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..config import Preprocessing
+from ..errors import VideoError
+from ..io.video import probe, read_frames, uniform_starts
+from ..transforms import color_augment, frame_resizer, preprocess, random_box
+from .frame_cache import FrameCache, decode_all
+from .splits import VideoItem
+from .undecodable import skipped_label
+
+
+def window_indices(n_frames: int, start: int, spec: Preprocessing) -> list[int]:
+    """Frame indices of the window starting at `start`; a video shorter than one window is looped."""
+    if n_frames < spec.span:
+        return [(k * spec.frame_step) % n_frames for k in range(spec.clip_len)]
+    return [start + k * spec.frame_step for k in range(spec.clip_len)]
+
+
+class EpochSampler(Sampler):
+    """A sampler's indices as (epoch, index) pairs: the epoch reaches `ClipDataset` with each item, also in
+    persistent DataLoader workers, whose copies of the dataset `set_epoch` cannot reach."""
+
+    def __init__(self, sampler: Sampler):
+        self.sampler = sampler
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        return ((self.epoch, int(i)) for i in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class ClipDataset(Dataset):
+    """Clips of labelled videos for training (random window start, multi-scale crop, optional flip and colour
+    changes) or validation (`clips_per_video` evenly spaced windows, centre crop). Items are (float32
+    (3, T, crop, crop), label), plus the item index with `with_index`; the clip of video v, window k is item
+    v * clips_per_video + k.
+
+    The random choices of item i in epoch e come from a generator seeded with (seed, e, i): the same whatever
+    the number of workers or processes. Call `set_epoch` before each epoch.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[VideoItem],
+        spec: Preprocessing,
+        *,
+        train: bool,
+        seed: int = 0,
+        clips_per_video: int = 1,
+        cache: FrameCache | None = None,
+        hflip: bool = True,
+        scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66),
+        color_jitter: float = 0.0,
+        channel_shuffle: bool = False,
+        with_index: bool = False,
+    ):
+        if clips_per_video < 1:
+            raise ValueError("clips_per_video must be at least 1")
+        self.items = tuple(items)
+        self.spec = spec
+        self.train = train
+        self.seed = seed
+        self.clips_per_video = 1 if train else clips_per_video
+        self.cache = cache
+        self.hflip = hflip  # off for direction-dependent classes (walk left vs walk right)
+        self.scales = scales  # crop side / short side choices of the multi-scale crop
+        self.color_jitter = color_jitter  # brightness / contrast / saturation jitter strength (training only)
+        self.channel_shuffle = channel_shuffle  # random RGB order per clip (training only)
+        self.with_index = with_index
+        self.epoch = 0
+        self._counts: dict[Path, int] = {}  # frame counts from the container, per worker
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items) * self.clips_per_video
+
+    def video_of(self, index: int) -> int:
+        return index // self.clips_per_video
+
+    def __getitem__(self, index: int | tuple[int, int]):
+        """(clip, label[, index]) of item `index`, or of `(epoch, index)` as `EpochSampler` gives them (a persistent
+        worker's copy of the dataset never sees `set_epoch`). A video that opens but does not decode gives a blank
+        clip whose label is `skipped_label(video)` (negative): the training loop drops it and names the file once."""
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        video = self.video_of(index)
+        try:
+            x, label = self.clip_array(index, epoch), self.items[video].label
+        except VideoError:
+            spec = self.spec
+            x, label = np.zeros((3, spec.clip_len, spec.crop, spec.crop), np.float32), skipped_label(video)
+        out = torch.from_numpy(x)  # (3, T, crop, crop) float32
+        return (out, label, index) if self.with_index else (out, label)
+
+    def clip_array(self, index: int, epoch: int | None = None) -> np.ndarray:
+        """The preprocessed clip of item `index` (in `epoch`, default the one set): float32 (3, T, crop, crop)."""
+        spec = self.spec
+        item = self.items[self.video_of(index)]
+        frames = self.cache.frames(item.path, spec) if self.cache is not None else None
+        n = len(frames) if frames is not None else self._frame_count(item.path)
+        if n == 0:
+            frames = decode_all(item.path, spec)
+            n = len(frames)
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
+        last_start = max(n - spec.span, 0)
+        if rng is not None:
+            start = int(rng.integers(0, last_start + 1))  # temporal jitter
+        else:
+            starts = uniform_starts(n, spec.span, self.clips_per_video)
+            start = starts[min(index % self.clips_per_video, len(starts) - 1)]
+        indices = window_indices(n, start, spec)
+        if frames is not None:
+            clip = np.asarray(frames[indices])  # (T, H, W, 3), copied out of the memory map
+        else:
+            clip = read_frames(item.path, indices, frame_resizer(spec))
+        box = None
+        if rng is not None:
+            box = random_box(clip.shape[1], clip.shape[2], spec, rng, scales=self.scales, flip=self.hflip)
+            if self.color_jitter > 0 or self.channel_shuffle:
+                clip = color_augment(clip, rng, jitter=self.color_jitter, shuffle=self.channel_shuffle)
+        return preprocess(clip, spec, box)[0]  # (3, T, crop, crop)
+
+    def _frame_count(self, path: Path) -> int:
+        if path not in self._counts:
+            self._counts[path] = probe(path).frames
+        return self._counts[path]

@@ -1,0 +1,60 @@
+"""Decoded, resized frames of whole videos (`decode_all`) and their on-disk cache (`FrameCache`): decode once,
+read memory-mapped uint8 frames afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Preprocessing
+from ..errors import DataError
+from ..io.files import atomic_path
+from ..io.video import iter_windows, probe, read_frames
+from ..transforms import frame_resizer
+
+
+def decode_all(path: Path, spec: Preprocessing) -> np.ndarray:
+    """Every frame of a video, resized as `preprocess` expects: (N, H, W, 3) uint8 RGB."""
+    resize = frame_resizer(spec)
+    count = probe(path).frames
+    if count > 0:
+        return read_frames(path, range(count), resize)
+    return np.stack([w.frames[0] for w in iter_windows(path, clip_len=1, stride=1, transform=resize)])
+
+
+class FrameCache:
+    """Decoded, resized frames of each video as one uint8 `.npy` file, memory-mapped on read.
+
+    Keyed by the video's absolute path, modification time, size and the resize, so that a changed video or
+    another resize never reads stale frames. Files are written atomically: concurrent workers are safe.
+    """
+
+    VERSION = 1  # part of the key: bump when the stored layout changes
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"{self.directory}: cannot create the frame cache folder ({e.strerror})") from None
+
+    def file_for(self, path: Path, spec: Preprocessing) -> Path:
+        st = Path(path).stat()
+        key = f"{Path(path).resolve()}|{st.st_mtime_ns}|{st.st_size}|{spec.resize}|{spec.resize_to}|{self.VERSION}"
+        return self.directory / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
+
+    def frames(self, path: Path, spec: Preprocessing) -> np.ndarray:
+        """All frames of the video (N, H, W, 3) uint8, decoded once and read from disk afterwards."""
+        target = self.file_for(path, spec)
+        try:
+            return np.load(target, mmap_mode="r")
+        except FileNotFoundError:
+            pass
+        except (ValueError, OSError):  # unreadable (e.g. a disk that filled up): decode again
+            target.unlink(missing_ok=True)
+        frames = decode_all(path, spec)
+        with atomic_path(target) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(frames))
+        return np.load(target, mmap_mode="r")
