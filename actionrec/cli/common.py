@@ -1,0 +1,158 @@
+"""What the commands share: the stderr console, the options several commands take, opening a model with the network
+options, progress bars, and turning an ActionrecError into one line and an exit code (reported, usage_error)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..config import Architecture, DataFormat
+from ..errors import ActionrecError
+from ..io.output import FullConsole
+from ..runtime.backends import BackendKind, Device, Precision
+
+err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", "-m", help="Model file (.safetensors or .onnx) or installed name [default: the shipped model]."
+    ),
+]
+CompileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compile", help="torch.compile the network: seconds up front, faster on long inputs [default: off]."
+    ),
+]
+StreamsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Parts of each batch run at once, each on its share of the threads (torch on the CPU, eager), at most "
+        "--threads and --batch-size [default: 2 where there are 2 or more threads, else 1].",
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="CPU threads for the network [default: torch's, one per core].")
+]
+OutAlias = Annotated[Path | None, typer.Option("--out", hidden=True, help="The former spelling of --output.")]
+DataLayout = DataFormat  # the data set layout choices (config.py, torch-free)
+TrainArch = Architecture
+LAYOUT_HELP = "auto: detected from the files; folder: a folder per class; ucf101, hmdb51: with their split files; csv"
+
+
+def output_path(output: Path | None, out_alias: Path | None) -> Path | None:
+    """-o/--output, or --out (its former spelling, still accepted, not shown in --help)."""
+    if output is not None and out_alias is not None and output != out_alias:
+        raise typer.BadParameter("given twice, as --output and --out; give it once", param_hint="--output")
+    return output if output is not None else out_alias
+
+
+def usage_error(message: str) -> typer.Exit:
+    """A usage error found after parsing (it needed the model, say): one line on stderr, exit code 2."""
+    err.print(f"[red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Turn an ActionrecError into one line on stderr and exit code 1."""
+    try:
+        yield
+    except ActionrecError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def check_output_file(output: Path) -> None:
+    """A results file that could never be written (a folder, or below a file) is a one-line usage error, before any
+    work is done."""
+    if output.is_dir():
+        raise usage_error(f"--output {output}: is a folder; give a file to write the results to")
+    for parent in output.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise usage_error(f"--output {output}: {parent} is a file, not a folder")
+            break
+
+
+def open_recognizer(
+    model: Path | None,
+    backend: BackendKind,
+    device: Device,
+    precision: Precision,
+    threads: int | None,
+    streams: int | None,
+    compile: bool,
+    batch_size: int,
+):
+    """Open the model with predict's and evaluate's shared network options, refusing those its back end can't take
+    and a --streams that could never all run (more than the threads or the batch)."""
+    from ..runtime.pipeline import load
+
+    if compile and backend == BackendKind.onnxruntime:
+        raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
+    if streams not in (None, 1) and (compile or backend == BackendKind.onnxruntime):
+        raise typer.BadParameter(
+            "--streams applies to eager torch (not --compile, not onnxruntime)", param_hint="--streams"
+        )
+    if streams is not None and streams > 1:
+        if streams > batch_size:
+            raise usage_error(
+                f"--streams {streams}: a batch of {batch_size} (--batch-size) splits into at most {batch_size} parts"
+            )
+        if threads is None:
+            import torch
+
+            available, given = torch.get_num_threads(), f"torch has {torch.get_num_threads()}"
+        else:
+            available, given = threads, f"--threads {threads}"
+        if streams > available:
+            raise usage_error(f"--streams {streams}: each stream needs a thread and {given}; give at most {available}")
+    return load(
+        model, backend=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
+    )
+
+
+def progress_bar(total: int) -> Progress:
+    """A bar on stderr for runs over several videos; hidden for one."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=total < 2,
+    )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (temporary files are removed, finished results kept)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,159 @@
+"""`actionrec evaluate`: a model's accuracy on the held-out (or all) videos of a labelled data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.markup import escape
+
+from ..io.output import FullConsole
+from ..runtime.backends import BackendKind, Device, Precision
+from .common import (
+    LAYOUT_HELP,
+    CompileOpt,
+    DataLayout,
+    ModelOpt,
+    StreamsOpt,
+    ThreadsOpt,
+    err,
+    open_recognizer,
+    progress_bar,
+    reported,
+)
+
+app = typer.Typer()
+
+
+BY_FILE_WARNING = (
+    "warning: no --group-regex, so this folder/CSV set is split by file: clips of one person can fall on both "
+    "sides, which flatters the score; give --group-regex, or --subset all for a separate test set"
+)
+
+
+@app.command(short_help="Measure a model's accuracy on a labelled data set.")
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data set: a folder, or a .csv list.")],
+    model: ModelOpt = None,
+    split: Annotated[
+        int | None, typer.Option(min=1, help="Official split of UCF-101 / HMDB-51 (1-3) [default: the model's, 1].")
+    ] = None,
+    layout: Annotated[
+        DataLayout | None, typer.Option(help=f"Data set layout [default: the model's run's, auto]. {LAYOUT_HELP}.")
+    ] = None,
+    csv_list: Annotated[
+        Path | None,
+        typer.Option("--csv", help="CSV list (path,label[,group]) of the videos [default: the model's run's, none]."),
+    ] = None,
+    val_fraction: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set [default: the model's run, 0.2]."),
+    ] = None,
+    group_regex: Annotated[
+        str | None,
+        typer.Option(help="Regex on file names giving the group (person) that stays on one side [default: the run's]."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the folder/CSV split [default: the model's run, 0].")
+    ] = None,
+    subset: Annotated[
+        Literal["val", "all"], typer.Option(help="val: the held-out side; all: every video (a separate test set).")
+    ] = "val",
+    clips_per_video: Annotated[
+        int, typer.Option("--clips-per-video", "-K", min=1, help="Uniformly spaced windows scored per video.")
+    ] = 10,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="JSON report; <stem>.confusion.csv and .png are written beside it [default: none, the tables only].",
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
+    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
+    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
+    precision: Annotated[
+        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
+    ] = Precision.auto,
+    threads: ThreadsOpt = None,
+    streams: StreamsOpt = None,
+    compile: CompileOpt = False,
+) -> None:
+    """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
+    class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
+    from ..data import DataFormat, open_dataset
+    from ..errors import DataError
+    from ..evaluate import evaluate as run_evaluation
+    from ..evaluate import per_class_table, per_group_table, summary_lines, write_outputs
+
+    with reported():
+        from ..evaluate import choose_split
+        from ..hub import resolve_model
+        from ..io.checkpoint import read_meta
+
+        model = resolve_model(model)
+        choice = choose_split(
+            data,
+            read_meta(model),
+            fmt=layout.value if layout is not None else None,
+            split=split,
+            val_fraction=val_fraction,
+            group_regex=group_regex,
+            seed=seed,
+            csv=csv_list,
+        )
+        dataset = open_dataset(
+            data,
+            fmt=DataFormat(choice.fmt),
+            split=choice.split,
+            val_fraction=choice.val_fraction,
+            group_regex=choice.group_regex,
+            seed=choice.seed,
+            csv_path=choice.csv,
+        )
+        if choice.note and subset == "val":
+            err.print(choice.note, highlight=False, soft_wrap=True)
+        elif dataset.by_file and subset == "val":
+            err.print(BY_FILE_WARNING, highlight=False, soft_wrap=True)
+        err.print(dataset.summary(), highlight=False, soft_wrap=True)
+        items = dataset.val if subset == "val" else dataset.train + dataset.val
+        if not items:
+            raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
+        recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+        progress = progress_bar(len(items))
+
+        def on_video(_item, error: str | None) -> None:
+            if error:
+                progress.console.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+        with progress:
+            task = progress.add_task("evaluate", total=len(items))
+            report = run_evaluation(
+                recognizer,
+                items,
+                dataset.labels,
+                clips_per_video=clips_per_video,
+                batch_size=batch_size,
+                progress=on_video,
+                by_group=not dataset.by_file,
+            )
+        for line in summary_lines(report):
+            typer.echo(line)
+        out = FullConsole(soft_wrap=True)  # whole tables on a pipe or a file, never cut at 80 columns
+        out.print(per_class_table(report))
+        if report.per_group:
+            out.print(per_group_table(report))
+        if output is not None:
+            context = {
+                "model": str(model),
+                "split": choice.note,
+                "data": str(data),
+                "data_source": dataset.source,
+                "subset": subset,
+                "data_skipped": list(dataset.skipped),
+            }
+            written = write_outputs(output, report, context)
+            err.print("wrote " + ", ".join(map(str, written)), highlight=False, soft_wrap=True)

@@ -1,0 +1,192 @@
+"""`actionrec predict`: label videos, write the results as they finish, and keep them when interrupted (--resume)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ..io.output import OutputFormat
+from ..runtime.backends import BackendKind, Device, Precision
+from .common import (
+    CompileOpt,
+    ModelOpt,
+    StreamsOpt,
+    Terminated,
+    ThreadsOpt,
+    check_output_file,
+    err,
+    open_recognizer,
+    progress_bar,
+    reported,
+    sigterm_as_interrupt,
+    usage_error,
+)
+
+app = typer.Typer()
+
+
+SYNTHETIC_NOTE = (
+    "note: this model knows {n} synthetic actions (rendered figures), not real people; on real video its labels "
+    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA "
+    "--output RUN --init default`."
+)
+
+
+@app.command(short_help="Label videos: top labels per window and per video.")
+def predict(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        # readable=False: an unreadable file is that file's error (one line, the rest go on), not a usage error
+        typer.Argument(metavar="PATH", readable=False, help="Video files or folders (searched recursively)."),
+    ],
+    model: ModelOpt = None,
+    top_k: Annotated[
+        int,
+        typer.Option(
+            "--top-k",
+            "-k",
+            min=1,
+            show_default=False,
+            help="Labels per window and per video, at most the model's label count [default: 5, or every label of "
+            "a model with fewer].",
+        ),
+    ] = 5,
+    stride: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write results to this file: jsonl line by line as each video finishes, the other formats whole "
+            "or not at all [default: stdout].",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Go on with an interrupted run: skip the videos already in -o FILE (JSON Lines) and append the "
+            "rest [default: off, -o is overwritten].",
+        ),
+    ] = False,
+    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
+    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
+    precision: Annotated[
+        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
+    ] = Precision.auto,
+    threads: ThreadsOpt = None,
+    streams: StreamsOpt = None,
+    compile: CompileOpt = False,
+) -> None:
+    """Label videos: each window's top labels with timestamps in seconds, and each video's ranking.
+
+    Interrupted (Ctrl-C, SIGTERM), a run keeps the JSON Lines results of the videos that finished (exit code 130 or
+    143); `--resume` with the same -o finishes it."""
+    from ..io.output import read_jsonl_done, result_writer
+    from ..io.video import scan_videos
+
+    if resume:
+        if output is None:
+            raise usage_error("--resume needs -o FILE: the JSON Lines file of the run to go on with")
+        if ctx.get_parameter_source("fmt").name == "DEFAULT":
+            fmt = OutputFormat.jsonl
+        elif fmt != OutputFormat.jsonl:
+            raise usage_error(f"--resume goes on with a JSON Lines file: give --format jsonl, not {fmt.value}")
+    if output is not None:
+        check_output_file(output)
+    written, total = 0, 0
+    try:
+        with reported(), sigterm_as_interrupt():
+            scan = scan_videos(paths)
+            _report_scan(scan)
+            videos = scan.videos
+            if not videos:
+                raise typer.BadParameter("no video files found in the given folders", param_hint="PATH")
+            total, failed = len(videos), 0
+            if resume:
+                done = read_jsonl_done(output)
+                if done.dropped:
+                    err.print(
+                        f"{output}: dropped a half-written last line ({done.dropped} bytes) of the interrupted run",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                videos = [v for v in videos if str(v) not in done.videos]
+                written, failed = total - len(videos), done.failed
+                err.print(
+                    f"resuming {output}: {written} of {total} videos already there, {len(videos)} to go",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+            labels = recognizer.meta.num_classes
+            if top_k > labels and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
+                raise usage_error(f"--top-k {top_k}: this model has {labels} labels; give at most --top-k {labels}")
+            if recognizer.meta.synthetic:
+                err.print(SYNTHETIC_NOTE.format(n=recognizer.meta.num_classes), highlight=False, soft_wrap=True)
+            progress = progress_bar(len(videos))
+            with result_writer(fmt, output, append=resume) as write, progress:
+                task = progress.add_task("predict", total=len(videos))
+                results = recognizer.predict_many(videos, stride=stride, batch_size=batch_size, top_k=top_k)
+                for result in results:
+                    if not result.ok:
+                        failed += 1
+                        progress.console.print(
+                            f"[red]error:[/] {escape(str(result.error))}", highlight=False, soft_wrap=True
+                        )
+                    write(result)
+                    written += 1
+                    progress.advance(task)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e, fmt, output, written, total) from None
+    if failed:
+        err.print(f"{failed} of {total} videos failed", highlight=False)
+        raise typer.Exit(1)
+
+
+def _report_scan(scan) -> None:
+    """One stderr line for what the folder scan left out (how many, a few names), and one per folder without videos."""
+    if scan.skipped:
+        n, shown = len(scan.skipped), ", ".join(str(p) for p in scan.skipped[:3])
+        more = f" and {n - 3} more" if n > 3 else ""
+        err.print(
+            f"skipped {n} file{'s' if n > 1 else ''} in the folders, not videos by name: {shown}{more} "
+            "(name a file to try it anyway)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for folder in scan.empty_folders:
+        err.print(f"warning: {folder}: no video files in this folder", highlight=False, soft_wrap=True)
+
+
+def _interrupted(e: KeyboardInterrupt, fmt: OutputFormat, output: Path | None, written: int, total: int) -> typer.Exit:
+    """One stderr line saying what an interrupted predict kept and where; exit code 130 (SIGINT) or 143 (SIGTERM)."""
+    what = "terminated" if isinstance(e, Terminated) else "interrupted"
+    if not total:
+        message = what
+    elif output is None:
+        message = f"{what}: the results of {written} of {total} videos are on stdout"
+    elif fmt == OutputFormat.jsonl:
+        with contextlib.suppress(OSError):  # what the file holds: a signal may land between a write and the count
+            written = output.read_bytes().count(b"\n")
+        message = (
+            f"{what}: {written} of {total} videos' results kept in {output}; `--resume` with the same -o finishes "
+            "the run"
+        )
+    else:
+        message = (
+            f"{what}: {output} not written ({fmt.value} is written whole at the end; --format jsonl -o FILE keeps "
+            "results as videos finish)"
+        )
+    err.print(message, highlight=False, soft_wrap=True)
+    return typer.Exit(143 if isinstance(e, Terminated) else 130)

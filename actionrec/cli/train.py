@@ -1,0 +1,301 @@
+"""`actionrec train`: train or fine-tune a model on labelled videos, or resume a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import DataFormat, Optimizer, Schedule, TrainDevice
+from ..runtime.backends import Precision
+from .common import LAYOUT_HELP, DataLayout, OutAlias, ThreadsOpt, TrainArch, err, output_path, reported
+
+app = typer.Typer()
+
+
+RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device"}  # what --resume may be given with
+
+
+@app.command(short_help="Train or fine-tune a model on labelled videos.")
+def train(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DATA",
+            show_default=False,
+            help="Labelled videos: folders per class, UCF-101/HMDB-51 with split files, or a .csv list "
+            "[required unless --resume].",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Run folder: model files, metrics, plots, resume state [required unless --resume]."
+        ),
+    ] = None,
+    out_alias: OutAlias = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue the run in this folder with its own recipe (--epochs may extend it) [default: a new run]."
+        ),
+    ] = None,
+    layout: Annotated[DataLayout, typer.Option(help=f"Data set layout. {LAYOUT_HELP}.")] = DataFormat.auto,
+    split: Annotated[int, typer.Option(min=1, max=3, help="Official split of UCF-101 / HMDB-51.")] = 1,
+    csv_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="CSV list (path,label[,group]) of the videos in DATA [default: none, DATA's layout]."
+        ),
+    ] = None,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set, split by group.")
+    ] = 0.2,
+    group_regex: Annotated[
+        str | None,
+        typer.Option(
+            help="Regex on file names; its first group (person, source) stays on one side, e.g. '_(s\\d+)_' "
+            "[default: none, split by file]."
+        ),
+    ] = None,
+    arch: Annotated[
+        TrainArch | None,
+        typer.Option(help="Network: 3D residual attention ResNets, dense variant, C3D [default: --init's or r3d18]."),
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option(min=1, help="Channels of the first stage (r3d*, c3d) [default: --init's, else 64].")
+    ] = None,
+    growth: Annotated[int | None, typer.Option(min=1, help="Growth rate of dense3d [default: --init's, else 16].")] = (
+        None
+    ),
+    attention: Annotated[
+        bool | None,
+        typer.Option(
+            "--attention/--no-attention",
+            show_default=False,
+            help="Channel + spatial attention in every block (not c3d) [default: --init's, else on].",
+        ),
+    ] = None,
+    reduction: Annotated[
+        int | None, typer.Option(min=1, help="Channel attention reduction ratio [default: --init's, else 16].")
+    ] = None,
+    spatial_kernel: Annotated[
+        str | None, typer.Option(help="Spatial attention kernel T,H,W [default: --init's, else 1,7,7].")
+    ] = None,
+    dropout: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=0.99, help="Dropout before the classifier [default: --init's, else 0, c3d 0.5]."),
+    ] = None,
+    clip_len: Annotated[int | None, typer.Option(min=1, help="Frames per clip [default: --init's, else 16].")] = None,
+    frame_step: Annotated[
+        int | None, typer.Option(min=1, help="Temporal stride inside a clip [default: --init's, else 1].")
+    ] = None,
+    crop: Annotated[
+        int | None, typer.Option(min=8, help="Crop side in pixels (the paper: 112 or 224) [default: --init's or 112].")
+    ] = None,
+    resize: Annotated[int | None, typer.Option(min=8, help="Short side before cropping [default: crop * 8/7].")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Total epochs [default: fine-tuning (--init) at least 15 and 150 steps, 40 from scratch]."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per step, all processes.")] = 8,
+    lr: Annotated[
+        float | None, typer.Option(min=0.0, help="Peak learning rate [default: 0.0005 fine-tuning, 0.1 from scratch].")
+    ] = None,
+    momentum: Annotated[float, typer.Option(min=0.0, max=1.0, help="SGD momentum.")] = 0.9,
+    nesterov: Annotated[bool, typer.Option(help="Nesterov momentum.")] = True,
+    optimizer: Annotated[
+        Optimizer | None,
+        typer.Option(help="sgd: the paper's; adamw: faster on small data [default: adamw fine-tuning, else sgd]."),
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(min=0.0, help="Weight decay [default: 0.05 fine-tuning, 1e-4 from scratch].")
+    ] = None,
+    schedule: Annotated[
+        Schedule | None,
+        typer.Option(help="Learning-rate decay [default: cosine fine-tuning, step from scratch]."),
+    ] = None,
+    milestones: Annotated[
+        str | None, typer.Option(help="Step schedule: epochs where lr *= gamma, e.g. 20,30 [default: 1/2, 3/4].")
+    ] = None,
+    gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Step schedule decay factor.")] = 0.1,
+    warmup_epochs: Annotated[float, typer.Option(min=0.0, help="Linear warmup, in epochs.")] = 0.0,
+    precision: Annotated[
+        Precision, typer.Option(help="auto: bf16 autocast where the hardware has it natively, else fp32.")
+    ] = Precision.auto,
+    device: Annotated[TrainDevice, typer.Option(help="auto: CUDA when available.")] = TrainDevice.auto,
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Decoding processes per training process [default: min(8, CPUs)].")
+    ] = None,
+    threads: ThreadsOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, split, data order and augmentation.")] = 0,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune from this model: an installed name (default, kinetics400-r3d18) or a file (actionrec, "
+            "torchvision r3d_18, 3D-ResNets-PyTorch); its network and preprocessing apply unless given here "
+            "[default: none, from scratch]."
+        ),
+    ] = None,
+    hflip: Annotated[bool, typer.Option(help="Random horizontal flips (off for left/right-dependent classes).")] = True,
+    crop_scales: Annotated[
+        str, typer.Option(help="Multi-scale crop: crop side / short side choices, comma-separated.")
+    ] = "1,0.875,0.75,0.66",
+    color_jitter: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Brightness/contrast/saturation jitter per clip (0 = off).")
+    ] = 0.0,
+    channel_shuffle: Annotated[
+        bool, typer.Option(help="Random RGB order per clip, for data whose colours never tell the class.")
+    ] = False,
+    zero_init_residual: Annotated[
+        bool, typer.Option(help="Start each residual branch at zero (blocks begin as identity); from scratch only.")
+    ] = False,
+    identity_attention: Annotated[
+        bool, typer.Option(help="New attention starts as the identity (plain ResNet at step 0); off: random gates.")
+    ] = True,
+    val_clips: Annotated[int, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = 3,
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep decoded frames on disk after the first epoch (uint8 .npy) [default: on fine-tuning, off from "
+            "scratch].",
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Frame cache folder [default: ~/.cache/actionrec/frames].")
+    ] = None,
+) -> None:
+    """Train a model on labelled videos; writes best/last model files, metrics.jsonl and curves to the run folder.
+    Works under `torchrun --nproc_per_node N` (DistributedDataParallel)."""
+    out = output_path(output, out_alias)
+    with reported():
+        if resume is not None:
+            given = [
+                param.opts[0] if param.param_type_name == "option" else param.name.upper()
+                for param in ctx.command.params
+                if param.name not in RESUME_OPTIONS and ctx.get_parameter_source(param.name).name == "COMMANDLINE"
+            ]
+            if given:
+                raise typer.BadParameter(f"{', '.join(given)}: a resumed run keeps its recipe", param_hint="--resume")
+        elif data is None or out is None:
+            raise typer.BadParameter("give DATA and -o/--output RUN_DIR (or --resume RUN_DIR)")
+
+        def ints(text: str | None, option: str) -> tuple[int, ...] | None:
+            if text is None:
+                return None
+            try:
+                return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+            except ValueError:
+                raise typer.BadParameter(f"{text!r}: expected comma-separated integers", param_hint=option) from None
+
+        def floats(text: str, option: str) -> tuple[float, ...]:
+            try:
+                values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+            except ValueError:
+                values = ()
+            if not values or not all(0 < v <= 1 for v in values):
+                raise typer.BadParameter(f"{text!r}: expected comma-separated numbers in (0, 1]", param_hint=option)
+            return values
+
+        kernel = ints(spatial_kernel, "--spatial-kernel")
+        if kernel is not None and (len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel)):
+            raise typer.BadParameter(f"{spatial_kernel}: want three odd sizes T,H,W", param_hint="--spatial-kernel")
+        import dataclasses
+
+        import torch
+
+        from ..training import TrainConfig, arch_args_for, resume_config
+        from ..training import train as run_training
+
+        if threads:
+            torch.set_num_threads(threads)
+        if resume is not None:
+            config = resume_config(resume, epochs=epochs, workers=workers)
+            if ctx.get_parameter_source("device").name == "COMMANDLINE":
+                config = dataclasses.replace(config, device=device)
+        else:
+            given = {
+                "width": width,
+                "growth": growth,
+                "attention": attention,
+                "reduction": reduction,
+                "spatial_kernel": kernel,
+                "dropout": dropout,
+            }
+            args = (
+                arch_args_for(arch, **given) if arch is not None else {k: v for k, v in given.items() if v is not None}
+            )
+            config = TrainConfig(
+                data=data,
+                out=out,
+                format=layout,
+                split=split,
+                val_fraction=val_fraction,
+                group_regex=group_regex,
+                csv=csv_list,
+                arch=arch.value if arch is not None else None,
+                arch_args=args or None,
+                clip_len=clip_len,
+                frame_step=frame_step,
+                crop=crop,
+                resize=resize,
+                batch_size=batch_size,
+                lr=lr,
+                momentum=momentum,
+                nesterov=nesterov,
+                optimizer=optimizer,
+                weight_decay=weight_decay,
+                schedule=schedule,
+                milestones=ints(milestones, "--milestones") or (),
+                gamma=gamma,
+                warmup_epochs=warmup_epochs,
+                precision=precision,
+                device=device,
+                workers=workers,
+                seed=seed,
+                init=init,
+                hflip=hflip,
+                crop_scales=floats(crop_scales, "--crop-scales"),
+                color_jitter=color_jitter,
+                channel_shuffle=channel_shuffle,
+                zero_init_residual=zero_init_residual,
+                identity_attention=identity_attention,
+                val_clips=val_clips,
+                cache=cache,
+                cache_dir=cache_dir,
+                epochs=epochs,
+            )
+            if arch is None:  # the architecture came from --init's model (or the default): check the options on it
+                arch_args_for(config.arch, **given)
+            _describe_start(config)
+        result = run_training(config, progress=True, console=err)
+    if int(os.environ.get("RANK", "0")) == 0:
+        summary = {
+            "run": str(result.run_dir),
+            "best": str(result.best),
+            "last": str(result.last),
+            "best_epoch": result.best_epoch,
+            "best_val_clip_acc": result.best_val_clip_acc,
+            "best_val_video_acc": result.best_val_video_acc,
+            "epochs_done": result.epochs_done,
+        }
+        typer.echo(json.dumps(summary, indent=2, allow_nan=False))
+
+
+def _describe_start(config) -> None:
+    """One line on stderr: where training starts from and the recipe that follows from it."""
+    start = f"fine-tuning {config.init}" if config.init is not None else "training from scratch"
+    epochs = f"{config.epochs} epochs" if config.epochs is not None else "epochs to suit the data"
+    err.print(
+        f"{start}: {config.arch} {config.arch_args}, clips of {config.clip_len} frames every {config.frame_step}, "
+        f"crop {config.crop}; {config.optimizer.value} lr {config.lr:g}, {config.schedule.value}, {epochs}",
+        highlight=False,
+        soft_wrap=True,
+    )
