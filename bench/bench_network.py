@@ -29,6 +29,7 @@ from torch import nn
 
 from actionrec.networks import BasicBlock, build, gflops_per_clip
 from actionrec.networks.attention import Attention3d
+from actionrec.ops import fuse_attention, unfuse_attention
 
 VARIANTS = (
     "plain",
@@ -67,17 +68,17 @@ MODES = (
 
 
 class ChannelOnly(Attention3d):
-    """Attention3d with its spatial gate left out: relu(identity + Mc * x)."""
+    """Attention3d with its spatial gate left out: Mc * x (the block adds the shortcut)."""
 
-    def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(identity, x, self.channel.gate(x)).relu_()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.channel(x)
 
 
 class SpatialOnly(Attention3d):
-    """Attention3d with its channel gate left out: relu(identity + Ms * x)."""
+    """Attention3d with its channel gate left out: Ms * x (the block adds the shortcut)."""
 
-    def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(identity, x, self.spatial.gate(x)).relu_()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spatial(x)
 
 
 class IdentityScale(nn.Module):
@@ -95,17 +96,19 @@ def build_variant(variant: str, width: int, arch: str = "r3d18") -> nn.Module:
     attention = variant not in ("plain", "plain + identity mul")
     model = build(arch, num_classes=400, width=width, attention=attention, attention_stages=stages)
     for module in model.modules():
-        if isinstance(module, Attention3d) and variant == "attention, torch gates":
-            module.fused = False  # without the fused CPU kernels (actionrec.ops.fused_attention)
         if isinstance(module, Attention3d) and variant in ("channel only", "spatial only"):
             module.__class__ = ChannelOnly if variant == "channel only" else SpatialOnly
         if isinstance(module, BasicBlock) and variant == "plain + identity mul":
             module.bn2 = nn.Sequential(module.bn2, IdentityScale())
-    return model.eval()
+    if variant in ("attention", "attention stages 3-4"):  # as the torch back end runs them: fused kernels (eager)
+        fuse_attention(model)
+    return model.eval()  # "attention, torch gates": the plain network, without the fused kernels
 
 
 def runner(model: nn.Module, mode: Mode, clips: torch.Tensor) -> tuple[Callable[[], object], float]:
     """A no-argument forward pass of `model` on `clips` in `mode`, and its compile seconds (0 when eager)."""
+    if mode.compiled:  # as the back end: Inductor compiles the plain network
+        unfuse_attention(model)
     if mode.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
         clips = clips.contiguous(memory_format=torch.channels_last_3d)

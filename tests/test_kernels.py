@@ -1,6 +1,7 @@
-"""The fused CPU attention kernels: same numbers as the torch formulation on every shape a block sees, at inference
-(contiguous or channels_last_3d fp32 CPU tensors) and in channels_last_3d training (output and gradients), built once
-and cached, and a clean fallback where they can't be built."""
+"""The fused CPU attention kernels: same numbers as the plain-torch network on every shape a block sees, at inference
+(contiguous or channels_last_3d fp32 CPU tensors) and in channels_last_3d training (output and gradients), applied
+from outside by a module swap that keeps the state dict, built once and cached, and a clean fallback where they can't
+be built."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ import torch
 from actionrec.config import ModelMeta
 from actionrec.networks import build
 from actionrec.networks.attention import Attention3d, capture_spatial_maps
+from actionrec.networks.resnet import BasicBlock
+from actionrec.ops import FusedAttentionBlock, fuse_attention, unfuse_attention
 from actionrec.ops import fused_attention as kernels
+from actionrec.ops.fused_blocks import attention_add_relu
 from actionrec.runtime.backends import Precision, TorchBackend
 
 needs_compiler = pytest.mark.skipif(kernels._compiler() is None, reason="no C compiler: fused kernels not built")
@@ -43,10 +47,8 @@ def _attention(channels: int, seed: int = 0) -> Attention3d:
 def _both(att: Attention3d, x: torch.Tensor, identity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(fused, torch) results of the same block on the same input."""
     with torch.inference_mode():
-        att.fused = True
-        fused = att.add_residual(x.clone(), identity)  # the fused path writes its result over its input
-        att.fused = False
-        plain = att.add_residual(x.clone(), identity)
+        fused = attention_add_relu(x.clone(), identity, att)  # the fused path writes its result over its input
+        plain = torch.relu(identity + att(x))  # the network's own formulation: the block's add and ReLU
     return fused, plain
 
 
@@ -107,11 +109,8 @@ def test_whole_network_gives_the_same_logits(threads, layout):
         model = build("r3d10", num_classes=16, width=16).eval().to(memory_format=layout)
         clips = torch.randn(3, 3, 8, 64, 64).contiguous(memory_format=layout)
         with torch.inference_mode():
-            fused = model(clips)
-            for module in model.modules():
-                if isinstance(module, Attention3d):
-                    module.fused = False
             plain = model(clips)
+            fused = fuse_attention(model)(clips)
     finally:
         torch.set_num_threads(before)
     torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-5)
@@ -138,17 +137,16 @@ def test_gradients_flow_in_training_mode():
     cl = x.detach().contiguous(memory_format=torch.channels_last_3d).requires_grad_()
     with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 training: the torch formulation
         assert not kernels.trainable(cl, cl)
-    att.add_residual(x, identity).sum().backward()
+    attention_add_relu(x, identity, att).sum().backward()
     assert att.channel.fc1.weight.grad is not None and att.spatial.gate.conv.weight.grad.abs().sum() > 0
 
 
 def _grads(att: Attention3d, x: torch.Tensor, identity: torch.Tensor, grad: torch.Tensor, fused: bool) -> list:
     """The block's output and the gradients of x, identity and the three gate weights for upstream `grad`."""
-    att.fused = fused
     for p in att.parameters():
         p.grad = None
     x, identity = x.detach().clone().requires_grad_(), identity.detach().clone().requires_grad_()
-    out = att.add_residual(x, identity)
+    out = attention_add_relu(x, identity, att) if fused else torch.relu(identity + att(x))
     out.backward(grad)
     return [out.detach(), x.grad, identity.grad, *(p.grad for p in att.parameters())]
 
@@ -179,9 +177,8 @@ def test_training_a_network_with_the_kernels_matches_torch():
     for fused in (True, False):
         torch.manual_seed(0)
         net = build("r3d10", num_classes=5, width=8).train().to(memory_format=torch.channels_last_3d)
-        for m in net.modules():
-            if isinstance(m, Attention3d):
-                m.fused = fused
+        if fused:
+            fuse_attention(net)
         opt = torch.optim.SGD(net.parameters(), lr=0.1)
         clips = torch.randn(2, 3, 4, 32, 32).contiguous(memory_format=torch.channels_last_3d)
         losses = []
@@ -197,9 +194,9 @@ def test_training_a_network_with_the_kernels_matches_torch():
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
 
 
-@needs_compiler
-def test_spatial_maps_still_captured():
-    """Explain's hooks see every spatial map while the kernels are on, and the output does not change."""
+def test_spatial_maps_captured_on_the_plain_network():
+    """Explain's hooks see every spatial map of the plain network (which has no other code path), and hooking does
+    not change its output."""
     torch.manual_seed(0)
     model = build("r3d10", num_classes=4, width=8).eval()
     clips = torch.randn(1, 3, 4, 32, 32)
@@ -208,7 +205,30 @@ def test_spatial_maps_still_captured():
         with capture_spatial_maps(model) as maps:
             hooked = model(clips)
     assert len(maps) == 4 and all(((m >= 0) & (m <= 1)).all() for m in maps.values())
-    torch.testing.assert_close(hooked, unhooked, atol=1e-5, rtol=1e-5)
+    assert torch.equal(hooked, unhooked)
+
+
+def test_the_swap_keeps_parameters_and_state_dict_and_undoes():
+    """fuse_attention swaps exactly the blocks with attention, shares their parameters (no copy), keeps every
+    state-dict name and tensor, and unfuse_attention gives back plain blocks with the same output."""
+    torch.manual_seed(0)
+    model = build("r3d18", num_classes=3, width=8, attention_stages=(3, 4)).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params = {id(p) for p in model.parameters()}
+    clips = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        plain = model(clips)
+        fuse_attention(model)
+        fused_blocks = [m for m in model.modules() if isinstance(m, FusedAttentionBlock)]
+        assert len(fused_blocks) == 4  # stages 3 and 4, two blocks each; stages 1-2 stay BasicBlock
+        assert sum(isinstance(m, BasicBlock) for m in model.modules()) == 4
+        assert {id(p) for p in model.parameters()} == params
+        assert model.state_dict().keys() == before.keys()
+        assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+        torch.testing.assert_close(model(clips), plain, atol=1e-5, rtol=1e-5)
+        unfuse_attention(model)
+        assert not any(isinstance(m, FusedAttentionBlock) for m in model.modules())
+        assert torch.equal(model(clips), plain)
 
 
 @needs_compiler
@@ -232,7 +252,7 @@ def test_no_compiler_falls_back_cleanly(tmp_path, monkeypatch, fresh_library):
     x, identity = torch.randn(2, 8, 2, 6, 6), torch.randn(2, 8, 2, 6, 6)
     with torch.inference_mode():
         assert not kernels.usable(x, identity)
-        out = att.add_residual(x, identity)
+        out = attention_add_relu(x.clone(), identity, att)
         expected = torch.relu(identity + att.spatial(att.channel(x)))
     torch.testing.assert_close(out, expected)
 

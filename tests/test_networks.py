@@ -8,6 +8,7 @@ from torch import nn
 
 from actionrec.networks import (
     BUILDERS,
+    BasicBlock,
     attention_as_identity,
     build,
     count_parameters,
@@ -154,11 +155,19 @@ def test_gflops_scale_with_width_and_input():
     assert 14 < wide / small < 17 and 1.9 < long / small < 2.1
 
 
-def test_fused_residual_equals_the_paper_composition():
-    """The blocks' one-pass add_residual equals relu(identity + SpatialAttention(ChannelAttention(x)))."""
+def test_block_is_the_paper_composition():
+    """A block computes relu(shortcut(x) + Ms * (Mc * branch(x))) itself: channel attention, then spatial attention,
+    on the residual branch, then its own add and ReLU."""
     torch.manual_seed(0)
-    att = Attention3d(16, reduction=4, spatial_kernel=(3, 7, 7)).eval()
-    x, identity = torch.randn(2, 16, 4, 10, 12), torch.randn(2, 16, 4, 10, 12)
+    block = BasicBlock(8, 16, 2, attention=True, reduction=4, spatial_kernel=(3, 7, 7)).eval()
+    x = torch.randn(2, 8, 4, 10, 12)
     with torch.no_grad():
-        expected = torch.relu(identity + att.spatial(att.channel(x)))
-        assert torch.allclose(att.add_residual(x, identity), expected, atol=1e-6)
+        f = block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x)))))
+        mc = torch.sigmoid(
+            block.attention.channel.fc2(torch.relu(block.attention.channel.fc1(f.mean((2, 3, 4), keepdim=True))))
+            + block.attention.channel.fc2(torch.relu(block.attention.channel.fc1(f.amax((2, 3, 4), keepdim=True))))
+        )
+        g = f * mc
+        ms = torch.sigmoid(block.attention.spatial.gate.conv(torch.cat([g.mean(1, True), g.amax(1, True)], 1)))
+        expected = torch.relu(block.downsample(x) + g * ms)
+        torch.testing.assert_close(block(x), expected)

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import VideoError
+from ..tuning import SINGLE_THREAD_DECODE_MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,6 @@ class Window:
     start_s: float  # container timestamp of the first frame
     end_s: float  # timestamp where the last frame ends
     video_frames: int = 0  # frames decoded in the whole video; set on the last window only
-
-
-SMALL_FRAME = 640 * 480  # up to this many pixels a frame decodes on one thread (see `_Frames`)
 
 
 def _open(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCapture:
@@ -133,16 +131,16 @@ def uniform_starts(n_frames: int, span: int, count: int) -> list[int]:
 class _Frames:
     """Sequential decoder that yields (index, timestamp_s, frame or None), converting only frames asked for.
 
-    Small frames decode on one thread: FFmpeg's frame threads cost more CPU than they save there (320x240 mp4v:
-    0.45 CPU-s one thread, 0.70 two, and slower in wall time too), CPU that predict's network needs beside it.
-    From about 960x540 they cost no extra CPU and halve the wall time, so larger videos keep FFmpeg's choice (opened
+    Small frames decode on one thread (`tuning.SINGLE_THREAD_DECODE_MAX_PIXELS`): FFmpeg's frame threads cost more
+    CPU than they save there, CPU that predict's network needs beside it. Larger videos keep FFmpeg's choice (opened
     a second time: once more for the videos whose decoding costs the most, instead of for every small clip).
     """
 
     def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None):
         self.path = Path(path)
         self.cap = _open(path, threads=1)
-        if self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) > SMALL_FRAME:
+        pixels = self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        if pixels > SINGLE_THREAD_DECODE_MAX_PIXELS:
             self.cap.release()
             self.cap = _open(path)
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 0.0

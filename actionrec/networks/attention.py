@@ -1,5 +1,6 @@
 """The paper's two attention modules for 3D feature maps, applied in order: channel ("what"), then spatial
-("where"). Written with plain pooling ops and 1x1x1 convolutions so that they export to ONNX unchanged."""
+("where"). Plain torch (pooling with mean/amax, 1x1x1 convolutions as the shared MLP, as timm's cbam.py): exactly the
+formulas, nothing else, so export, explain and compile all see the same math."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from ..ops import fused_attention as kernels
+Kernel = tuple[int, int, int]
 
 
 class ChannelAttention(nn.Module):
@@ -35,7 +36,7 @@ class ChannelAttention(nn.Module):
 class SpatialGate(nn.Module):
     """The map itself: sigmoid(conv([mean_c(F); max_c(F)])), (N, 1, T, H, W) in [0, 1]. Hooks read it here."""
 
-    def __init__(self, kernel_size: tuple[int, int, int] = (1, 7, 7)):
+    def __init__(self, kernel_size: Kernel = (1, 7, 7)):
         super().__init__()
         self.conv = nn.Conv3d(2, 1, kernel_size, padding=tuple(k // 2 for k in kernel_size), bias=False)
 
@@ -47,7 +48,7 @@ class SpatialGate(nn.Module):
 class SpatialAttention(nn.Module):
     """Ms applied to the features: F * sigmoid(conv([mean_c(F); max_c(F)]))."""
 
-    def __init__(self, kernel_size: tuple[int, int, int] = (1, 7, 7)):
+    def __init__(self, kernel_size: Kernel = (1, 7, 7)):
         super().__init__()
         self.gate = SpatialGate(kernel_size)
 
@@ -58,36 +59,18 @@ class SpatialAttention(nn.Module):
 class Attention3d(nn.Module):
     """Channel attention, then spatial attention, as on the residual branch of every block (before the add)."""
 
-    def __init__(self, channels: int, reduction: int = 16, spatial_kernel: tuple[int, int, int] = (1, 7, 7)):
+    def __init__(self, channels: int, reduction: int = 16, spatial_kernel: Kernel = (1, 7, 7)):
         super().__init__()
         self.channel = ChannelAttention(channels, reduction)
         self.spatial = SpatialAttention(spatial_kernel)
-        self.fused = all(k % 2 for k in spatial_kernel)  # fused CPU kernels where they apply; False: always torch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial(self.channel(x))
 
-    def add_residual(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        """relu(identity + Ms * (Mc * x)): the gated branch added to the shortcut. At fp32 inference on the CPU the
-        fused kernels (actionrec.ops.fused_attention) do it in three passes over x, writing the result over x; in
-        fp32 CPU training in channels_last_3d, the kernels with their backward; otherwise torch, with the spatial gate,
-        the add and the ReLU in one pass (addcmul) instead of three."""
-        w1, w2, wconv = self.channel.fc1.weight, self.channel.fc2.weight, self.spatial.gate.conv.weight
-        if self.fused and not _hooked(self.spatial.gate):
-            if kernels.usable(x, identity):
-                mc = kernels.channel_gate(x, w1, w2)  # (N, C, 1, 1, 1)
-                pooled = kernels.spatial_pool(x, mc)  # (N, 2, T, H, W): Mc * x is never written
-                ms = kernels.spatial_conv(pooled, wconv).sigmoid_()  # (N, 1, T, H, W)
-                return kernels.gate_add_relu(x, mc, ms, identity, inplace=True)  # over x: a fresh tensor of bn2's
-            if kernels.trainable(x, identity):  # training in channels_last_3d: the same passes, with a backward
-                return kernels.attention_residual(x, identity, w1, w2, wconv)
-        y = x * self.channel.gate(x)  # (N, C, T, H, W)
-        return torch.addcmul(identity, y, self.spatial.gate(y)).relu_()
 
-
-def _hooked(module: nn.Module) -> bool:
-    """Whether someone listens to this module's output (capture_spatial_maps): then it must run as a module."""
-    return bool(module._forward_hooks or module._forward_pre_hooks)
+def attention_or_identity(channels: int, enabled: bool, reduction: int, spatial_kernel: Kernel) -> nn.Module:
+    """The attention a block injects on its residual branch: `Attention3d`, or `nn.Identity` for the plain baseline."""
+    return Attention3d(channels, reduction, spatial_kernel) if enabled else nn.Identity()
 
 
 @contextlib.contextmanager

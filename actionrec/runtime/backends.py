@@ -20,6 +20,7 @@ from ..config import ModelMeta
 from ..cpu import auto_bf16
 from ..errors import ActionrecError, ModelFileError
 from ..io.checkpoint import meta_from_onnx_props
+from ..tuning import CHANNELS_LAST_MIN_WIDTH, CPU_STREAMS
 
 
 class BackendKind(str, enum.Enum):
@@ -56,7 +57,11 @@ class TorchBackend:
     op's thread barrier, and a thread that the decoder pre-empts delays only its own part. On 2 cores
     (bench/bench_streams.py) the shipped model's batch of 8 ran 1.07-1.28x faster as 2 x 4 on one thread each than
     as 8 on two, r3d18 w16 and w64 at 16x112x112 1.09x and 1.11x; a tiny model (r3d10 w8, 4x32x32) 0.93x, where the
-    hand-off costs more than the barriers. Logits are the same (batch norm is per clip in eval mode)."""
+    hand-off costs more than the barriers. Logits are the same (batch norm is per clip in eval mode).
+
+    Eager on the CPU, the residual blocks' attention runs as the fused kernels (`ops.fuse_attention`, applied here:
+    the network itself is plain torch). `threads` sets torch's thread count for this process when the back end
+    opens; `close()` puts the earlier count back."""
 
     name = "torch"
 
@@ -69,9 +74,15 @@ class TorchBackend:
         precision: Precision = Precision.auto,
         compile: bool = False,
         streams: int = 1,
+        threads: int | None = None,
     ):
         import torch
 
+        from ..ops import fuse_attention
+
+        self._threads_before = torch.get_num_threads() if threads else None
+        if threads:
+            torch.set_num_threads(threads)
         self.meta = meta
         self.device = torch.device(device)
         if precision == Precision.auto:
@@ -82,31 +93,42 @@ class TorchBackend:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
         self.compiled_batch: int | None = None  # the one batch size the compiled graph was built for
-        if compile:
-            import torch._inductor.config as inductor
-
-            inductor.freezing = True  # fold BatchNorm and weights into constants: inference only
-            self.model = torch.compile(self.model, dynamic=False)
+        if compile:  # Inductor sees the plain network; weights and BatchNorm folded into constants (inference)
+            self.model = torch.compile(self.model, dynamic=False, options={"freezing": True})
+        else:  # eager: the attention blocks run as the fused CPU kernels where they apply
+            self.model = fuse_attention(self.model)
 
         self.streams = streams
-        self._pool = ThreadPoolExecutor(streams, thread_name_prefix="actionrec-stream") if streams > 1 else None
+        self._pool = None
+        if streams > 1:  # each stream's worker thread gets its share of torch's threads, once, for its lifetime
+            share = max(torch.get_num_threads() // streams, 1)
+            self._pool = ThreadPoolExecutor(
+                streams, "actionrec-stream", initializer=torch.set_num_threads, initargs=(share,)
+            )
+            list(self._pool.map(lambda _: None, range(streams)))  # start the workers now
+            torch.set_num_threads(torch.get_num_threads())  # this thread's count stays, and new threads inherit it
 
     @property
     def compiled(self) -> bool:
         return hasattr(self.model, "_orig_mod")
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
+        if self._pool is None or len(clips) < 2:
+            return self.forward(clips)
+        parts = np.array_split(clips, min(self.streams, len(clips)))  # N -> streams x ~N/streams clips
+        return np.concatenate(list(self._pool.map(self.forward, parts)))
+
+    def close(self) -> None:
+        """Stop the stream threads and put back the thread count `threads` replaced; the back end still runs, on
+        the calling thread."""
         import torch
 
-        threads = torch.get_num_threads()
-        if self._pool is None or len(clips) < 2 or threads < 2:
-            return self.forward(clips)
-        parts = np.array_split(clips, min(self.streams, len(clips), threads))  # N -> streams x ~N/streams clips
-        torch.set_num_threads(threads // len(parts))  # process-wide in torch: each part's share, for this call
-        try:
-            return np.concatenate(list(self._pool.map(self.forward, parts)))
-        finally:
-            torch.set_num_threads(threads)
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None
 
     def forward(self, clips: np.ndarray) -> np.ndarray:
         """One pass over the whole batch on the calling thread (what forward hooks, as in `explain`, expect)."""
@@ -131,9 +153,8 @@ class TorchBackend:
 
 
 def _wide(meta: ModelMeta) -> bool:
-    """fp32 3D ResNets of base width 32 and up run faster in channels_last_3d (measured on a 2-core AVX2 EPYC,
-    r3d18 16x112x112: 1.37x at width 64, 1.05x at 16; the shipped width-16 r3d10 at 8x64x64: 0.98x, so it stays)."""
-    return meta.arch.startswith("r3d") and int(meta.arch_args.get("width", 64)) >= 32
+    """fp32 3D ResNets wide enough to run faster in channels_last_3d (`tuning.CHANNELS_LAST_MIN_WIDTH`)."""
+    return meta.arch.startswith("r3d") and int(meta.arch_args.get("width", 64)) >= CHANNELS_LAST_MIN_WIDTH
 
 
 OPENVINO = "OpenVINOExecutionProvider"
@@ -305,13 +326,13 @@ def open_backend(
 
     if device == "cuda" and not torch.cuda.is_available():
         raise ActionrecError("--device cuda: no CUDA device is available to torch here")
-    if threads:
-        torch.set_num_threads(threads)
     if streams is None:
-        streams = 2 if device == "cpu" and not compile and torch.get_num_threads() >= 2 else 1
+        streams = CPU_STREAMS if device == "cpu" and not compile and (threads or torch.get_num_threads()) >= 2 else 1
     if streams > 1 and (compile or device != "cpu"):
         raise ActionrecError(f"{path}: streams > 1 are for eager inference on the CPU (not with compile or CUDA)")
     from ..io.checkpoint import load_model
 
     model, meta = load_model(path)
-    return TorchBackend(model, meta, device=device, precision=precision, compile=compile, streams=streams)
+    return TorchBackend(
+        model, meta, device=device, precision=precision, compile=compile, streams=streams, threads=threads
+    )
