@@ -72,14 +72,14 @@ def step2_model(tmp_path_factory):
 def test_explain_writes_a_playable_video_and_sheet(videos, tiny_model, tmp_path, name, suffix):
     """The heat-map video reopens with OpenCV with as many frames as the input decodes, and the contact sheet PNG
     reads back at the size its layout gives (short videos are looped into a window; VFR keeps its frames)."""
-    recognizer = load_for_explain(tiny_model)
+    explainer = load_for_explain(tiny_model)
     out, sheet = tmp_path / f"heat{suffix}", tmp_path / "sheet.png"
-    result = explain_video(recognizer, videos[name], out=out, sheet=sheet)
+    result = explain_video(explainer, videos[name], out=out, sheet=sheet)
     frames_in = count_frames(videos[name])
     assert result.frames == frames_in and count_frames(out) == frames_in
     image = cv2.imread(str(sheet))
     assert image is not None and image.shape[:2][::-1] == sheet_size(*result.size, min(8, frames_in))
-    assert result.label in recognizer.meta.labels and 0 < result.score <= 1
+    assert result.label in explainer.meta.labels and 0 < result.score <= 1
     assert min(result.size) >= 240  # small frames enlarged for legible labels
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, sheet.name])  # no temporary left
 
@@ -87,10 +87,10 @@ def test_explain_writes_a_playable_video_and_sheet(videos, tiny_model, tmp_path,
 def test_frame_step_gaps_reuse_the_nearest_map(videos, step2_model, tmp_path):
     """With frame_step 2 the frames between sampled ones are still drawn (from the nearest map): one output frame
     per input frame, and a non-default stride works too."""
-    recognizer = load_for_explain(step2_model)
+    explainer = load_for_explain(step2_model)
     for stride in (None, 3):
         out = tmp_path / f"gaps{stride}.avi"
-        result = explain_video(recognizer, videos["avi"], out=out, stride=stride)
+        result = explain_video(explainer, videos["avi"], out=out, stride=stride)
         assert result.frames == count_frames(videos["avi"]) == count_frames(out) == 45
 
 
@@ -106,9 +106,9 @@ def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tm
     """With an H.264 encoder (PyAV's libx264, or an OpenCV build that writes avc1) `explain -o x.mp4` writes H.264,
     which browsers play, and says so; the file decodes with OpenCV frame for frame and reads back as H.264. Odd
     frame sides (4:2:0 needs even ones) are written too."""
-    from actionrec import explain
+    from actionrec.explain import writer
 
-    if not (explain._pyav_h264() or explain._opencv_h264()):
+    if not (writer._pyav_h264() or writer._opencv_h264()):
         pytest.skip("no H.264 encoder here (PyAV with libx264, or an OpenCV build that writes avc1)")
     out = tmp_path / "heat.mp4"
     res = run("explain", videos["mp4"], "-m", tiny_model, "-o", out)
@@ -117,10 +117,10 @@ def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tm
     assert count_frames(out) == count_frames(videos["mp4"]) == 60
     assert fourcc_of(out).lower() in {"h264", "avc1"}
     odd = tmp_path / "odd.mp4"  # 71 x 45 frames: padded by one edge pixel to 72 x 46
-    writer, codec = explain.open_video_writer(odd, odd, 25.0, (71, 45))
+    video, codec = writer.open_video_writer(odd, odd, 25.0, (71, 45))
     for i in range(5):
-        writer.write(np.full((45, 71, 3), 40 * i, np.uint8))
-    writer.release()
+        video.write(np.full((45, 71, 3), 40 * i, np.uint8))
+    video.release()
     cap = cv2.VideoCapture(str(odd))
     shapes = []
     while (frame := cap.read()[1]) is not None:
@@ -132,10 +132,10 @@ def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tm
 def test_heat_map_falls_back_to_mpeg4_and_says_browsers_may_not_play_it(videos, tiny_model, tmp_path, monkeypatch):
     """Without any H.264 encoder a .mp4 is MPEG-4 Part 2 (mp4v) and a .avi Motion JPEG: the command names the codec
     and says browsers may not play it; both files still decode with OpenCV frame for frame."""
-    from actionrec import explain
+    from actionrec.explain import writer
 
-    monkeypatch.setattr(explain, "_pyav_h264", lambda: False)
-    monkeypatch.setattr(explain, "_opencv_h264", lambda: False)
+    monkeypatch.setattr(writer, "_pyav_h264", lambda: False)
+    monkeypatch.setattr(writer, "_opencv_h264", lambda: False)
     out = tmp_path / "heat.mp4"
     res = run("explain", videos["mp4"], "-m", tiny_model, "-o", out)
     assert res.exit_code == 0, res.output

@@ -1,0 +1,205 @@
+"""The network's spatial attention maps over a video, window by window: the model opened for it (`Explainer`: the
+plain torch network, whose forward hooks see the paper's math), which blocks to show, the maps of each window
+(`window_maps`, clips from the pipeline's `clip_batches`) and the window nearest each decoded frame."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import ModelMeta, Preprocessing
+from ..errors import ActionrecError
+from ..runtime.aggregate import softmax
+from ..runtime.pipeline import Recognizer, clip_batches
+from .geometry import attention_frames
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class Explainer:
+    """A `.safetensors` model file opened for explain: the plain torch network (`io.checkpoint.load_model`: eval
+    mode, fp32, none of the back end's speed tricks) whose hooks capture the maps, and the same file on predict's
+    back end, which gives the video's label exactly as `actionrec predict` does."""
+
+    path: Path
+    model: nn.Module
+    meta: ModelMeta
+    recognizer: Recognizer
+
+    @property
+    def blocks(self) -> list[str]:
+        """The network's spatial attention maps, in forward order (`spatial_blocks`)."""
+        return spatial_blocks(self.model)
+
+    def scores(self, clips: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C) of a batch of clips (N, 3, T, crop, crop), in one pass of the plain network
+        (so that each forward hook sees the whole batch)."""
+        import torch
+
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32)).to(device))
+        return softmax(logits.float().cpu().numpy())
+
+
+def load_for_explain(
+    model: str | os.PathLike[str] | None = None, *, device: str = "cpu", threads: int | None = None
+) -> Explainer:
+    """Open a model file for explain: a file, an installed model's name, or None for the shipped model; it must be
+    a PyTorch model file (.safetensors) whose network has spatial attention."""
+    from ..hub import resolve_model
+    from ..io.checkpoint import load_model
+    from ..runtime.backends import BackendKind
+    from ..runtime.pipeline import default_model_path, load
+
+    path = Path(model) if model is not None else default_model_path()
+    if path.suffix.lower() == ".onnx":
+        raise ActionrecError(
+            f"{path}: explain needs the PyTorch model file (.safetensors); an ONNX graph does not expose its "
+            "attention maps"
+        )
+    recognizer = load(model, backend=BackendKind.torch, device=device, threads=threads)
+    file = resolve_model(model)
+    network, meta = load_model(file, device=device)
+    if not spatial_blocks(network):
+        raise ActionrecError(
+            f"{path}: this {meta.arch} has no spatial attention (built with attention=False): no maps to show"
+        )
+    return Explainer(file, network, meta, recognizer)
+
+
+def spatial_blocks(model) -> list[str]:
+    """Names of the model's spatial attention maps (as `capture_spatial_maps` keys them), in forward order."""
+    from ..networks.attention import SpatialGate
+
+    return [name for name, module in model.named_modules() if isinstance(module, SpatialGate)]
+
+
+def select_blocks(names: Sequence[str], block: str) -> tuple[str, ...]:
+    """The blocks `block` names: "mean" (all of them, averaged), a full name ("layer2.0.attention.spatial.gate"),
+    an index into the forward order ("0", "-1"), or a name prefix such as a stage ("layer3": its blocks averaged)
+    or a block ("layer3.1")."""
+    if not names:
+        raise ActionrecError("the model has no spatial attention maps (attention=False): nothing to show")
+    block = block.strip()
+    if block == "mean":
+        return tuple(names)
+    if block in names:
+        return (block,)
+    try:
+        index = int(block)
+    except ValueError:
+        index = None
+    if index is not None:
+        if -len(names) <= index < len(names):
+            return (names[index],)
+    else:
+        matched = tuple(n for n in names if n.startswith(block.rstrip(".") + "."))
+        if matched:
+            return matched
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    raise ActionrecError(
+        f"--block {block!r}: no such attention block; give 'mean', an index 0..{len(names) - 1}, "
+        f"a stage or block prefix (e.g. {names[0].split('.')[0]}) or a name: {shown}"
+    )
+
+
+# ---- the network's maps, window by window ----
+
+
+@dataclass(frozen=True)
+class WindowMaps:
+    """One scored window: where its frames are, its label, and the chosen blocks' maps (pixels dropped)."""
+
+    index: int
+    start: int  # first sampled frame
+    sampled: tuple[int, ...]  # decoded-frame index of each of the clip_len sampled frames
+    maps: dict[str, np.ndarray]  # block -> (T', h, w) float32 in [0, 1]
+    probs: np.ndarray  # (num_classes,) softmax
+    label: str
+    score: float
+    low: float  # range of the window's heat over the crop, for the stretched colour scale
+    high: float
+
+
+def _sampled(start: int, spec: Preprocessing, video_frames: int) -> tuple[int, ...]:
+    if 0 < video_frames < spec.span:  # a looped short video (see iter_windows)
+        return tuple((k * spec.frame_step) % video_frames for k in range(spec.clip_len))
+    return tuple(start + k * spec.frame_step for k in range(spec.clip_len))
+
+
+def window_maps(
+    explainer: Explainer,
+    path: str | os.PathLike[str],
+    blocks: Sequence[str],
+    *,
+    stride: int | None = None,
+    num_windows: int | None = None,
+    batch_size: int = 4,
+) -> Iterator[WindowMaps]:
+    """Run the network over the video's windows (non-overlapping by default: stride = span) with the spatial
+    maps captured; yields each window's maps for `blocks`, streaming."""
+    from ..networks.attention import capture_spatial_maps
+
+    spec = explainer.meta.preprocessing
+    labels = explainer.meta.labels
+    crop = spec.crop
+    batches = clip_batches(path, spec, stride=stride or spec.span, num_windows=num_windows, batch_size=batch_size)
+    for batch, x in batches:  # x: (N, 3, T, crop, crop)
+        with capture_spatial_maps(explainer.model) as captured:
+            probs = explainer.scores(x)  # (N, C)
+        missing = [b for b in blocks if b not in captured]
+        if missing:
+            raise ActionrecError(f"{path}: the model did not compute attention map {missing[0]}")
+        for i, w in enumerate(batch):
+            maps = {b: captured[b][i, 0].float().cpu().numpy() for b in blocks}  # (T', h, w) each
+            heat = np.mean(
+                [attention_frames(m, (0, 0, crop, crop), (crop, crop), spec.clip_len) for m in maps.values()], 0
+            )  # (T, crop, crop): the colour scale's range over what the network saw
+            top = int(np.argmax(probs[i]))
+            yield WindowMaps(
+                index=w.index,
+                start=w.start_frame,
+                sampled=_sampled(w.start_frame, spec, w.video_frames),
+                maps=maps,
+                probs=probs[i],
+                label=labels[top],
+                score=float(probs[i][top]),
+                low=float(heat.min()),
+                high=float(heat.max()),
+            )
+
+
+def nearest_windows(frames: Iterator, windows: Iterator[WindowMaps]) -> Iterator[tuple[object, WindowMaps, int]]:
+    """Pair each decoded frame (anything with `start_frame`) with the window and sampled position nearest to it
+    (ties: the earlier window), reading windows only as far ahead as needed and keeping only those that can still
+    be nearest: frames in frame_step gaps or between windows reuse the nearest map."""
+    buffered: deque[WindowMaps] = deque()
+    pending = iter(windows)
+    exhausted = False
+    for frame in frames:
+        i = frame.start_frame
+        while not exhausted and (not buffered or buffered[-1].start <= i):
+            nxt = next(pending, None)
+            if nxt is None:
+                exhausted = True
+            else:
+                buffered.append(nxt)
+        if not buffered:
+            raise ActionrecError("no windows were scored (the video decoded no frames)")
+        while len(buffered) > 1:  # a later window already has a frame between this one's last and i
+            last = max(buffered[0].sampled)
+            if any(last < s <= i for w in list(buffered)[1:] for s in w.sampled):
+                buffered.popleft()
+            else:
+                break
+        _, n, k = min((abs(s - i), n, k) for n, w in enumerate(buffered) for k, s in enumerate(w.sampled))
+        yield frame, buffered[n], k
