@@ -258,20 +258,13 @@ def _quiet_exporter() -> Iterator[None]:
 
 
 def video_clips(videos: Sequence[Path], spec: Preprocessing, per_video: int = CHECK_WINDOWS) -> np.ndarray:
-    """Evenly spaced windows of each video through THE `preprocess`: (K, 3, T, crop, crop) float32."""
-    from .io.video import iter_windows
-    from .transforms import frame_resizer, preprocess
+    """Evenly spaced windows of each video as the pipeline's `clip_batches` gives them: (K, 3, T, crop, crop)
+    float32."""
+    from .runtime.pipeline import clip_batches
 
     clips = []
     for video in videos:
-        windows = iter_windows(
-            video,
-            clip_len=spec.clip_len,
-            frame_step=spec.frame_step,
-            num_windows=per_video,
-            transform=frame_resizer(spec),
-        )
-        clips.append(preprocess(np.stack([w.frames for w in windows]), spec))
+        clips.extend(x for _, x in clip_batches(video, spec, num_windows=per_video, batch_size=per_video))
     return np.concatenate(clips)
 
 
