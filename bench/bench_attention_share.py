@@ -60,7 +60,7 @@ def measure(recognizer, items, clips_per_video: int):
 
     spec = recognizer.meta.preprocessing
     crop = spec.crop
-    blocks = spatial_blocks(recognizer.backend.model)
+    blocks = spatial_blocks(recognizer.model)
     shares: dict[str, list[float]] = defaultdict(list)
     floors: dict[str, list[float]] = defaultdict(list)  # the same with each map's minimum subtracted first
     areas: list[float] = []
