@@ -66,10 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="epochs per run [default: fit --budget-min]")
     p.add_argument("--budget-min", type=float, default=28.0, help="wall-clock budget for everything, minutes")
     p.add_argument("--max-epochs", type=int, default=30)
-    p.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"], help="as the shipped model was trained")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], help="every run's [default: the fine-tuning recipe's]")
     p.add_argument("--lr", type=float, default=0.0015, help="peak learning rate from scratch")
-    p.add_argument("--lr-init", type=float, default=0.0005, help="peak learning rate from the pretrained weights")
-    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument(
+        "--lr-init", type=float, help="peak lr from the pretrained weights [default: the fine-tuning recipe's]"
+    )
+    p.add_argument("--weight-decay", type=float, help="every run's [default: the fine-tuning recipe's]")
     p.add_argument("--clips", type=int, default=5, help="evenly spaced windows per test video")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
@@ -193,7 +195,7 @@ def run_one(
     from actionrec.evaluate import evaluate
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
-    from actionrec.training import TrainConfig, train
+    from actionrec.training import FINE_TUNE, TrainConfig, train
 
     config = TrainConfig(
         data=train_csv,
@@ -207,17 +209,17 @@ def run_one(
         resize=plan_.pre["resize"],
         crop=plan_.pre["crop"],
         epochs=epochs,
-        batch_size=8,
-        lr=args.lr_init if init is not None else args.lr,
-        optimizer=args.optimizer,
-        weight_decay=args.weight_decay,
-        schedule="cosine",
+        lr=args.lr if init is None else args.lr_init,  # None: the fine-tuning recipe's
+        # every run, from scratch too, trains with the fine-tuning recipe (as the shipped model was trained)
+        optimizer=args.optimizer or FINE_TUNE["optimizer"],
+        weight_decay=FINE_TUNE["weight_decay"] if args.weight_decay is None else args.weight_decay,
+        schedule=FINE_TUNE["schedule"],
         precision="fp32",
         device="cpu",
         workers=0,
         seed=args.seed,
         init=init,
-        cache=True,
+        cache=True,  # the frame cache filled before the runs
         cache_dir=args.cache_dir,
     )
     init_summary = None

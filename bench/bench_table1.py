@@ -41,7 +41,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,20 +76,24 @@ class Recipe:
     resize: int
     batch_size: int  # optimisation: the base model's recipe
     lr: float  # peak lr; a run that diverges or stays at chance is restarted at lr / 10
-    momentum: float = 0.9
-    nesterov: bool = True
-    optimizer: str = "sgd"  # "sgd" (the paper's) or "adamw", as the base model was trained
-    weight_decay: float = 1e-4
     schedule: str = "cosine"  # "cosine" or "step"
-    gamma: float = 0.1  # step schedule only; milestones default to half and three quarters of the epochs
-    warmup_epochs: float = 0.0
-    hflip: bool = False  # off: walk_left / walk_right differ only by direction
-    crop_scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # the base model's augmentation
-    color_jitter: float = 0.0
-    channel_shuffle: bool = False
-    seed: int = 0
     workers: int = 1  # decoding processes beside the training process
     source: str = ""  # where the recipe came from, in words
+    # The base model's choices where its metadata has them; None: TrainConfig's own (from scratch).
+    momentum: float | None = None
+    nesterov: bool | None = None
+    optimizer: str | None = None  # "sgd" (the paper's) or "adamw", as the base model was trained
+    weight_decay: float | None = None
+    gamma: float | None = None  # step schedule only; milestones default to half and three quarters of the epochs
+    warmup_epochs: float | None = None
+    hflip: bool | None = None  # the fallback: off, walk_left / walk_right differ only by direction
+    crop_scales: tuple[float, ...] | None = None  # the base model's augmentation
+    color_jitter: float | None = None
+    channel_shuffle: bool | None = None
+    seed: int | None = None
+
+
+TRAIN_CHOICES = tuple(f.name for f in fields(Recipe) if f.default is None)  # what TrainConfig fills when None
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def base_recipe(path: Path | None) -> Recipe:
     raw = meta.training.get("recipe") or meta.training  # train() stores the TrainConfig dict under "recipe"
     pre = meta.preprocessing
     arch = meta.arch if meta.arch.startswith("r3d") else FALLBACK["arch"]
-    fields = {
+    choices = {
         f: raw[f]
         for f in (
             "momentum",
@@ -145,6 +149,8 @@ def base_recipe(path: Path | None) -> Recipe:
             "weight_decay",
             "schedule",
             "gamma",
+            "warmup_epochs",
+            "hflip",
             "seed",
             "color_jitter",
             "channel_shuffle",
@@ -152,7 +158,7 @@ def base_recipe(path: Path | None) -> Recipe:
         if f in raw
     }
     if "crop_scales" in raw:
-        fields["crop_scales"] = tuple(float(v) for v in raw["crop_scales"])
+        choices["crop_scales"] = tuple(float(v) for v in raw["crop_scales"])
     return Recipe(
         arch=arch,
         width=int(meta.arch_args.get("width", FALLBACK["width"])),
@@ -162,11 +168,9 @@ def base_recipe(path: Path | None) -> Recipe:
         resize=pre.resize,
         batch_size=int(raw.get("batch_size", FALLBACK["batch_size"])),
         lr=float(raw.get("lr", FALLBACK["lr"])),
-        warmup_epochs=float(raw.get("warmup_epochs", 0.0)),
-        hflip=bool(raw.get("hflip", True)),
         workers=int(raw["workers"]) if raw.get("workers") is not None else 1,
         source=str(path),
-        **fields,
+        **choices,
     )
 
 
@@ -208,8 +212,10 @@ def contenders(recipe: Recipe, quick: bool) -> list[Contender]:
 
 
 def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epochs: int, lr: float, cache_dir: Path):
+    """The run of one network: the recipe's choices, TrainConfig's own defaults where the recipe has none."""
     from actionrec.training import TrainConfig
 
+    chosen = {name: getattr(recipe, name) for name in TRAIN_CHOICES if getattr(recipe, name) is not None}
     return TrainConfig(
         data=data_csv,
         out=out,
@@ -224,24 +230,20 @@ def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epoc
         epochs=epochs,
         batch_size=recipe.batch_size,
         lr=lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        optimizer=recipe.optimizer,
-        weight_decay=recipe.weight_decay,
         schedule=recipe.schedule,
-        gamma=recipe.gamma,
-        warmup_epochs=recipe.warmup_epochs,
         precision="fp32",
         device="cpu",
         workers=recipe.workers,
-        seed=recipe.seed,
-        hflip=recipe.hflip,
-        crop_scales=recipe.crop_scales,
-        color_jitter=recipe.color_jitter,
-        channel_shuffle=recipe.channel_shuffle,
         cache=True,
         cache_dir=cache_dir,
+        **chosen,
     )
+
+
+def as_run(recipe: Recipe, config) -> dict:
+    """The recipe as the networks train with it: TrainConfig's values where the recipe left a choice open."""
+    ran = config.to_dict()
+    return {name: ran[name] if value is None else value for name, value in asdict(recipe).items()}
 
 
 # ---- timing: the epochs that fit the budget ----
@@ -467,12 +469,13 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
     data_csv.write_text(
         "path,label,group\n" + "".join(f"{it.path},{split.labels[it.label]},{it.group}\n" for it in train_items)
     )
-    spec = train_config(recipe, chosen[0], data_csv, tmp, 1, recipe.lr, args.cache_dir).preprocessing
+    first = train_config(recipe, chosen[0], data_csv, tmp, 1, recipe.lr, args.cache_dir)
+    spec, recipe_run = first.preprocessing, as_run(recipe, first)
     cache, t0 = FrameCache(args.cache_dir), time.perf_counter()
     for it in train_items:  # decoded once, before any timing: no network pays for decoding
         cache.frames(it.path, spec)
     print(
-        f"# {split.summary()}\n# recipe ({recipe.source}): {asdict(recipe)}\n"
+        f"# {split.summary()}\n# recipe ({recipe.source}): {recipe_run}\n"
         f"# frame cache {args.cache_dir}: ready in {time.perf_counter() - t0:.0f} s; "
         f"{len(chosen)} networks x {args.minutes_per_model:g} min; load average {load_start:.1f} "
         "(the budget is wall-clock: run it on an otherwise idle machine)",
@@ -487,7 +490,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
         "extra_train": [str(p) for p in args.extra_train],
         "train_videos": len(train_items),
         "test_videos": len(split.val),
-        "recipe": asdict(recipe),
+        "recipe": recipe_run,
         "minutes_per_model": args.minutes_per_model,
         "epochs_per_model": args.epochs,  # set: the same epochs for all, instead of the time budget
         "clips_per_video": args.clips,

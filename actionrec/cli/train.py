@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
-from ..config import DataFormat, Optimizer, Schedule, TrainDevice
+from ..config import Optimizer, Schedule, TrainDevice
 from ..runtime.backends import Precision
 from .common import LAYOUT_HELP, DataLayout, OutAlias, ThreadsOpt, TrainArch, err, output_path, reported
 
@@ -17,9 +20,63 @@ app = typer.Typer()
 
 
 RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device"}  # what --resume may be given with
+OPTION_FIELDS = {"layout": "format", "csv_list": "csv"}  # options named apart from their TrainConfig field
 
 
-@app.command(short_help="Train or fine-tune a model on labelled videos.")
+class TrainCommand(TyperCommand):
+    """The train command. Every option left out arrives as None, for TrainConfig and its recipes (SCRATCH,
+    FINE_TUNE) to fill; --help shows their values. Those are read from the training package when the options are
+    first looked at (a run, its --help), not on every `actionrec` start: the training package loads torch, which
+    the other commands never import."""
+
+    @property
+    def params(self) -> list:
+        if not self._recipe_shown:
+            _show_recipe(self._params)
+            self._recipe_shown = True
+        return self._params
+
+    @params.setter
+    def params(self, params: list) -> None:
+        self._params, self._recipe_shown = params, False
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        for name in ctx.params:  # the defaults --help shows stay TrainConfig's to apply
+            if ctx.get_parameter_source(name).name == "DEFAULT":
+                ctx.params[name] = None
+        return rest
+
+
+def _show_recipe(params: list) -> None:
+    """Give the options TrainConfig's defaults to show, and fill the {scratch[...]} and {fine_tune[...]} in their
+    help texts from its recipes."""
+    from ..training import FINE_TUNE, SCRATCH, TrainConfig
+
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    recipes = {"scratch": _spelled(SCRATCH), "fine_tune": _spelled(FINE_TUNE)}
+    for param in params:
+        value = defaults.get(OPTION_FIELDS.get(param.name, param.name))
+        if param.default is None and value not in (None, (), dataclasses.MISSING):
+            param.default = ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else value
+        if param.help:
+            param.help = param.help.format_map(recipes)
+
+
+def _spelled(recipe: dict[str, Any]) -> dict[str, str]:
+    """A recipe's values as help texts say them: on or off, an enum's value, 0.0005."""
+
+    def word(value: Any) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, enum.Enum):
+            return str(value.value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return {name: word(value) for name, value in recipe.items()}
+
+
+@app.command(cls=TrainCommand, short_help="Train or fine-tune a model on labelled videos.")
 def train(
     ctx: typer.Context,
     data: Annotated[
@@ -44,8 +101,8 @@ def train(
             help="Continue the run in this folder with its own recipe (--epochs may extend it) [default: a new run]."
         ),
     ] = None,
-    layout: Annotated[DataLayout, typer.Option(help=f"Data set layout. {LAYOUT_HELP}.")] = DataFormat.auto,
-    split: Annotated[int, typer.Option(min=1, max=3, help="Official split of UCF-101 / HMDB-51.")] = 1,
+    layout: Annotated[DataLayout | None, typer.Option(help=f"Data set layout. {LAYOUT_HELP}.")] = None,
+    split: Annotated[int | None, typer.Option(min=1, max=3, help="Official split of UCF-101 / HMDB-51.")] = None,
     csv_list: Annotated[
         Path | None,
         typer.Option(
@@ -53,8 +110,8 @@ def train(
         ),
     ] = None,
     val_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set, split by group.")
-    ] = 0.2,
+        float | None, typer.Option(min=0.0, max=0.95, help="Held-out share of a folder/CSV set, split by group.")
+    ] = None,
     group_regex: Annotated[
         str | None,
         typer.Option(
@@ -64,7 +121,9 @@ def train(
     ] = None,
     arch: Annotated[
         TrainArch | None,
-        typer.Option(help="Network: 3D residual attention ResNets, dense variant, C3D [default: --init's or r3d18]."),
+        typer.Option(
+            help="Network: 3D residual attention ResNets, dense variant, C3D [default: --init's or {scratch[arch]}]."
+        ),
     ] = None,
     width: Annotated[
         int | None, typer.Option(min=1, help="Channels of the first stage (r3d*, c3d) [default: --init's, else 64].")
@@ -90,51 +149,73 @@ def train(
         float | None,
         typer.Option(min=0.0, max=0.99, help="Dropout before the classifier [default: --init's, else 0, c3d 0.5]."),
     ] = None,
-    clip_len: Annotated[int | None, typer.Option(min=1, help="Frames per clip [default: --init's, else 16].")] = None,
+    clip_len: Annotated[
+        int | None, typer.Option(min=1, help="Frames per clip [default: --init's, else {scratch[clip_len]}].")
+    ] = None,
     frame_step: Annotated[
-        int | None, typer.Option(min=1, help="Temporal stride inside a clip [default: --init's, else 1].")
+        int | None,
+        typer.Option(min=1, help="Temporal stride inside a clip [default: --init's, else {scratch[frame_step]}]."),
     ] = None,
     crop: Annotated[
-        int | None, typer.Option(min=8, help="Crop side in pixels (the paper: 112 or 224) [default: --init's or 112].")
+        int | None,
+        typer.Option(min=8, help="Crop side in pixels (the paper: 112 or 224) [default: --init's or {scratch[crop]}]."),
     ] = None,
     resize: Annotated[int | None, typer.Option(min=8, help="Short side before cropping [default: crop * 8/7].")] = None,
     epochs: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Total epochs [default: fine-tuning (--init) at least 15 and 150 steps, 40 from scratch]."
+            min=1,
+            help="Total epochs [default: fine-tuning (--init) at least 15 and 150 steps, {scratch[epochs]} from "
+            "scratch].",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per step, all processes.")] = 8,
-    lr: Annotated[
-        float | None, typer.Option(min=0.0, help="Peak learning rate [default: 0.0005 fine-tuning, 0.1 from scratch].")
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", "-b", min=1, help="Clips per step, all processes.")
     ] = None,
-    momentum: Annotated[float, typer.Option(min=0.0, max=1.0, help="SGD momentum.")] = 0.9,
-    nesterov: Annotated[bool, typer.Option(help="Nesterov momentum.")] = True,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, help="Peak learning rate [default: {fine_tune[lr]} fine-tuning, {scratch[lr]} from scratch]."
+        ),
+    ] = None,
+    momentum: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="SGD momentum.")] = None,
+    nesterov: Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="Nesterov momentum.")] = None,
     optimizer: Annotated[
         Optimizer | None,
-        typer.Option(help="sgd: the paper's; adamw: faster on small data [default: adamw fine-tuning, else sgd]."),
+        typer.Option(
+            help="sgd: the paper's; adamw: faster on small data [default: {fine_tune[optimizer]} fine-tuning, else "
+            "{scratch[optimizer]}]."
+        ),
     ] = None,
     weight_decay: Annotated[
-        float | None, typer.Option(min=0.0, help="Weight decay [default: 0.05 fine-tuning, 1e-4 from scratch].")
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Weight decay [default: {fine_tune[weight_decay]} fine-tuning, {scratch[weight_decay]} from scratch].",
+        ),
     ] = None,
     schedule: Annotated[
         Schedule | None,
-        typer.Option(help="Learning-rate decay [default: cosine fine-tuning, step from scratch]."),
+        typer.Option(
+            help="Learning-rate decay [default: {fine_tune[schedule]} fine-tuning, {scratch[schedule]} from scratch]."
+        ),
     ] = None,
     milestones: Annotated[
         str | None, typer.Option(help="Step schedule: epochs where lr *= gamma, e.g. 20,30 [default: 1/2, 3/4].")
     ] = None,
-    gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Step schedule decay factor.")] = 0.1,
-    warmup_epochs: Annotated[float, typer.Option(min=0.0, help="Linear warmup, in epochs.")] = 0.0,
+    gamma: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Step schedule decay factor.")] = None,
+    warmup_epochs: Annotated[float | None, typer.Option(min=0.0, help="Linear warmup, in epochs.")] = None,
     precision: Annotated[
-        Precision, typer.Option(help="auto: bf16 autocast where the hardware has it natively, else fp32.")
-    ] = Precision.auto,
-    device: Annotated[TrainDevice, typer.Option(help="auto: CUDA when available.")] = TrainDevice.auto,
+        Precision | None, typer.Option(help="auto: bf16 autocast where the hardware has it natively, else fp32.")
+    ] = None,
+    device: Annotated[TrainDevice | None, typer.Option(help="auto: CUDA when available.")] = None,
     workers: Annotated[
         int | None, typer.Option(min=0, help="Decoding processes per training process [default: min(8, CPUs)].")
     ] = None,
     threads: ThreadsOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed of initialisation, split, data order and augmentation.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of initialisation, split, data order and augmentation.")
+    ] = None,
     init: Annotated[
         Path | None,
         typer.Option(
@@ -143,29 +224,44 @@ def train(
             "[default: none, from scratch]."
         ),
     ] = None,
-    hflip: Annotated[bool, typer.Option(help="Random horizontal flips (off for left/right-dependent classes).")] = True,
+    hflip: Annotated[
+        bool | None,
+        typer.Option("--hflip/--no-hflip", help="Random horizontal flips (off for left/right-dependent classes)."),
+    ] = None,
     crop_scales: Annotated[
-        str, typer.Option(help="Multi-scale crop: crop side / short side choices, comma-separated.")
-    ] = "1,0.875,0.75,0.66",
+        str | None, typer.Option(help="Multi-scale crop: crop side / short side choices, comma-separated.")
+    ] = None,
     color_jitter: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Brightness/contrast/saturation jitter per clip (0 = off).")
-    ] = 0.0,
+        float | None, typer.Option(min=0.0, max=0.9, help="Brightness/contrast/saturation jitter per clip (0 = off).")
+    ] = None,
     channel_shuffle: Annotated[
-        bool, typer.Option(help="Random RGB order per clip, for data whose colours never tell the class.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--channel-shuffle/--no-channel-shuffle",
+            help="Random RGB order per clip, for data whose colours never tell the class.",
+        ),
+    ] = None,
     zero_init_residual: Annotated[
-        bool, typer.Option(help="Start each residual branch at zero (blocks begin as identity); from scratch only.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--zero-init-residual/--no-zero-init-residual",
+            help="Start each residual branch at zero (blocks begin as identity); from scratch only.",
+        ),
+    ] = None,
     identity_attention: Annotated[
-        bool, typer.Option(help="New attention starts as the identity (plain ResNet at step 0); off: random gates.")
-    ] = True,
-    val_clips: Annotated[int, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = 3,
+        bool | None,
+        typer.Option(
+            "--identity-attention/--no-identity-attention",
+            help="New attention starts as the identity (plain ResNet at step 0); off: random gates.",
+        ),
+    ] = None,
+    val_clips: Annotated[int | None, typer.Option(min=1, help="Evenly spaced clips per validation video.")] = None,
     cache: Annotated[
         bool | None,
         typer.Option(
             "--cache/--no-cache",
-            help="Keep decoded frames on disk after the first epoch (uint8 .npy) [default: on fine-tuning, off from "
-            "scratch].",
+            help="Keep decoded frames on disk after the first epoch (uint8 .npy) [default: {fine_tune[cache]} "
+            "fine-tuning, {scratch[cache]} from scratch].",
         ),
     ] = None,
     cache_dir: Annotated[
@@ -207,8 +303,6 @@ def train(
         kernel = ints(spatial_kernel, "--spatial-kernel")
         if kernel is not None and (len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel)):
             raise typer.BadParameter(f"{spatial_kernel}: want three odd sizes T,H,W", param_hint="--spatial-kernel")
-        import dataclasses
-
         import torch
 
         from ..training import TrainConfig, arch_args_for, resume_config
@@ -218,7 +312,7 @@ def train(
             torch.set_num_threads(threads)
         if resume is not None:
             config = resume_config(resume, epochs=epochs, workers=workers)
-            if ctx.get_parameter_source("device").name == "COMMANDLINE":
+            if device is not None:
                 config = dataclasses.replace(config, device=device)
         else:
             given = {
@@ -232,46 +326,45 @@ def train(
             args = (
                 arch_args_for(arch, **given) if arch is not None else {k: v for k, v in given.items() if v is not None}
             )
-            config = TrainConfig(
-                data=data,
-                out=out,
-                format=layout,
-                split=split,
-                val_fraction=val_fraction,
-                group_regex=group_regex,
-                csv=csv_list,
-                arch=arch.value if arch is not None else None,
-                arch_args=args or None,
-                clip_len=clip_len,
-                frame_step=frame_step,
-                crop=crop,
-                resize=resize,
-                batch_size=batch_size,
-                lr=lr,
-                momentum=momentum,
-                nesterov=nesterov,
-                optimizer=optimizer,
-                weight_decay=weight_decay,
-                schedule=schedule,
-                milestones=ints(milestones, "--milestones") or (),
-                gamma=gamma,
-                warmup_epochs=warmup_epochs,
-                precision=precision,
-                device=device,
-                workers=workers,
-                seed=seed,
-                init=init,
-                hflip=hflip,
-                crop_scales=floats(crop_scales, "--crop-scales"),
-                color_jitter=color_jitter,
-                channel_shuffle=channel_shuffle,
-                zero_init_residual=zero_init_residual,
-                identity_attention=identity_attention,
-                val_clips=val_clips,
-                cache=cache,
-                cache_dir=cache_dir,
-                epochs=epochs,
-            )
+            fields = {  # TrainConfig's fields as the options give them; None, not given, is TrainConfig's to fill
+                "format": layout,
+                "split": split,
+                "val_fraction": val_fraction,
+                "group_regex": group_regex,
+                "csv": csv_list,
+                "arch": arch.value if arch is not None else None,
+                "arch_args": args or None,
+                "clip_len": clip_len,
+                "frame_step": frame_step,
+                "crop": crop,
+                "resize": resize,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "momentum": momentum,
+                "nesterov": nesterov,
+                "optimizer": optimizer,
+                "weight_decay": weight_decay,
+                "schedule": schedule,
+                "milestones": ints(milestones, "--milestones"),
+                "gamma": gamma,
+                "warmup_epochs": warmup_epochs,
+                "precision": precision,
+                "device": device,
+                "workers": workers,
+                "seed": seed,
+                "init": init,
+                "hflip": hflip,
+                "crop_scales": floats(crop_scales, "--crop-scales") if crop_scales is not None else None,
+                "color_jitter": color_jitter,
+                "channel_shuffle": channel_shuffle,
+                "zero_init_residual": zero_init_residual,
+                "identity_attention": identity_attention,
+                "val_clips": val_clips,
+                "cache": cache,
+                "cache_dir": cache_dir,
+            }
+            config = TrainConfig(data=data, out=out, **{k: v for k, v in fields.items() if v is not None})
             if arch is None:  # the architecture came from --init's model (or the default): check the options on it
                 arch_args_for(config.arch, **given)
             _describe_start(config)
