@@ -10,9 +10,12 @@ Needs the `ray` extra: pip install 'actionrec[ray]'.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import logging
 import os
+import types
+import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,8 @@ class LabelOptions:
     device: Device = Device.cpu
     precision: Precision = Precision.auto
     threads: int = 1  # the network's CPU threads in each actor
+    streams: int | None = None
+    compile: bool = False
     stride: int | None = None
     batch_size: int = 8
     top_k: int = 5
@@ -58,25 +63,34 @@ class DatasetRun:
 
 
 def result_schema():
-    """The Arrow schema of a result record: `VideoResult.to_dict()`'s fields, in its order, with its types. Every
-    block has this one schema, error records (empty lists, nulls) included, so that all files read as one table."""
+    """The Arrow schema of a result record, derived from `VideoResult`'s fields (`to_dict()`'s keys, in its order)
+    and their types, nested dataclasses as structs. Every block has this one schema, error records (empty lists,
+    nulls) included, so that all files read as one table."""
+    return _arrow_schema(VideoResult)
+
+
+def _arrow_schema(cls):
     import pyarrow as pa
 
-    label_score = pa.struct([("label", pa.string()), ("score", pa.float64())])
-    window = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("top", pa.list_(label_score))])
-    return pa.schema(
-        [
-            ("video", pa.string()),
-            ("frames", pa.int64()),
-            ("fps", pa.float64()),
-            ("duration_s", pa.float64()),
-            ("label", pa.string()),
-            ("score", pa.float64()),
-            ("top", pa.list_(label_score)),
-            ("windows", pa.list_(window)),
-            ("error", pa.string()),
-        ]
-    )
+    hints = typing.get_type_hints(cls)
+    return pa.schema([(f.name, _arrow_type(hints[f.name])) for f in dataclasses.fields(cls)])
+
+
+def _arrow_type(hint):
+    """The Arrow type of a result field's annotation: str, int, float, X | None, list[X], a dataclass."""
+    import pyarrow as pa
+
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(args) == 1:  # X | None: nullable X
+        return _arrow_type(args[0])
+    if typing.get_origin(hint) is list:
+        return pa.list_(_arrow_type(args[0]))
+    if dataclasses.is_dataclass(hint):
+        return pa.struct(list(_arrow_schema(hint)))
+    scalars = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+    if hint in scalars:
+        return scalars[hint]
+    raise TypeError(f"no Arrow type for a result field of type {hint!r}")
 
 
 class _Attempts:
@@ -111,6 +125,8 @@ class _Labeller:
             device=options.device,
             precision=options.precision,
             threads=options.threads,
+            streams=options.streams,
+            compile=options.compile,
         )
 
     def __call__(self, batch):
@@ -197,25 +213,25 @@ def _check_output(output: str) -> None:
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
+def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[None]:
     """The Ray instance to run on: the one this process is already connected to; else the cluster at `address`
-    ("auto", "host:port", "ray://host:port"); else a new local instance (`num_cpus`: its CPUs [default: all]),
-    shut down at the end of the block."""
+    ("auto": the one started on this machine, "HOST:PORT", "ray://HOST:PORT") or at $RAY_ADDRESS; else a new local
+    instance (`num_cpus`: its CPUs [default: all]). One this block started is shut down at its end."""
     import ray
 
     if ray.is_initialized():
-        yield ray
+        yield
         return
+    address = address or os.environ.get("RAY_ADDRESS") or None
     local = address is None
     ray.init(
-        address=address,
+        address="local" if local else address,  # "local": a new instance, never another one found on this machine
         num_cpus=num_cpus if local else None,
         include_dashboard=False if local else None,
         logging_level=logging.WARNING,
-        configure_logging=True,
     )
     try:
-        yield ray
+        yield
     finally:
         ray.shutdown()
 
@@ -235,7 +251,10 @@ def predict_dataset(
     backend: BackendKind = BackendKind.auto,
     device: Device = Device.cpu,
     precision: Precision = Precision.auto,
+    streams: int | None = None,
+    compile: bool = False,
     rows_per_file: int = ROWS_PER_FILE,
+    progress: bool = True,
 ) -> DatasetRun:
     """Label `paths` (video files or URLs every node can read) with `model` on Ray Data, into result files in the
     folder `output` (a new or empty folder, or a URI Ray writes to, such as s3://bucket/run).
@@ -248,6 +267,9 @@ def predict_dataset(
     Runs on the Ray instance this process is connected to, else the cluster at `address`, else a new local one.
     """
     require_extra("predict --ray", "ray", RAY_MODULES)
+    import ray
+    import ray.data
+
     from .hub import resolve_model
     from .io.checkpoint import read_meta
 
@@ -256,42 +278,47 @@ def predict_dataset(
         raise ActionrecError(f"actors={actors}: give at least 1")
     if threads_per_actor < 1:
         raise ActionrecError(f"threads_per_actor={threads_per_actor}: give at least 1")
-    model_path = resolve_model(model)
-    read_meta(model_path)  # a bad model file is one line here, before any actor starts
+    videos = [os.fspath(p) for p in paths]
+    if not videos:
+        raise ActionrecError("no videos to label")
+    read_meta(resolve_model(model))  # a bad model file is one line here, before any actor starts
     out = os.fspath(output)
     _check_output(out)
+    # A file goes by its absolute path (the same on every node); a name or the shipped model is found on each node.
+    is_file = model is not None and Path(model).is_file()
     options = LabelOptions(
-        model=str(Path(model_path).resolve()),
+        model=str(Path(model).resolve()) if is_file else os.fspath(model or "default"),
         backend=backend,
         device=Device(device),
         precision=precision,
         threads=threads_per_actor,
+        streams=streams,
+        compile=compile,
         stride=stride,
         batch_size=batch_size,
         top_k=top_k,
     )
-    videos = [os.fspath(p) for p in paths]
-    if not videos:
-        raise ActionrecError("no videos to label")
-    with ray_session(address) as ray:
-        import ray.data
-
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        size = actors or max(cpus // threads_per_actor, 1)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    context.print_on_execution_start = progress
+    with ray_session(address):
+        size = actors or max(int(ray.cluster_resources().get("CPU", 1)) // threads_per_actor, 1)
         attempts = ray.remote(num_cpus=0)(_Attempts).remote()
         sink = _results_sink(out, fmt, rows_per_file)
-        # One video a call: a worker that dies takes only the video it was on with it (the others it had queued
-        # are retried untouched), and the pool shares out long and short videos as they come.
-        ray.data.from_items([{"video": v} for v in videos]).map_batches(
-            _Labeller,
-            fn_constructor_kwargs={"options": options, "attempts": attempts},
-            batch_size=1,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=min(size, len(videos))),
-            num_cpus=threads_per_actor,
-            num_gpus=1 if options.device == Device.cuda else None,
-        ).write_datasink(sink)
-        ray.kill(attempts)
+        try:
+            # One video a call: a worker that dies takes only the video it was on with it (the others it had
+            # queued are retried untouched), and the pool shares out long and short videos as they come.
+            ray.data.from_items([{"video": v} for v in videos]).map_batches(
+                _Labeller,
+                fn_constructor_kwargs={"options": options, "attempts": attempts},
+                batch_size=1,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=min(size, len(videos))),
+                num_cpus=threads_per_actor,
+                num_gpus=1 if options.device == Device.cuda else None,
+            ).write_datasink(sink)
+        finally:
+            ray.kill(attempts)
     rows, failed, files = sink.totals
     return DatasetRun(output=out, format=fmt, videos=rows, failed=failed, files=files)
 

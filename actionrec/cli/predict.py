@@ -36,14 +36,46 @@ SYNTHETIC_NOTE = (
 )
 
 
+def _shard_option(value: str | None):
+    """--shard I/N as a `Shard`; anything else a one-line usage error."""
+    if value is None:
+        return None
+    from ..io.inputs import Shard
+
+    try:
+        return Shard.parse(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _list_videos(paths: list[Path] | None, files_from: str | None, shard) -> list:
+    """The run's videos: PATHs and --files-from's list (`io.inputs.list_inputs`), then --shard's part of them; one
+    stderr line for what the folder scan left out."""
+    from ..io.inputs import list_inputs
+
+    if not paths and files_from is None:
+        raise usage_error("give the videos to label: files or folders (PATH), or --files-from FILE")
+    scan = list_inputs(paths or [], files_from=files_from)
+    _report_scan(scan)
+    if not scan.videos:
+        where = "in the given folders" if files_from is None else "in the given folders nor in --files-from's list"
+        raise typer.BadParameter(f"no video files found {where}", param_hint="PATH")
+    return scan.videos if shard is None else shard.select(scan.videos)
+
+
 @app.command(short_help="Label videos: top labels per window and per video.")
 def predict(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         # readable=False: an unreadable file is that file's error (one line, the rest go on), not a usage error
-        typer.Argument(metavar="PATH", readable=False, help="Video files or folders (searched recursively)."),
-    ],
+        typer.Argument(
+            metavar="PATH",
+            readable=False,
+            show_default=False,
+            help="Video files or folders (searched recursively) [default: none, the videos --files-from lists].",
+        ),
+    ] = None,
     model: ModelOpt = None,
     top_k: Annotated[
         int,
@@ -79,6 +111,45 @@ def predict(
             "rest [default: off, -o is overwritten].",
         ),
     ] = False,
+    files_from: Annotated[
+        str | None,
+        typer.Option(
+            "--files-from",
+            metavar="FILE",
+            help="Also label the videos FILE lists, one path or URL a line (blank lines and # comments skipped; - "
+            "reads standard input) [default: none].",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="I/N",
+            callback=_shard_option,
+            help="Label shard I of N (0 to N-1) only: the videos whose path hashes to it, the same on every run and "
+            "machine; runs of 0/N to N-1/N label every video once [default: every video].",
+        ),
+    ] = None,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Run on Ray Data: a pool of actors, each with its own model and --threads threads (1 unless given), "
+            "writing JSON Lines files into the folder -o (pip install 'actionrec[ray]') [default: off, this process].",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="With --ray: the cluster to run on (auto, HOST:PORT, ray://HOST:PORT) [default: $RAY_ADDRESS, else "
+            "a new local Ray instance].",
+        ),
+    ] = None,
+    actors: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --ray: actors in the pool [default: the cluster's CPUs / --threads]."),
+    ] = None,
     device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
     backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
     precision: Annotated[
@@ -93,8 +164,31 @@ def predict(
     Interrupted (Ctrl-C, SIGTERM), a run keeps the JSON Lines results of the videos that finished (exit code 130 or
     143); `--resume` with the same -o finishes it."""
     from ..io.output import read_jsonl_done, result_writer
-    from ..io.video import scan_videos
 
+    if ray:
+        return _predict_on_ray(
+            ctx,
+            paths,
+            files_from,
+            shard,
+            model=model,
+            output=output,
+            fmt=fmt,
+            resume=resume,
+            address=ray_address,
+            actors=actors,
+            top_k=top_k,
+            stride=stride,
+            batch_size=batch_size,
+            device=device,
+            backend=backend,
+            precision=precision,
+            threads=threads,
+            streams=streams,
+            compile=compile,
+        )
+    if ray_address is not None or actors is not None:
+        raise usage_error("--ray-address and --actors go with --ray")
     if resume:
         if output is None:
             raise usage_error("--resume needs -o FILE: the JSON Lines file of the run to go on with")
@@ -107,11 +201,7 @@ def predict(
     written, total = 0, 0
     try:
         with reported(), sigterm_as_interrupt():
-            scan = scan_videos(paths)
-            _report_scan(scan)
-            videos = scan.videos
-            if not videos:
-                raise typer.BadParameter("no video files found in the given folders", param_hint="PATH")
+            videos = _list_videos(paths, files_from, shard)
             total, failed = len(videos), 0
             if resume:
                 done = read_jsonl_done(output)
@@ -190,3 +280,76 @@ def _interrupted(e: KeyboardInterrupt, fmt: OutputFormat, output: Path | None, w
         )
     err.print(message, highlight=False, soft_wrap=True)
     return typer.Exit(143 if isinstance(e, Terminated) else 130)
+
+
+def _predict_on_ray(
+    ctx: typer.Context,
+    paths: list[Path] | None,
+    files_from: str | None,
+    shard,
+    *,
+    model: Path | None,
+    output: Path | None,
+    fmt: OutputFormat,
+    resume: bool,
+    address: str | None,
+    actors: int | None,
+    top_k: int,
+    stride: int | None,
+    batch_size: int,
+    device: Device,
+    backend: BackendKind,
+    precision: Precision,
+    threads: int | None,
+    streams: int | None,
+    compile: bool,
+) -> None:
+    """predict --ray: the same videos and options, labelled by `distributed.predict_dataset` into JSON Lines files
+    in the folder -o; one line saying where, and exit code 1 when a video failed."""
+    from ..distributed import predict_dataset
+
+    if output is None:
+        raise usage_error("--ray writes its result files into a folder: give -o FOLDER")
+    if resume:
+        raise usage_error("--resume goes on with one JSON Lines file; --ray writes a folder of them")
+    if fmt != OutputFormat.jsonl and ctx.get_parameter_source("fmt").name != "DEFAULT":
+        raise usage_error(f"--ray writes JSON Lines files: give --format jsonl, not {fmt.value}")
+    with reported():
+        videos = _list_videos(paths, files_from, shard)
+        # the driver opens the model as predict would: the same checks of the options, the model's labels
+        meta = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size).meta
+        if top_k > meta.num_classes and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
+            raise usage_error(
+                f"--top-k {top_k}: this model has {meta.num_classes} labels; give at most --top-k {meta.num_classes}"
+            )
+        if meta.synthetic:
+            err.print(SYNTHETIC_NOTE.format(n=meta.num_classes), highlight=False, soft_wrap=True)
+        try:
+            run = predict_dataset(
+                videos,
+                model,
+                output=output,
+                address=address,
+                actors=actors,
+                threads_per_actor=threads or 1,
+                top_k=top_k,
+                stride=stride,
+                batch_size=batch_size,
+                backend=backend,
+                device=device,
+                precision=precision,
+                streams=streams,
+                compile=compile,
+                progress=err.is_terminal,
+            )
+        except KeyboardInterrupt:
+            err.print(f"interrupted: the files in {output} hold part of the results", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+    err.print(
+        f"{run.videos} videos labelled into {run.files} JSON Lines file{'s' if run.files != 1 else ''} in {output}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if run.failed:
+        err.print(f"{run.failed} of {run.videos} videos failed", highlight=False)
+        raise typer.Exit(1)

@@ -100,12 +100,10 @@ def list_inputs(
     paths: Sequence[str | os.PathLike[str]] = (),
     *,
     files_from: str | os.PathLike[str] | None = None,
-    shard: Shard | None = None,
     stdin: TextIO | None = None,
 ) -> VideoScan:
     """The videos of a run, in order: `paths`, then the manifest's entries; folders expanded to the videos inside
-    (`scan_videos`), URLs kept as written, an input named twice taken once; then, with `shard`, only that shard's.
-    What the folder scan left out is reported whole, whatever the shard."""
+    (`scan_videos`), URLs kept as written, an input named twice taken once. `Shard.select` then takes a shard."""
     given: list[str | os.PathLike[str]] = list(paths)
     if files_from is not None:
         given.extend(read_manifest(files_from, stdin))
@@ -123,7 +121,4 @@ def list_inputs(
     first: dict[str, Input] = {}
     for video in videos:
         first.setdefault(video_key(video), video)
-    unique = list(first.values())
-    if shard is not None:
-        unique = shard.select(unique)
-    return VideoScan(unique, skipped, empty)  # type: ignore[arg-type]  # a URL stays str
+    return VideoScan(list(first.values()), skipped, empty)  # type: ignore[arg-type]  # a URL stays str
