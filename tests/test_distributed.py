@@ -52,6 +52,7 @@ def local_ray(tmp_path_factory):
     crash_dir = tmp_path_factory.mktemp("crashes")
     tests = str(Path(__file__).parent)
     ray.init(
+        address="local",  # a new instance, never another one running on this machine
         num_cpus=2,
         include_dashboard=False,
         logging_level="WARNING",
@@ -145,3 +146,46 @@ def test_output_folder_with_files_is_refused(tiny_model, tmp_path):
     (tmp_path / "old.jsonl").write_text("{}\n")
     with pytest.raises(ActionrecError, match="holds files already"):
         predict_dataset([tmp_path / "a.mp4"], tiny_model, output=tmp_path)
+
+
+@pytest.mark.slow
+def test_predict_ray_writes_predicts_records_into_the_folder(local_ray, batch, tiny_model, tmp_path):
+    """`actionrec predict FOLDER --ray -o OUT` labels the folder's videos on Ray: OUT holds predict's lines, one per
+    video; stderr says where they are and how many failed, and the exit code is 1 as predict's is."""
+    folder = batch[0].parent
+    expected = predict_lines([folder], tiny_model, tmp_path)
+    res = CliRunner().invoke(
+        app, ["predict", str(folder), "--ray", "--model", str(tiny_model), "-o", str(tmp_path / "out")]
+    )
+    assert res.exit_code == 0, res.output
+    (written,) = (tmp_path / "out").iterdir()
+    assert written.suffix == ".jsonl" and sorted(written.read_text().splitlines()) == sorted(expected.values())
+    assert f"{len(expected)} videos labelled into 1 JSON Lines file in {tmp_path / 'out'}" in res.stderr
+
+
+def test_ray_options_misused_are_one_line_usage_errors(batch, tiny_model, tmp_path):
+    """--ray without -o, with --resume or another --format, and --actors or --ray-address without --ray: exit 2 with
+    one line, before anything runs."""
+    base = ["predict", str(batch[0]), "--model", str(tiny_model)]
+    out = ["-o", str(tmp_path / "out")]
+    for args, says in [
+        (["--ray"], "give -o FOLDER"),
+        (["--ray", *out, "--resume"], "--resume"),
+        (["--ray", *out, "-f", "csv"], "give --format jsonl"),
+        (["--actors", "2"], "go with --ray"),
+        (["--ray-address", "auto"], "go with --ray"),
+    ]:
+        res = CliRunner().invoke(app, [*base, *args])
+        assert res.exit_code == 2 and says in res.stderr, (args, res.output)
+        assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_predict_ray_without_the_extra_names_it(monkeypatch, batch, tiny_model, tmp_path):
+    """Without ray installed, predict --ray stops at once with one line naming the extra to install."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a))
+    res = CliRunner().invoke(app, ["predict", str(batch[0]), "--ray", "-o", str(tmp_path / "out")])
+    assert res.exit_code == 1 and "pip install 'actionrec[ray]'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -306,7 +306,8 @@ def _predict_on_ray(
 ) -> None:
     """predict --ray: the same videos and options, labelled by `distributed.predict_dataset` into JSON Lines files
     in the folder -o; one line saying where, and exit code 1 when a video failed."""
-    from ..distributed import predict_dataset
+    from ..distributed import RAY_MODULES, predict_dataset
+    from ..errors import require_extra
 
     if output is None:
         raise usage_error("--ray writes its result files into a folder: give -o FOLDER")
@@ -315,6 +316,7 @@ def _predict_on_ray(
     if fmt != OutputFormat.jsonl and ctx.get_parameter_source("fmt").name != "DEFAULT":
         raise usage_error(f"--ray writes JSON Lines files: give --format jsonl, not {fmt.value}")
     with reported():
+        require_extra("predict --ray", "ray", RAY_MODULES)
         videos = _list_videos(paths, files_from, shard)
         # the driver opens the model as predict would: the same checks of the options, the model's labels
         meta = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size).meta
