@@ -4,14 +4,10 @@
 >>> model = actionrec.load()  # the shipped default model; or a model file, or an installed model's name
 >>> result = model.predict("clip.mp4")
 >>> result.label, result.windows[0].start_s
+
+Importing the package changes no process-wide state; `actionrec.io.video.quiet_decoder_logs()` silences FFmpeg's
+own messages, as the command line does.
 """
-
-import os
-
-# FFmpeg and OpenCV print their own warnings ("moov atom not found") to stderr; a bad video reaches the user as one
-# VideoError line instead. Set before anything imports cv2.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from .config import ModelMeta, Preprocessing
 from .errors import ActionrecError, DataError, ModelFileError, VideoError

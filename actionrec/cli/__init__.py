@@ -46,6 +46,9 @@ __all__ = ["SYNTHETIC_NOTE", "DataLayout", "TrainArch", "app", "main"]
 def main() -> None:
     """Console entry point: no traceback reaches the user unless ACTIONREC_DEBUG=1, and no library's warnings
     (torch's UserWarnings, numpy's RuntimeWarnings, onnx's): stderr carries actionrec's own lines only."""
+    from ..io.video import quiet_decoder_logs
+
+    quiet_decoder_logs()  # a bad video is one VideoError line, not FFmpeg's own messages too
     if not os.environ.get("ACTIONREC_DEBUG"):
         import warnings
 

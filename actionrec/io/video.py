@@ -7,12 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-
-# FFmpeg and OpenCV print their own warnings ("moov atom not found") to stderr; errors reach the user through
-# VideoError instead, as one line naming the file.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -50,6 +44,14 @@ class VideoInfo:
     width: int
     height: int
     codec: str  # FourCC, e.g. "mp4v", "MJPG", "h264"
+
+
+def quiet_decoder_logs() -> None:
+    """Silence FFmpeg's and OpenCV's own messages ("moov atom not found") on stderr for this process, unless the
+    environment already sets them: errors then reach the user only as `VideoError`, one line naming the file. The
+    command line calls it; a program using the library may. Takes effect for videos opened afterwards."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 
 @dataclass(frozen=True)
