@@ -71,7 +71,8 @@ def test_json_format_parses_with_schema(videos, tiny_model):
     doc = json.loads(res.stdout)
     assert [v["video"] for v in doc["videos"]] == [str(videos["mp4"]), str(videos["vfr"])]
     for v in doc["videos"]:
-        assert set(v) == {"video", "frames", "fps", "duration_s", "label", "score", "top", "windows", "error"}
+        fields = {"video", "frames", "fps", "duration_s", "label", "score", "top", "segments", "windows", "error"}
+        assert set(v) == fields
         assert v["error"] is None and v["label"] == v["top"][0]["label"]
         starts = [w["start_s"] for w in v["windows"]]
         assert starts == sorted(starts)
@@ -95,16 +96,23 @@ def test_batch_with_corrupt_and_empty_files_goes_on(videos, tiny_model):
 
 
 def test_csv_format_rows_per_window_and_rank(videos, tiny_model):
-    """--format csv has the documented header and top_k rows per window."""
+    """--format csv has the documented header, top_k rows per window (kind "window"), then the video's segments
+    (kind "segment", no rank) tiling it from 0 to its duration."""
     res = run("predict", videos["avi"], "--model", tiny_model, "--format", "csv", "--top-k", "3", "--stride", "8")
     assert res.exit_code == 0, res.output
     rows = list(csv.reader(io.StringIO(res.stdout)))
     assert tuple(rows[0]) == CSV_HEADER
     body = rows[1:]
     n_windows = len(plan_starts(45, 8, 8))
-    assert len(body) == 3 * n_windows
+    windows = [r for r in body if r[6] == "window"]
+    segments = [r for r in body if r[6] == "segment"]
+    assert len(windows) == 3 * n_windows and body[: len(windows)] == windows
+    assert len(segments) == len(body) - len(windows) >= 1
     assert [int(r[3]) for r in body[:3]] == [1, 2, 3]
     assert all(float(r[1]) < float(r[2]) for r in body)
+    assert all(r[3] == "" for r in segments) and float(segments[0][1]) == 0.0
+    assert [r[1] for r in segments[1:]] == [r[2] for r in segments[:-1]]
+    assert float(segments[-1][2]) == max(float(r[2]) for r in windows)
 
 
 def test_table_format_and_folder_input(videos, tiny_model, tmp_path):

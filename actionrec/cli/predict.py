@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..io.output import OutputFormat
 from ..runtime.backends import BackendKind, Device, Precision
+from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     CompileOpt,
     ModelOpt,
@@ -93,6 +94,24 @@ def predict(
         typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
+    switch_penalty: Annotated[
+        float,
+        typer.Option(
+            "--switch-penalty",
+            min=0.0,
+            help="Segments: what a label change costs (nats x seconds of window evidence); higher gives fewer, "
+            "longer segments, 0 each window's own label.",
+        ),
+    ] = DEFAULT_SEGMENT_CONFIG.switch_penalty,
+    min_segment: Annotated[
+        float,
+        typer.Option(
+            "--min-segment",
+            min=0.0,
+            metavar="SECONDS",
+            help="Segments: shorter ones merge into the neighbour that fits them better.",
+        ),
+    ] = DEFAULT_SEGMENT_CONFIG.min_duration_s,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
     output: Annotated[
         Path | None,
@@ -159,7 +178,8 @@ def predict(
     streams: StreamsOpt = None,
     compile: CompileOpt = False,
 ) -> None:
-    """Label videos: each window's top labels with timestamps in seconds, and each video's ranking.
+    """Label videos: each window's top labels with timestamps in seconds, the video's segments (what happens when)
+    and its label and ranking.
 
     Interrupted (Ctrl-C, SIGTERM), a run keeps the JSON Lines results of the videos that finished (exit code 130 or
     143); `--resume` with the same -o finishes it."""
@@ -227,7 +247,10 @@ def predict(
             progress = progress_bar(len(videos))
             with result_writer(fmt, output, append=resume) as write, progress:
                 task = progress.add_task("predict", total=len(videos))
-                results = recognizer.predict_many(videos, stride=stride, batch_size=batch_size, top_k=top_k)
+                segments = SegmentConfig(switch_penalty=switch_penalty, min_duration_s=min_segment)
+                results = recognizer.predict_many(
+                    videos, stride=stride, batch_size=batch_size, top_k=top_k, segment_config=segments
+                )
                 for result in results:
                     if not result.ok:
                         failed += 1

@@ -23,7 +23,9 @@ from ..errors import ActionrecError
 from ..runtime.aggregate import VideoResult
 from .files import atomic_path
 
-CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score")
+# One row per window and rank (kind "window"), then one per segment (kind "segment", rank empty). The kind column
+# comes last so that the window rows keep the columns they always had.
+CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score", "kind")
 PIPE_WIDTH = 10_000  # columns of a console writing to a pipe or a file: more than any line, so none is cut
 
 
@@ -57,10 +59,19 @@ def _fmt_time(seconds: float) -> str:
     return f"{int(m)}:{s:05.2f}"
 
 
+def segment_lines(result: VideoResult) -> Text:
+    """The video's segments, one line each: "  0:03.84-0:07.68  wave_one_hand 0.93"."""
+    lines = [
+        Text.assemble(f"  {_fmt_time(s.start_s)}-{_fmt_time(s.end_s)}  ", (s.label, "bold"), f" {s.score:.2f}")
+        for s in result.segments
+    ]
+    return Text("\n").join([Text(f"segments ({len(result.segments)}):"), *lines])
+
+
 def video_table(result: VideoResult) -> Group:
-    """One video: a line naming it, a row per window with the window's top labels, then a line with its ranking.
-    The two lines sit outside the table so that a long path or ranking is never wrapped to the table's width;
-    labels and paths are plain text, never read as markup."""
+    """One video: a line naming it, a row per window with the window's top labels, its segments, then a line with
+    its label and ranking. The lines sit outside the table so that a long path or ranking is never wrapped to the
+    table's width; labels and paths are plain text, never read as markup."""
     title = Text.assemble(
         (result.video, "bold"), f"  {result.duration_s:.2f} s, {result.frames} frames @ {result.fps:.2f} fps"
     )
@@ -75,8 +86,10 @@ def video_table(result: VideoResult) -> Group:
         cells = [Text.assemble(ls.label, (f" {ls.score:.2f}", "dim")) for ls in w.top]
         table.add_row(str(i), _fmt_time(w.start_s), _fmt_time(w.end_s), *cells)
     ranking = "  ".join(f"{ls.label} {ls.score:.3f}" for ls in result.top)
-    caption = Text.assemble("video: ", (result.label or "", "bold"), f" ({result.score:.3f})   ranking: {ranking}")
-    return Group(title, table, caption)
+    caption = Text.assemble(
+        "video: ", (result.label or "", "bold"), f" ({result.score:.3f})   ranking (mean of windows): {ranking}"
+    )
+    return Group(title, table, segment_lines(result), caption)
 
 
 def summary_table(results: list[VideoResult]) -> Table:
@@ -97,9 +110,12 @@ def summary_table(results: list[VideoResult]) -> Table:
 
 
 def csv_rows(result: VideoResult) -> Iterator[tuple]:
+    """`CSV_HEADER`'s rows of one video: its windows' top labels, then its segments."""
     for w in result.windows:
         for rank, ls in enumerate(w.top, start=1):
-            yield (result.video, f"{w.start_s:.3f}", f"{w.end_s:.3f}", rank, ls.label, f"{ls.score:.6f}")
+            yield (result.video, f"{w.start_s:.3f}", f"{w.end_s:.3f}", rank, ls.label, f"{ls.score:.6f}", "window")
+    for s in result.segments:
+        yield (result.video, f"{s.start_s:.3f}", f"{s.end_s:.3f}", "", s.label, f"{s.score:.6f}", "segment")
 
 
 def dumps(obj, **kwargs) -> str:

@@ -1,12 +1,16 @@
-"""Window scores -> video results: softmax, each window's top-k, and the video's ranking (mean of the windows'
-probabilities). Also the result objects that every output format is written from."""
+"""Window scores -> video results: softmax, each window's top-k, the video's ranking (mean of the windows'
+probabilities) and its label (the action its segments cover longest). Also the result objects that every output
+format is written from."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .segments import Segment
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,10 @@ class VideoResult:
     frames: int = 0  # frames decoded
     fps: float = 0.0  # nominal frame rate from the container
     duration_s: float = 0.0  # end of the last frame, from container timestamps
-    label: str | None = None  # top-1 of the video ranking
-    score: float | None = None
+    label: str | None = None  # `video_label`: the label its segments cover longest
+    score: float | None = None  # that label's mean probability over its segments
     top: list[LabelScore] = field(default_factory=list)  # video ranking: mean of window probabilities
+    segments: list[Segment] = field(default_factory=list)  # the actions in time order, tiling [0, duration_s]
     windows: list[WindowResult] = field(default_factory=list)
     error: str | None = None  # set (and everything else empty) when the video could not be read
 
@@ -46,6 +51,9 @@ class VideoResult:
             if d[key] is not None:
                 d[key] = round(d[key], 6)
         d["fps"] = round(d["fps"], 6)
+        for seg in d["segments"]:
+            for key in ("start_s", "end_s", "score"):
+                seg[key] = round(seg[key], 6)
         return d
 
 
@@ -63,3 +71,23 @@ def ranked(probs: np.ndarray, labels: tuple[str, ...], k: int) -> list[LabelScor
 def video_ranking(window_probs: np.ndarray) -> np.ndarray:
     """The video's class probabilities: the mean over its windows."""
     return window_probs.mean(axis=0)
+
+
+def video_label(segments: Sequence[Segment]) -> LabelScore | None:
+    """The label of a video from its segments: the one they give the most time (a tie goes to the higher score),
+    scored with its mean probability over those segments (each segment's score weighted by its duration). A video
+    of one action: that action and its mean probability over the windows; several: the longest-running one, never
+    an average over unrelated actions. None without segments."""
+    time: dict[str, float] = {}
+    mass: dict[str, float] = {}
+    for s in segments:
+        time[s.label] = time.get(s.label, 0.0) + s.duration_s
+        mass[s.label] = mass.get(s.label, 0.0) + s.duration_s * s.score
+    if not time:
+        return None
+
+    def score(label: str) -> float:
+        return mass[label] / time[label] if time[label] > 0 else 0.0
+
+    label = max(time, key=lambda k: (time[k], score(k)))
+    return LabelScore(label, score(label))

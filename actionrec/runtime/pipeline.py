@@ -21,8 +21,9 @@ from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
 from ..io.video import Window, iter_windows, probe
 from ..transforms import frame_resizer, preprocess
-from .aggregate import VideoResult, WindowResult, ranked, softmax, video_ranking
+from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
+from .segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
 
 DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
 _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole window's pixels alive
@@ -148,9 +149,16 @@ class Recognizer:
         return np.concatenate(probs), kept
 
     def predict(
-        self, path: str | os.PathLike[str], *, stride: int | None = None, batch_size: int = 8, top_k: int = 5
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stride: int | None = None,
+        batch_size: int = 8,
+        top_k: int = 5,
+        segment_config: SegmentConfig = DEFAULT_SEGMENT_CONFIG,
     ) -> VideoResult:
-        """Label one video; raises `VideoError` when it cannot be read."""
+        """Label one video: each window's top-k, the video's ranking, its segments (`segments.segment` with
+        `segment_config`) and its label (`aggregate.video_label`); raises `VideoError` when it cannot be read."""
         info = probe(path)
         probs, windows = self.window_probs(path, stride=stride, batch_size=batch_size)
         if not np.isfinite(probs).all():  # NaN never reaches a result (nor JSON): it is this video's error
@@ -161,14 +169,20 @@ class Recognizer:
             )
         labels = self.meta.labels
         ranking = ranked(video_ranking(probs), labels, top_k)
+        duration = windows[-1].end_s
+        starts, ends = np.array([w.start_s for w in windows]), np.array([w.end_s for w in windows])
+        segments = segment(probs, starts, ends, labels, segment_config, duration_s=duration)
+        main = video_label(segments)
+        assert main is not None  # a video has windows, so segments
         return VideoResult(
             video=str(path),
             frames=windows[-1].video_frames,
             fps=info.fps,
-            duration_s=windows[-1].end_s,
-            label=ranking[0].label,
-            score=ranking[0].score,
+            duration_s=duration,
+            label=main.label,
+            score=main.score,
             top=ranking,
+            segments=segments,
             windows=[
                 WindowResult(round(w.start_s, 6), round(w.end_s, 6), ranked(p, labels, top_k))
                 for w, p in zip(windows, probs, strict=True)

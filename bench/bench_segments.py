@@ -1,0 +1,231 @@
+"""Action segments against ground truth: frame-wise accuracy, the segmental edit score and F1@{10,25,50} (the action
+segmentation field's metrics, as MS-TCN's evaluation computes them: `actionrec.runtime.segment_metrics`) and how
+close the boundaries fall, for raw windows (each window's top label, boundaries midway between window centres)
+against the smoothed segments (`SegmentConfig`), on multi-action sequences of held-out actors with per-frame truth
+(`actionrec synth --sequences`).
+
+    python bench/bench_segments.py                    # 24 sequences, seed 0: the shipped model's held-out actors
+    python bench/bench_segments.py --seed 2 --tune    # the grid the defaults were picked on: another set of sequences
+    python bench/bench_segments.py --data DIR         # sequences already written (seqNN.avi + seqNN.json)
+    python bench/bench_segments.py --quick            # 2 short sequences: a smoke run, not a measurement
+
+Protocol: each sequence is labelled as `predict` does (its windows, the model's preprocessing, --stride), once;
+every method then segments the same window probabilities. Frames are labelled by the segment holding their centre.
+Frame accuracy pools all frames; edit is the mean over sequences; F1@k pools the hits of all sequences. A true
+boundary from action A to action B is "found" when the segments change from A to B within half a window span of it;
+the boundary error is the mean distance of the found ones. "windows inside" is the share of windows lying wholly
+inside one true action whose top label is that action: the model's own accuracy on these sequences, which no
+smoothing can raise much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _inputs import CACHE
+from _timing import header, set_threads
+
+from actionrec.runtime.pipeline import load
+from actionrec.runtime.segment_metrics import OVERLAPS, frame_labels, score_videos
+from actionrec.runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
+from actionrec.synth.sequences import SequenceTruth, read_truth, write_sequences
+
+RAW = SegmentConfig(switch_penalty=0.0, min_duration_s=0.0)  # every window's own top label
+TUNE_PENALTIES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+TUNE_MIN_DURATIONS = (0.0, 1.0, 1.5, 2.0, 2.5)
+TUNE_FLOORS = (1e-3, 1e-2, 5e-2)
+
+
+@dataclass
+class Labelled:
+    """One sequence's truth and its windows' class probabilities."""
+
+    name: str
+    truth: SequenceTruth
+    probs: np.ndarray  # (W, C)
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method's scores over the whole set."""
+
+    method: str
+    frame_accuracy: float
+    edit: float
+    f1: dict[float, float]
+    segments_per_sequence: float
+    boundaries_found: float  # share of true A -> B boundaries with a predicted A -> B one within half a window
+    boundary_error_s: float  # mean distance from a found boundary to the true one
+
+
+def sequences(data: Path | None, count: int, seed: int, size: tuple[int, int]) -> list[Path]:
+    """The sequences' videos: those in `data`, else `count` rendered once into the bench cache."""
+    if data is not None:
+        videos = sorted(data.glob("seq*.avi"))
+        if not videos:
+            raise SystemExit(f"{data}: no seqNN.avi files (write them with `actionrec synth --sequences N -o DIR`)")
+        return videos
+    folder = CACHE / f"sequences-seed{seed}-{size[0]}x{size[1]}"
+    videos = [folder / f"seq{i + 1:02d}.avi" for i in range(count)]
+    if not all(v.exists() and v.with_suffix(".json").exists() for v in videos):
+        print(f"rendering {count} sequences into {folder} ...", flush=True)
+        write_sequences(folder, count, seed=seed, size=size)
+    return videos
+
+
+def label_all(recognizer, videos: list[Path], stride: int | None) -> list[Labelled]:
+    out = []
+    for video in videos:
+        probs, windows = recognizer.window_probs(video, stride=stride)
+        starts = np.array([w.start_s for w in windows])
+        ends = np.array([w.end_s for w in windows])
+        out.append(Labelled(video.stem, read_truth(video.with_suffix(".json")), probs, starts, ends))
+    return out
+
+
+def changes(items: list[tuple[str, float, float]]) -> list[tuple[str, str, float]]:
+    """(label before, label after, time) of each change between consecutive (label, start, end) segments."""
+    return [(a[0], b[0], b[1]) for a, b in itertools.pairwise(items)]
+
+
+def evaluate(method: str, data: list[Labelled], labels: tuple[str, ...], config: SegmentConfig, half: float) -> Row:
+    pairs, n_segments, found, errors = [], 0, [], []
+    for item in data:
+        fps, frames = item.truth.fps, item.truth.frames
+        segs = segment(item.probs, item.starts, item.ends, labels, config, duration_s=frames / fps)
+        pairs.append((frame_labels(segs, frames, fps), item.truth.frame_labels()))
+        n_segments += len(segs)
+        predicted = changes([(s.label, s.start_s, s.end_s) for s in segs])
+        for before, after, t in changes([(a, s / fps, e / fps) for a, s, e in item.truth.segments]):
+            distances = [abs(p - t) for a, b, p in predicted if (a, b) == (before, after)]
+            hit = bool(distances) and min(distances) <= half
+            found.append(hit)
+            if hit:
+                errors.append(min(distances))
+    scores = score_videos(pairs)
+    return Row(
+        method,
+        scores.frame_accuracy,
+        scores.edit,
+        scores.f1,
+        n_segments / len(data),
+        float(np.mean(found)) if found else 1.0,
+        float(np.mean(errors)) if errors else 0.0,
+    )
+
+
+def windows_inside(data: list[Labelled], labels: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Per true action: (windows wholly inside it whose top label is it, windows wholly inside it)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for item in data:
+        fps = item.truth.fps
+        for p, s, e in zip(item.probs, item.starts, item.ends, strict=True):
+            owner = [a for a, first, end in item.truth.segments if first / fps - 1e-6 <= s and e <= end / fps + 1e-6]
+            if owner:
+                right, total = counts.get(owner[0], (0, 0))
+                counts[owner[0]] = (right + (labels[int(np.argmax(p))] == owner[0]), total + 1)
+    return counts
+
+
+def describe(config: SegmentConfig) -> str:
+    return (
+        f"segments (switch penalty {config.switch_penalty:g}, min {config.min_duration_s:g} s, floor {config.floor:g})"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    head = "| method | frame acc | edit | " + " | ".join(f"F1@{round(k * 100)}" for k in OVERLAPS)
+    head += " | segments / seq | boundaries found | their error |"
+    lines = [head, "|---|" + "---:|" * (5 + len(OVERLAPS))]
+    for r in rows:
+        f1 = " | ".join(f"{r.f1[k] * 100:.1f}" for k in OVERLAPS)
+        lines.append(
+            f"| {r.method} | {r.frame_accuracy * 100:.1f} % | {r.edit * 100:.1f} | {f1} | "
+            f"{r.segments_per_sequence:.1f} | {r.boundaries_found * 100:.0f} % | {r.boundary_error_s:.2f} s |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", type=Path, default=None, help="model file or name [default: the shipped model]")
+    p.add_argument("--data", type=Path, default=None, help="a folder of seqNN.avi + seqNN.json [default: render]")
+    p.add_argument("--sequences", type=int, default=24, help="sequences to render [default: 24]")
+    p.add_argument("--seed", type=int, default=0, help="their seed: 0 reports, 2 tuned the defaults [default: 0]")
+    p.add_argument("--stride", type=int, default=None, help="frames between window starts [default: predict's]")
+    p.add_argument("--threads", type=int, default=None, help="network threads [default: torch's]")
+    p.add_argument("--tune", action="store_true", help="also score a grid of switch penalties x minimum durations")
+    p.add_argument("--top", type=int, default=15, help="grid rows to print [default: 15]")
+    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--quick", action="store_true", help="2 short sequences at 64x64: a smoke run")
+    args = p.parse_args(argv)
+
+    set_threads(1 if args.quick else args.threads)
+    count = 2 if args.quick else args.sequences
+    size = (64, 64) if args.quick else (128, 128)
+    print(header(), flush=True)
+    started = time.perf_counter()
+    videos = sequences(args.data, count, args.seed, size)
+    recognizer = load(args.model, threads=1 if args.quick else args.threads)
+    labels = recognizer.meta.labels
+    data = label_all(recognizer, videos, args.stride)
+    spec = recognizer.meta.preprocessing
+    fps = data[0].truth.fps
+    half = ((spec.clip_len - 1) * spec.frame_step + 1) / fps / 2
+    configs = [("raw windows (top label each)", RAW), (describe(DEFAULT_SEGMENT_CONFIG), DEFAULT_SEGMENT_CONFIG)]
+    rows = [evaluate(name, data, labels, config, half) for name, config in configs]
+    grid: list[Row] = []
+    if args.tune:
+        for penalty, minimum, floor in itertools.product(TUNE_PENALTIES, TUNE_MIN_DURATIONS, TUNE_FLOORS):
+            config = SegmentConfig(switch_penalty=penalty, min_duration_s=minimum, floor=floor)
+            grid.append(evaluate(describe(config), data, labels, config, half))
+    seconds = time.perf_counter() - started
+    actions = sum(len(d.truth.segments) for d in data)
+    total_s = sum(d.truth.frames / d.truth.fps for d in data)
+    per_action = windows_inside(data, labels)
+    inside = sum(r for r, _ in per_action.values()) / max(1, sum(t for _, t in per_action.values()))
+    where = args.data or f"`actionrec synth --sequences {count} --seed {args.seed}` (rendered into {CACHE})"
+    print(
+        f"\n{len(data)} sequences ({actions} actions, {total_s / 60:.1f} min of video) from {where}; model "
+        f"{args.model or 'shipped'}, stride {args.stride or 'default'}, half a window {half:.2f} s; windows inside "
+        f"one action labelled right: {inside * 100:.1f} %; {seconds:.0f} s\n"
+    )
+    print(table(rows))
+    worst = sorted(per_action.items(), key=lambda kv: kv[1][0] / kv[1][1])
+    print(
+        "\nwindows inside one action labelled right, by action: "
+        + ", ".join(f"{action} {r}/{t}" for action, (r, t) in worst)
+    )
+    if grid:
+        best = max(grid, key=lambda r: (r.f1[0.5], r.frame_accuracy))
+        print(f"\ngrid (sorted by F1@50, then frame accuracy); best: {best.method}\n")
+        print(table(sorted(grid, key=lambda r: (r.f1[0.5], r.frame_accuracy), reverse=True)[: args.top]))
+    if args.out is not None:
+        result = {
+            "header": header(),
+            "sequences": len(data),
+            "seed": args.seed,
+            "stride": args.stride,
+            "windows_inside_right": inside,
+            "windows_inside_by_action": per_action,
+            "rows": [asdict(r) for r in rows],
+            "grid": [asdict(r) for r in grid],
+        }
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
