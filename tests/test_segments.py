@@ -6,9 +6,11 @@ the segments, the segmentation metrics match hand-computed cases, and the synth 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import itertools
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -314,3 +316,21 @@ def test_written_sequences_have_per_frame_truth(tmp_path):
         cap = cv2.VideoCapture(str(video))
         assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == truth.frames == len(truth.frame_labels())
         cap.release()
+
+
+@pytest.mark.slow
+def test_bench_segments_runs_on_written_sequences(tmp_path, capsys):
+    """bench_segments.py on two written sequences prints the CPU header and a row each for raw windows and the
+    default segments, and writes its JSON."""
+    spec = importlib.util.spec_from_file_location("bench_segments", ROOT / "bench" / "bench_segments.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(bench)
+    write_sequences(tmp_path / "seq", 2, seed=7, size=(64, 64))
+    assert bench.main(["--data", str(tmp_path / "seq"), "--quick", "--out", str(tmp_path / "out.json")]) == 0
+    out = capsys.readouterr().out
+    assert "CPUs" in out.splitlines()[0]
+    assert "| raw windows (top label each) |" in out
+    assert f"| segments (switch penalty {SegmentConfig().switch_penalty:g}," in out
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["sequences"] == 2 and result["rows"][0]["method"].startswith("raw windows")
