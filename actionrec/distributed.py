@@ -113,8 +113,10 @@ class _Labeller:
     """One actor of the pool: a model replica with its own thread count, labelling batches of paths into rows."""
 
     def __init__(self, options: LabelOptions, attempts) -> None:
+        from .io.video import quiet_decoder_logs
         from .runtime.pipeline import load
 
+        quiet_decoder_logs()  # a bad video is its error record; FFmpeg's own messages would only fill the worker logs
         self.options = options
         self.attempts = attempts
         self.previous: str | None = None
@@ -316,7 +318,7 @@ def predict_dataset(
                 compute=ray.data.ActorPoolStrategy(size=min(size, len(videos))),
                 num_cpus=threads_per_actor,
                 num_gpus=1 if options.device == Device.cuda else None,
-            ).write_datasink(sink)
+            ).write_datasink(sink, ray_remote_args={"num_cpus": 0})  # file writes: no CPU of the actors' to wait for
         finally:
             ray.kill(attempts)
     rows, failed, files = sink.totals
