@@ -20,7 +20,6 @@ import numpy as np
 from ..errors import ActionrecError
 from ..io.files import atomic_path
 from ..io.video import iter_windows, probe
-from ..runtime.aggregate import ranked, video_ranking
 from .drawing import draw_overlay, heat_for
 from .geometry import crop_region
 from .maps import Explainer, nearest_windows, select_blocks, window_maps
@@ -39,9 +38,9 @@ class ExplainResult:
     frames: int  # frames drawn: every decoded frame of the video
     windows: int  # windows drawn (their maps and labels)
     blocks: tuple[str, ...]  # attention maps shown (averaged when more than one)
-    label: str  # the video's label as `actionrec predict` gives it: the mean over predict's windows
+    label: str  # the video's label as `actionrec predict` gives it
     score: float
-    label_windows: int  # predict's windows that label and score are the mean of
+    label_windows: int  # the windows predict labelled the video from
     size: tuple[int, int]  # (width, height) of the drawn frames
 
 
@@ -123,11 +122,10 @@ def explain_video(
                 writer.release()
         if drawn == 0:
             raise ActionrecError(f"{video}: no frames could be decoded")
-    # The video's label is predict's: its windows (half a span apart, not the drawn ones) and their mean, so that
-    # explain and predict never disagree on a video.
-    window_probs, predict_windows = explainer.recognizer.window_probs(video, batch_size=batch_size)
-    ranking = ranked(video_ranking(window_probs), explainer.meta.labels, 1)
-    label, score = ranking[0].label, ranking[0].score
+    # The video's label is predict's own result (its windows, half a span apart, not the drawn ones, and its video
+    # label rule), so that explain and predict never disagree on a video.
+    predicted = explainer.recognizer.predict(video, batch_size=batch_size)
+    label, score = predicted.label, predicted.score
     if sheet is not None and picker is not None:
         what = "mean of all blocks" if block.strip() == "mean" else ", ".join(blocks)
         title = f"{Path(video).name}: {label} {score:.2f}  |  attention: {what}"
@@ -145,6 +143,6 @@ def explain_video(
         blocks=tuple(blocks),
         label=label,
         score=score,
-        label_windows=len(predict_windows),
+        label_windows=len(predicted.windows),
         size=size,
     )
