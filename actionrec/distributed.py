@@ -24,6 +24,7 @@ from typing import Any
 from .errors import ActionrecError, require_extra
 from .runtime.aggregate import VideoResult
 from .runtime.backends import BackendKind, Device, Precision
+from .runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 
 RAY_MODULES = ("ray", "pyarrow")  # what the `ray` extra installs (ray[data] brings pyarrow)
 ROWS_PER_FILE = 1000  # results gathered into one output file, at least (the last file of a run may hold fewer)
@@ -49,6 +50,7 @@ class LabelOptions:
     stride: int | None = None
     batch_size: int = 8
     top_k: int = 5
+    segment_config: SegmentConfig = DEFAULT_SEGMENT_CONFIG
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,10 @@ class _Labeller:
             )
         o = self.options
         # predict_many: the same per-video call, and the same error record for a video that fails, as `predict`
-        return next(self.recognizer.predict_many([video], stride=o.stride, batch_size=o.batch_size, top_k=o.top_k))
+        results = self.recognizer.predict_many(
+            [video], stride=o.stride, batch_size=o.batch_size, top_k=o.top_k, segment_config=o.segment_config
+        )
+        return next(results)
 
 
 def _results_sink(output: str, fmt: DatasetFormat, rows_per_file: int):
@@ -250,6 +255,7 @@ def predict_dataset(
     top_k: int = 5,
     stride: int | None = None,
     batch_size: int = 8,
+    segment_config: SegmentConfig = DEFAULT_SEGMENT_CONFIG,
     backend: BackendKind = BackendKind.auto,
     device: Device = Device.cpu,
     precision: Precision = Precision.auto,
@@ -299,6 +305,7 @@ def predict_dataset(
         stride=stride,
         batch_size=batch_size,
         top_k=top_k,
+        segment_config=segment_config,
     )
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress

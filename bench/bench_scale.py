@@ -115,7 +115,11 @@ def main() -> None:
                 seconds, records = run_ray(videos, model, actors, threads, work / f"ray{actors}")
                 differ += sum(records.get(video) != record for video, record in expected.items())
                 rows.append(
-                    (f"Ray Data, {actors} actor{'s' if actors > 1 else ''}", f"{threads} threads each", seconds)
+                    (
+                        f"Ray Data, {actors} actor{'s' if actors > 1 else ''}",
+                        f"{threads} thread{'s' * (threads > 1)} each",
+                        seconds,
+                    )
                 )
         print(f"load average after: {os.getloadavg()[0]:.1f}; Ray's local instance started in {ray_start:.1f} s")
         print()

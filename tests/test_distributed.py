@@ -23,6 +23,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from actionrec.cli import app  # noqa: E402
 from actionrec.distributed import ATTEMPTS, predict_dataset, read_results, result_schema  # noqa: E402
+from actionrec.io.inputs import Shard  # noqa: E402
 from actionrec.runtime.aggregate import VideoResult  # noqa: E402
 
 CRASH_DIR = "ACTIONREC_TEST_CRASH_DIR"  # where the crash hook leaves its marker files
@@ -75,10 +76,11 @@ def batch(videos, tmp_path_factory) -> list[Path]:
     return [*good, videos["avi"], videos["corrupt"], videos["empty"], videos["missing"]]
 
 
-def predict_lines(paths, model, tmp_path) -> dict[str, str]:
-    """Single-process `actionrec predict --format jsonl`: each video's line."""
+def predict_lines(paths, model, tmp_path, *options: str) -> dict[str, str]:
+    """Single-process `actionrec predict --format jsonl` with `options`: each video's line."""
     out = tmp_path / "predict.jsonl"
-    res = CliRunner().invoke(app, ["predict", *map(str, paths), "--model", str(model), "-f", "jsonl", "-o", str(out)])
+    args = ["predict", *map(str, paths), "--model", str(model), "-f", "jsonl", "-o", str(out), *options]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code in (0, 1), res.output  # 1: some video failed
     return {json.loads(line)["video"]: line for line in out.read_text().splitlines()}
 
@@ -150,13 +152,13 @@ def test_output_folder_with_files_is_refused(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_predict_ray_writes_predicts_records_into_the_folder(local_ray, batch, tiny_model, tmp_path):
-    """`actionrec predict FOLDER --ray -o OUT` labels the folder's videos on Ray: OUT holds predict's lines, one per
-    video; stderr says where they are and how many failed, and the exit code is 1 as predict's is."""
+    """`actionrec predict FOLDER --ray -o OUT` labels the folder's videos on Ray with predict's options (segments'
+    too): OUT holds predict's lines, one per video, and stderr says where they are."""
     folder = batch[0].parent
-    expected = predict_lines([folder], tiny_model, tmp_path)
-    res = CliRunner().invoke(
-        app, ["predict", str(folder), "--ray", "--model", str(tiny_model), "-o", str(tmp_path / "out")]
-    )
+    options = ["--top-k", "2", "--stride", "3", "--switch-penalty", "0", "--min-segment", "0"]
+    expected = predict_lines([folder], tiny_model, tmp_path, *options)
+    args = ["predict", str(folder), "--ray", "--model", str(tiny_model), "-o", str(tmp_path / "out"), *options]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     (written,) = (tmp_path / "out").iterdir()
     assert written.suffix == ".jsonl" and sorted(written.read_text().splitlines()) == sorted(expected.values())
@@ -189,3 +191,35 @@ def test_predict_ray_without_the_extra_names_it(monkeypatch, batch, tiny_model, 
     res = CliRunner().invoke(app, ["predict", str(batch[0]), "--ray", "-o", str(tmp_path / "out")])
     assert res.exit_code == 1 and "pip install 'actionrec[ray]'" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_predict_ray_hands_predicts_options_to_predict_dataset(monkeypatch, batch, tiny_model, tmp_path):
+    """predict --ray passes its videos (--files-from and --shard applied) and every option that shapes a record
+    (--top-k, --stride, --batch-size, the segments' options, the model and back end) to predict_dataset, and the
+    pool's (--actors, --threads, --ray-address)."""
+    import actionrec.distributed as distributed
+    from actionrec.runtime.segments import SegmentConfig
+
+    seen = {}
+
+    def fake(videos, model, **kwargs):
+        seen.update(kwargs, videos=list(videos), model=model)
+        return distributed.DatasetRun(str(kwargs["output"]), distributed.DatasetFormat.jsonl, len(videos), 0, 1)
+
+    monkeypatch.setattr(distributed, "predict_dataset", fake)
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("".join(f"{p}\n" for p in batch[:4]))
+    res = CliRunner().invoke(
+        app,
+        [
+            *("predict", "--files-from", str(manifest), "--shard", "1/2", "--ray", "-o", str(tmp_path / "out")),
+            *("--model", str(tiny_model), "--top-k", "2", "--stride", "3", "--batch-size", "4"),
+            *("--switch-penalty", "0.5", "--min-segment", "2", "--actors", "3", "--threads", "2"),
+            *("--ray-address", "auto", "--precision", "fp32"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert seen["videos"] == Shard(1, 2).select(batch[:4]) and seen["model"] == tiny_model
+    assert seen["segment_config"] == SegmentConfig(switch_penalty=0.5, min_duration_s=2.0)
+    expected = {"top_k": 2, "stride": 3, "batch_size": 4, "actors": 3, "threads_per_actor": 2, "address": "auto"}
+    assert {k: seen[k] for k in expected} == expected and seen["precision"] == "fp32"

@@ -206,6 +206,7 @@ def predict(
             threads=threads,
             streams=streams,
             compile=compile,
+            segments=SegmentConfig(switch_penalty=switch_penalty, min_duration_s=min_segment),
         )
     if ray_address is not None or actors is not None:
         raise usage_error("--ray-address and --actors go with --ray")
@@ -326,6 +327,7 @@ def _predict_on_ray(
     threads: int | None,
     streams: int | None,
     compile: bool,
+    segments: SegmentConfig,
 ) -> None:
     """predict --ray: the same videos and options, labelled by `distributed.predict_dataset` into JSON Lines files
     in the folder -o; one line saying where, and exit code 1 when a video failed."""
@@ -365,6 +367,7 @@ def _predict_on_ray(
                 precision=precision,
                 streams=streams,
                 compile=compile,
+                segment_config=segments,
                 progress=err.is_terminal,
             )
         except KeyboardInterrupt:
