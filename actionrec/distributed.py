@@ -208,7 +208,7 @@ def _arrow(block):
 def _check_output(output: str) -> None:
     """A local output folder must be new or empty: files of an earlier run beside this one's would read as one
     result set, with videos twice."""
-    from .io.inputs import is_url
+    from .io.video import is_url
 
     if is_url(output):  # s3://, gs://...: Ray's file system layer creates and writes it
         return

@@ -127,3 +127,22 @@ def tiny(data: Path, out: Path, **changes):
         val_clips=2,
     )
     return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+def served_samples():
+    """The shipped samples over HTTP on 127.0.0.1 (a loopback server on a free port), as a base URL."""
+    import functools
+    import http.server
+    import threading
+
+    from actionrec.samples import path as sample_path
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(sample_path("punch.mp4").parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

@@ -226,3 +226,22 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_results(many, ti
     assert "dropped a half-written last line" in res.stderr
     assert out.read_bytes().startswith(kept)  # the finished videos' lines untouched, none labelled again
     assert jsonl_records(out) == expected
+
+
+def test_urls_as_arguments_and_in_a_manifest_label_like_the_local_file(served_samples, tmp_path):
+    """A video given by URL, as an argument or a manifest line, keeps its URL as written (no folded "//") and gets
+    the same labels as the same file on disk."""
+    from actionrec.samples import path as sample_path
+
+    url = f"{served_samples}/punch.mp4"
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(url + "\n")
+    local = run("predict", sample_path("punch.mp4"), "-f", "jsonl")
+    by_arg = run("predict", url, "-f", "jsonl")
+    by_manifest = run("predict", "--files-from", manifest, "-f", "jsonl")
+    want = json.loads(local.stdout)
+    for res in (by_arg, by_manifest):
+        assert res.exit_code == 0, res.output
+        got = json.loads(res.stdout)
+        assert got["video"] == url
+        assert {k: v for k, v in got.items() if k != "video"} == {k: v for k, v in want.items() if k != "video"}

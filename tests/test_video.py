@@ -173,3 +173,20 @@ def test_a_truncated_but_decodable_video_is_labelled_from_what_decodes(tmp_path,
     video = json.loads(res.stdout)["videos"][0]
     assert video["error"] is None and video["frames"] == decodable and video["windows"]
     assert "truncated" in res.stderr and str(cut) in res.stderr
+
+
+def test_a_url_decodes_like_the_file(served_samples):
+    """A video given by URL (FFmpeg opens it; no local file checks) gives the same windows, frames and times as the
+    same file on disk; an unreachable URL is one VideoError line naming the URL as written."""
+    from actionrec.samples import path as sample_path
+
+    url = f"{served_samples}/punch.mp4"
+    local = list(iter_windows(sample_path("punch.mp4"), clip_len=8, frame_step=2))
+    remote = list(iter_windows(url, clip_len=8, frame_step=2))
+    assert len(remote) == len(local) > 0
+    for a, b in zip(remote, local, strict=True):
+        assert (a.start_s, a.end_s) == (b.start_s, b.end_s) and np.array_equal(a.frames, b.frames)
+    missing = f"{served_samples}/no-such.mp4"
+    with pytest.raises(VideoError) as e:
+        probe(missing)
+    assert str(e.value).startswith(missing + ":") and "\n" not in str(e.value)

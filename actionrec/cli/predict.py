@@ -49,7 +49,7 @@ def _shard_option(value: str | None):
         raise typer.BadParameter(str(e)) from None
 
 
-def _list_videos(paths: list[Path] | None, files_from: str | None, shard) -> list:
+def _list_videos(paths: list[str] | None, files_from: str | None, shard) -> list:
     """The run's videos: PATHs and --files-from's list (`io.inputs.list_inputs`), then --shard's part of them; one
     stderr line for what the folder scan left out."""
     from ..io.inputs import list_inputs
@@ -68,13 +68,13 @@ def _list_videos(paths: list[Path] | None, files_from: str | None, shard) -> lis
 def predict(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path] | None,
+        list[str] | None,  # text, not Path: a URL keeps its "//"
         # readable=False: an unreadable file is that file's error (one line, the rest go on), not a usage error
         typer.Argument(
             metavar="PATH",
             readable=False,
             show_default=False,
-            help="Video files or folders (searched recursively) [default: none, the videos --files-from lists].",
+            help="Video files, folders (searched recursively) or URLs [default: none, the videos --files-from lists].",
         ),
     ] = None,
     model: ModelOpt = None,
@@ -308,7 +308,7 @@ def _interrupted(e: KeyboardInterrupt, fmt: OutputFormat, output: Path | None, w
 
 def _predict_on_ray(
     ctx: typer.Context,
-    paths: list[Path] | None,
+    paths: list[str] | None,
     files_from: str | None,
     shard,
     *,

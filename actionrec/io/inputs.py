@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ActionrecError
-from .video import VideoScan, scan_videos
+from .video import VideoScan, is_url, scan_videos
 
 STDIN = "-"  # the manifest name that reads standard input
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # scheme://...: kept as written, never turned into a path
 _SHARD = re.compile(r"(\d+)/(\d+)")
 
 Input = Path | str  # a local path, or a URL kept as its text (a Path would fold its "//")
-
-
-def is_url(text: str) -> bool:
-    return _URL.match(text) is not None
 
 
 def video_key(video: str | os.PathLike[str]) -> str:

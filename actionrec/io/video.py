@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -66,8 +67,23 @@ class Window:
     video_frames: int = 0  # frames decoded in the whole video; set on the last window only
 
 
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """A stream or remote file FFmpeg opens itself (http://, https://, rtsp://, ...), not a path on this machine."""
+    return isinstance(path, str) and _URL.match(path) is not None
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _open(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCapture:
-    """Open a video with FFmpeg, checking the file first; threads: decoder threads (0: FFmpeg's choice)."""
+    """Open a video with FFmpeg, checking the file first (a URL: FFmpeg alone); threads: decoder threads (0:
+    FFmpeg's choice)."""
+    params = [cv2.CAP_PROP_N_THREADS, threads] if threads else []
+    if is_url(path):
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, params)
+        if not cap.isOpened():
+            raise VideoError(f"{path}: cannot open: unreachable, or not a video")
+        return cap
     p = Path(path)
     if not p.exists():
         raise VideoError(f"{p}: no such file")
@@ -77,7 +93,6 @@ def _open(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCapture:
         raise VideoError(f"{p}: permission denied")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
-    params = [cv2.CAP_PROP_N_THREADS, threads] if threads else []
     cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, params)  # FFmpeg alone: the fallback parsers print to stderr
     if not cap.isOpened():
         raise VideoError(f"{p}: cannot open: not a video, or corrupt/truncated container")
@@ -139,7 +154,7 @@ class _Frames:
     """
 
     def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None):
-        self.path = Path(path)
+        self.path = path
         self.cap = _open(path, threads=1)
         pixels = self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
         if pixels > SINGLE_THREAD_DECODE_MAX_PIXELS:
@@ -233,14 +248,14 @@ def iter_windows(
     end_s = last_ts + frame_dur
     n = len(ring) and ring[-1][0] + 1
     if n == 0:
-        raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+        raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
     truncated = n_hint > 0 and n < n_hint - 1 - n_hint // 50  # a container's count may be off by a frame or two
     if truncated:
-        log.warning("warning: %s: truncated: %d of the %d frames its container lists decode", Path(path), n, n_hint)
+        log.warning("warning: %s: truncated: %d of the %d frames its container lists decode", path, n, n_hint)
     if n < span:  # shorter than one window: loop its frames so that it still gets a label
         frames = [f for (_, _, f) in ring if f is not None] if truncated else list(_take(ring, 0, 1, path))
         if not frames:
-            raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+            raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
         step = frame_step if not truncated else 1  # a cut video: only the frames that were converted
         waiting.append((0, ring[0][1], np.stack([frames[(k * step) % len(frames)] for k in range(clip_len)])))
     elif last_start < 0 or (last_start + span < n and (num_windows is None or pending)):
@@ -254,7 +269,7 @@ def iter_windows(
             pick = np.linspace(0, len(available) - 1, clip_len).round().astype(int)
             waiting.append((n - span, ring[0][1], np.stack([available[k] for k in pick])))
         else:
-            raise VideoError(f"{Path(path)}: frames could not be decoded (corrupt stream)")
+            raise VideoError(f"{path}: frames could not be decoded (corrupt stream)")
     for k, (start, start_s, frames) in enumerate(waiting):
         yield Window(count + k, start, frames, start_s, end_s, video_frames=n if k == len(waiting) - 1 else 0)
 
@@ -263,7 +278,7 @@ def _take(ring, start: int, frame_step: int, path) -> np.ndarray:
     """Stack the ring's frames from `start` on, every `frame_step`-th."""
     picked = [f for (i, _, f) in ring if i >= start and (i - start) % frame_step == 0]
     if any(f is None for f in picked):
-        raise VideoError(f"{Path(path)}: frames could not be decoded (corrupt stream)")
+        raise VideoError(f"{path}: frames could not be decoded (corrupt stream)")
     return np.stack(picked)
 
 
@@ -284,7 +299,7 @@ def read_frames(
         if i >= last:
             break
     if tail is None:
-        raise VideoError(f"{Path(path)}: no frames could be decoded (empty or corrupt stream)")
+        raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
     return np.stack([got.get(i, tail) for i in indices])
 
 
