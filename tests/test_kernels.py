@@ -352,3 +352,28 @@ def test_default_predict_path_runs_the_fused_kernels(monkeypatch):
     backend = TorchBackend(model, meta, precision=Precision.fp32)
     logits = backend(np.zeros((2, 3, 4, 32, 32), np.float32))
     assert logits.shape == (2, 3) and len(calls) == 4  # r3d10: one block per stage
+
+
+@needs_compiler
+def test_kernels_refuse_what_they_would_read_out_of_bounds():
+    """Each kernel checks what it reads by pointer: a strided or wrongly shaped tensor, another dtype or a gate of
+    the wrong size is a ValueError naming the kernel, before any C code runs."""
+    x = torch.randn(2, 8, 2, 6, 6)
+    w1, w2 = torch.randn(2, 8, 1, 1, 1), torch.randn(8, 2, 1, 1, 1)
+    gate, smap = torch.rand(2, 8, 1, 1, 1), torch.rand(2, 1, 2, 6, 6)
+    bad = [
+        (lambda: kernels.channel_gate(x[..., ::2], w1, w2), "channel_gate: x"),
+        (lambda: kernels.channel_gate(x.double(), w1, w2), "channel_gate: x"),
+        (lambda: kernels.channel_gate(x, w1[:, :7], w2), "channel_gate: w1"),
+        (lambda: kernels.spatial_pool(x, gate[:1]), "spatial_pool: gate"),
+        (lambda: kernels.gate_add_relu(x, gate, smap[..., :3], x), "gate_add_relu: smap"),
+        (lambda: kernels.gate_add_relu(x, gate, smap, x[:1]), "gate_add_relu: identity"),
+        (
+            lambda: kernels.gate_add_relu(x, gate, smap, x.contiguous(memory_format=torch.channels_last_3d)),
+            "gate_add_relu: identity",
+        ),
+        (lambda: kernels.spatial_conv(torch.rand(1, 2, 2, 6, 6), torch.rand(1, 2, 1, 4, 4)), "spatial_conv"),
+    ]
+    for call, message in bad:
+        with pytest.raises(ValueError, match=message):
+            call()

@@ -208,12 +208,27 @@ def _kernel(name: str, x: torch.Tensor | None = None):
     return getattr(lib, name + "_cl" if x is not None and _channels_last(x) else name)
 
 
+def _check(kernel: str, x: torch.Tensor, **shapes: tuple[torch.Tensor, tuple[int, ...]]) -> None:
+    """What the C code reads by raw pointer, checked before it runs: x a 5-D fp32 CPU tensor stored densely
+    (contiguous or channels_last_3d), each other tensor fp32 on the CPU with the shape given (`name=(tensor,
+    shape)`). A ValueError names the kernel and the tensor; nothing is read out of bounds."""
+    if not (x.dim() == 5 and x.dtype == torch.float32 and x.device.type == "cpu" and _dense(x)):
+        raise ValueError(
+            f"{kernel}: x must be a dense (contiguous or channels_last_3d) 5-D float32 CPU tensor, got "
+            f"{x.dtype} {tuple(x.shape)} on {x.device} with strides {x.stride()}"
+        )
+    for name, (t, shape) in shapes.items():
+        if tuple(t.shape) != shape or t.dtype != torch.float32 or t.device.type != "cpu":
+            raise ValueError(f"{kernel}: {name} must be float32 {shape} on the CPU, got {t.dtype} {tuple(t.shape)}")
+
+
 def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
     """Mc (N, C, 1, 1, 1) = sigmoid(MLP(mean) + MLP(max)) over T, H, W, for the MLP's 1x1x1 weights w1 (hidden, C,
     1, 1, 1) and w2 (C, hidden, 1, 1, 1); the pools read x once, the MLP runs on the pooled values alone."""
     n, c, *thw = x.shape
     positions, hidden = math.prod(thw), w1.shape[0]
-    w1, w2 = w1.detach().float().contiguous(), w2.detach().float().contiguous()
+    _check("channel_gate", x, w1=(w1, (hidden, c, 1, 1, 1)), w2=(w2, (c, hidden, 1, 1, 1)))
+    w1, w2 = w1.detach().contiguous(), w2.detach().contiguous()
     gate = torch.empty(n, c, 1, 1, 1)
     spans = -(-positions // SPAN) if _channels_last(x) else 0  # the channels-last kernel's partial pools
     work = torch.empty(2 * n * c * (spans + 1) + 2 * hidden)
@@ -227,6 +242,7 @@ def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.T
 def spatial_pool(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """(N, 2, T, H, W), contiguous: mean and max over channels of gate * x, for gate (N, C, 1, 1, 1)."""
     n, c, *thw = x.shape
+    _check("spatial_pool", x, gate=(gate, (n, c, 1, 1, 1)))
     gate = gate.contiguous()
     out = torch.empty(n, 2, *thw, dtype=x.dtype)
     _kernel("spatial_pool", x)(
@@ -241,6 +257,13 @@ def gate_add_relu(
     """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W), in one pass, in x's
     layout; with `inplace`, written over x."""
     n, c, *thw = x.shape
+    _check(
+        "gate_add_relu", x, gate=(gate, (n, c, 1, 1, 1)), smap=(smap, (n, 1, *thw)), identity=(identity, (n, c, *thw))
+    )
+    if _channels_last(identity) != _channels_last(x) or not _dense(identity):
+        raise ValueError(
+            "gate_add_relu: identity must be stored in x's layout (both contiguous or both channels_last_3d)"
+        )
     gate, smap = gate.contiguous(), smap.contiguous()
     out = x if inplace else torch.empty_like(x)  # empty_like keeps x's layout
     _kernel("gate_add_relu", x)(
@@ -253,6 +276,10 @@ def gate_add_relu(
 def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """The spatial gate's convolution before its sigmoid: pooled (N, CI, T, H, W), weight (1, CI, kt, kh, kw) with
     odd sides, zero padding of half the kernel (as SpatialGate's conv) -> (N, 1, T, H, W)."""
+    if pooled.dim() != 5 or pooled.dtype != torch.float32 or pooled.device.type != "cpu":
+        raise ValueError(
+            f"spatial_conv: pooled must be a 5-D float32 CPU tensor, got {pooled.dtype} {tuple(pooled.shape)}"
+        )
     n, ci, t, h, w = pooled.shape
     kt, kh, kw = weight.shape[2:]
     if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
@@ -352,4 +379,14 @@ def attention_residual(
     x: torch.Tensor, identity: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, wconv: torch.Tensor
 ) -> torch.Tensor:
     """relu(identity + Ms * (Mc * x)) with gradients to x, identity and the three weights (see `trainable`)."""
+    c, hidden = x.shape[1], w1.shape[0]
+    _check(
+        "attention_residual",
+        x,
+        identity=(identity, tuple(x.shape)),
+        w1=(w1, (hidden, c, 1, 1, 1)),
+        w2=(w2, (c, hidden, 1, 1, 1)),
+    )
+    if not (_channels_last(x) and _channels_last(identity)):
+        raise ValueError("attention_residual: x and identity must both be channels_last_3d")
     return _AttentionResidual.apply(x, identity, w1, w2, wconv)
