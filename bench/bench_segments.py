@@ -38,7 +38,7 @@ from _timing import header, set_threads
 from actionrec.runtime.pipeline import load
 from actionrec.runtime.segment_metrics import OVERLAPS, frame_labels, score_videos
 from actionrec.runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
-from actionrec.synth.sequences import SequenceTruth, read_truth, write_sequences
+from actionrec.synth import SEQUENCES_VERSION, SequenceTruth, read_truth, write_sequences
 
 RAW = SegmentConfig(switch_penalty=0.0, min_duration_s=0.0)  # every window's own top label
 TUNE_PENALTIES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
@@ -77,7 +77,7 @@ def sequences(data: Path | None, count: int, seed: int, size: tuple[int, int]) -
         if not videos:
             raise SystemExit(f"{data}: no seqNN.avi files (write them with `actionrec synth --sequences N -o DIR`)")
         return videos
-    folder = CACHE / f"sequences-seed{seed}-{size[0]}x{size[1]}"
+    folder = CACHE / f"sequences-v{SEQUENCES_VERSION}-seed{seed}-{size[0]}x{size[1]}"
     videos = [folder / f"seq{i + 1:02d}.avi" for i in range(count)]
     if not all(v.exists() and v.with_suffix(".json").exists() for v in videos):
         print(f"rendering {count} sequences into {folder} ...", flush=True)

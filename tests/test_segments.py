@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import inspect
 import io
 import itertools
 import json
@@ -31,12 +32,23 @@ from actionrec.runtime.segment_metrics import (
     score_videos,
 )
 from actionrec.runtime.segments import OnlineSegmenter, Segment, SegmentConfig, segment
-from actionrec.synth import CLASSES, SAMPLE_CLIPS, SAMPLE_SEQUENCE
-from actionrec.synth.sequences import (
+from actionrec.synth import (
     ACTIONS_PER_SEQUENCE,
+    CLASSES,
+    SAMPLE_CLIPS,
+    SAMPLE_SEQUENCE,
     plan_sequence,
     read_truth,
+    write_benchmark,
     write_sequences,
+)
+from actionrec.synth.sequences import (
+    ONE_SHOT_FRAMES,
+    PAIRS,
+    REPEATED_FRAMES,
+    WALK_DIRECTION,
+    WALK_FRAMES,
+    WALK_SPAN_FRAMES,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,22 +309,52 @@ def test_sequence_plans_vary_and_use_held_out_actors():
     lo, hi = ACTIONS_PER_SEQUENCE
     assert all(lo <= len(p.actions) <= hi and set(p.actions) <= set(CLASSES) for p in plans)
     assert all(a != b for p in plans for a, b in zip(p.actions, p.actions[1:], strict=False))
-    assert len({len(p.actions) for p in plans}) >= 3 and len({p.frames_per_action for p in plans}) >= 12
+    assert len({len(p.actions) for p in plans}) >= 3 and len({p.frames for p in plans}) >= 12
     assert sorted(p.actor_group for p in plans) == list(range(1, 25))
     assert plans == [plan_sequence(i, seed=0) for i in range(24)]
     assert plans != [plan_sequence(i, seed=1) for i in range(24)]
 
 
+def test_sequence_actions_last_as_long_as_in_the_benchmark_clips():
+    """Over 72 planned sequences: a one-shot action (sit down, stand up, raise or lower arms) lasts a benchmark
+    clip (write_benchmark's frames), so it moves at the clips' speed; the other actions but walks run 64-128 frames;
+    walks last at most a clip and all of a sequence's walks together span at most one clip's walk, so the camera
+    never has to follow; stand up comes only right after sit down, lower arms right after raise arms; every class
+    appears."""
+    plans = [plan_sequence(i, seed=seed) for seed in range(3) for i in range(24)]
+    assert (inspect.signature(write_benchmark).parameters["frames"].default,) * 2 == ONE_SHOT_FRAMES
+    one_shot = {"sit_down", "stand_up", "raise_arms", "lower_arms"}
+    for plan in plans:
+        assert len(plan.action_frames) == len(plan.actions) and plan.frames == sum(plan.action_frames)
+        at = lo = hi = 0
+        for k, (action, n) in enumerate(zip(plan.actions, plan.action_frames, strict=True)):
+            if action in one_shot:
+                assert ONE_SHOT_FRAMES[0] <= n <= ONE_SHOT_FRAMES[1]
+            elif action in WALK_DIRECTION:
+                assert WALK_FRAMES[0] <= n <= WALK_FRAMES[1]
+                at += WALK_DIRECTION[action] * n
+                lo, hi = min(lo, at), max(hi, at)
+            else:
+                assert REPEATED_FRAMES[0] <= n <= REPEATED_FRAMES[1]
+            for first, second in PAIRS.items():
+                if action == first:
+                    assert plan.actions[k + 1] == second
+                if action == second:
+                    assert k > 0 and plan.actions[k - 1] == first
+        assert hi - lo <= WALK_SPAN_FRAMES
+    assert {a for p in plans for a in p.actions} == set(CLASSES)
+
+
 def test_written_sequences_have_per_frame_truth(tmp_path):
     """write_sequences writes seqNN.avi and its truth: segments back to back from frame 0 in the planned order,
-    ending at the video's last frame."""
+    each as long as planned, ending at the video's last frame."""
     videos = write_sequences(tmp_path, 2, seed=5, size=(64, 64))
     assert [v.name for v in videos] == ["seq01.avi", "seq02.avi"]
     for i, video in enumerate(videos):
         truth = read_truth(video.with_suffix(".json"))
         plan = plan_sequence(i, seed=5)
         assert tuple(t[0] for t in truth.segments) == plan.actions
-        assert all(e - s == plan.frames_per_action for _, s, e in truth.segments)
+        assert tuple(e - s for _, s, e in truth.segments) == plan.action_frames
         cap = cv2.VideoCapture(str(video))
         assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == truth.frames == len(truth.frame_labels())
         cap.release()

@@ -217,6 +217,22 @@ def test_render_sequence_labels_every_frame_in_order() -> None:
         synth.render_sequence(["moonwalk"], seed=1)
 
 
+def test_render_sequence_gives_each_action_its_own_length() -> None:
+    """With a length per action, each segment is as long as asked, back to back; the lengths must match the
+    actions, and the default (frames_per_action for every action) is unchanged by the new argument."""
+    actions = ["raise_arms", "lower_arms", "clap"]
+    frames, boxes, segments = synth.render_sequence(actions, seed=3, size=SIZE, frames=(12, 20, 9))
+    assert frames.shape[0] == boxes.shape[0] == 41
+    assert segments == [("raise_arms", 0, 12), ("lower_arms", 12, 32), ("clap", 32, 41)]
+    same, _, _ = synth.render_sequence(actions, seed=3, size=SIZE, frames_per_action=12)
+    again, _, _ = synth.render_sequence(actions, seed=3, size=SIZE, frames=(12, 12, 12))
+    assert np.array_equal(same, again)
+    with pytest.raises(ValueError, match="frame counts"):
+        synth.render_sequence(actions, seed=3, size=SIZE, frames=(12, 20))
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        synth.render_sequence(actions, seed=3, size=SIZE, frames=(12, 1, 9))
+
+
 def test_write_video_roundtrip_and_rejects_bad_frames(tmp_path: Path) -> None:
     """write_video writes a clip that reopens with its frame count and size, and refuses non-uint8 frames
     without leaving a file behind."""

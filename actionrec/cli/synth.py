@@ -50,14 +50,14 @@ def synth(
             min=1,
             metavar="N",
             help="Write N multi-action sequences with per-frame ground truth instead (seqNN.avi + seqNN.json: 3-6 "
-            "actions each, 2.6-5.1 s per action), played by the held-out actors of the benchmark of this --seed "
+            "actions each, at their natural length: 1.9 s for one-shot actions, 2.6-5.1 s for repeated ones, "
+            "walks that stay in view), played by the held-out actors of the benchmark of this --seed "
             "and --clips-per-class [default: off].",
         ),
     ] = None,
 ) -> None:
     """Render the synthetic action benchmark: articulated actors doing 16 actions, split by actor."""
-    from ..synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples
-    from ..synth.sequences import write_sequences
+    from ..synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples, write_sequences
 
     out = output_path(output, out_alias)
     if out is None:

@@ -106,32 +106,38 @@ def render_sequence(
     rng: np.random.Generator | None = None,
     size: tuple[int, int] = (128, 128),
     frames_per_action: int = 48,
+    frames: Sequence[int] | None = None,
     fps: float = 25.0,
     actor: Actor | None = None,
     config: SynthConfig = DEFAULT_CONFIG,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
     """One actor doing `actions` one after another in one scene, blending each into the next.
 
-    Returns (frames, boxes, segments) with segments = [(action, start_frame, end_frame)], end exclusive. A
-    segment's label covers its blend-in frames too: the transition is where the new action starts.
+    Each action lasts `frames_per_action` frames, or `frames[k]` for action k when given, and is timed as
+    `render_clip` times a clip of that many frames: a cyclic action at its own speed, a one-shot one (sit down,
+    raise arms...) moving over its frames between two holds. Returns (frames, boxes, segments) with segments =
+    [(action, start_frame, end_frame)], end exclusive. A segment's label covers its blend-in frames too: the
+    transition is where the new action starts.
     """
     if not actions:
         raise ValueError("no actions to render")
     for a in actions:
         action_spec(a)
-    if frames_per_action < 2:
-        raise ValueError("frames_per_action must be at least 2")
+    lengths = [frames_per_action] * len(actions) if frames is None else [int(n) for n in frames]
+    if len(lengths) != len(actions):
+        raise ValueError(f"{len(actions)} actions but {len(lengths)} frame counts")
+    if min(lengths) < 2:
+        raise ValueError("every action needs at least 2 frames")
     w, h = size
-    n = frames_per_action
     rng = _rng(seed, rng)
     actor = actor if actor is not None else random_actor(rng)
     scene = random_scene(rng, w, h, actor, config)
-    blend = max(1, min(10, n // 3))
     tracks: list[np.ndarray] = []
-    for action in actions:
+    for action, n in zip(actions, lengths, strict=True):
         track = action_track(action, n, fps, rng, x_range=0.0, yaw_max=config.yaw_max)
         if tracks:
             prev = tracks[-1][-1]
+            blend = max(1, min(10, n // 3))
             track[:, DX] += prev[DX] - track[0, DX]  # walking continues from where the last action ended
             weight = ease(np.arange(1, blend + 1) / (blend + 1))[:, None]
             track[:blend] = (1.0 - weight) * prev[None, :] + weight * track[:blend]
@@ -139,7 +145,8 @@ def render_sequence(
     track = np.concatenate(tracks)
     x_range = config.x_range * w / scene.figure_px
     place_track(track, rng.uniform(-1.0, 1.0), x_range)
-    segments = [(a, k * n, (k + 1) * n) for k, a in enumerate(actions)]
+    ends = np.cumsum(lengths).tolist()
+    segments = [(a, e - n, e) for a, n, e in zip(actions, lengths, ends, strict=True)]
     stools = [(s, e) for a, s, e in segments if ACTIONS[a].stool]
-    frames, boxes = _render(track, actor, scene, stools, size, fps, rng)
-    return frames, boxes, segments
+    frames_out, boxes = _render(track, actor, scene, stools, size, fps, rng)
+    return frames_out, boxes, segments

@@ -1,5 +1,6 @@
 """Multi-action sequences with their ground truth, to measure segmentation: held-out actors of the benchmark doing
-3-6 actions in a row, each video's per-frame truth in a JSON beside it (the format of samples/sequence.json)."""
+3-6 actions in a row, each at its natural length as the benchmark's clips show it, each video's per-frame truth in
+a JSON beside it (the format of samples/sequence.json)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.files import write_text_atomic
-from .actions import CLASSES
+from .actions import ACTIONS, CLASSES
 from .actors import make_actor
 from .benchmark import benchmark_groups
 from .config import DEFAULT_CONFIG, SynthConfig
@@ -20,7 +21,22 @@ from .render import render_sequence
 from .writers import write_video
 
 ACTIONS_PER_SEQUENCE = (3, 6)  # inclusive
-FRAMES_PER_ACTION = (64, 128)  # inclusive, drawn per sequence: 2.6-5.1 s at 25 fps
+# How long each action lasts, in frames (at 25 fps), inclusive ranges. A one-shot action (sit down, stand up, raise
+# or lower arms) lasts a benchmark clip (write_benchmark's 48 frames), so it moves at the speed the clips show;
+# repeated actions run at their own rate for several cycles; a walk lasts at most a clip, because a longer one
+# would leave the frame or make the camera follow, which no clip shows.
+ONE_SHOT_FRAMES = (48, 48)
+REPEATED_FRAMES = (64, 128)  # 2.6-5.1 s
+WALK_FRAMES = (32, 48)  # 1.3-1.9 s
+# All walks of a sequence together stay within one clip's walk: the actor's travel, counted in frames of walking
+# at the fastest walking speed, never spans more than this, so the actor stays where a clip's walk keeps it.
+WALK_SPAN_FRAMES = 48
+WALK_DIRECTION = {"walk_left": -1, "walk_right": 1}
+# A one-shot action that leaves the actor seated or with raised arms is followed by the one that undoes it, and
+# that one comes only after it, as the clips show them: a stand-up clip starts seated, a lower-arms clip with the
+# arms up. The pair is drawn as one unit, as likely as any other action, so every class is as frequent.
+PAIRS = {"sit_down": "stand_up", "raise_arms": "lower_arms"}
+SEQUENCES_VERSION = 2  # bumped when the same plan renders differently (1: every action 64-128 frames)
 _SEQUENCE_STREAM = 0x5E9  # keeps a sequence's draws apart from the benchmark clips' of the same seed
 
 
@@ -30,13 +46,18 @@ class SequencePlan:
 
     index: int  # 0-based
     actions: tuple[str, ...]  # in order, no action twice in a row
-    frames_per_action: int
+    action_frames: tuple[int, ...]  # frames of each action, in order
     actor_group: int  # a held-out (test) actor group of the benchmark of the same seed
 
     @property
     def name(self) -> str:
         """The file stem: seq01, seq02, ..."""
         return f"seq{self.index + 1:02d}"
+
+    @property
+    def frames(self) -> int:
+        """The sequence's length in frames."""
+        return sum(self.action_frames)
 
 
 @dataclass(frozen=True)
@@ -60,20 +81,46 @@ def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, _SEQUENCE_STREAM, index, stream])
 
 
+def frames_range(action: str) -> tuple[int, int]:
+    """How many frames `action` may last in a sequence (inclusive): a clip's for one-shot actions, a clip's at
+    most for walks, several cycles for the other repeated actions."""
+    if action in WALK_DIRECTION:
+        return WALK_FRAMES
+    spec = ACTIONS[action]
+    base = ACTIONS[spec.base] if spec.base else spec
+    return ONE_SHOT_FRAMES if base.cycles_hz is None else REPEATED_FRAMES
+
+
 def plan_sequence(index: int, *, seed: int = 0, clips_per_class: int = 240) -> SequencePlan:
     """Sequence `index` (0-based) of seed `seed`: a function of (seed, index) only. Its actor is one of the test
     actors of `actionrec synth --seed SEED --clips-per-class N` (by default the shipped model's benchmark), taken in
-    turn; its actions are drawn uniformly from the 16 classes, never the same twice in a row."""
+    turn; its actions are drawn uniformly from the 16 classes, never the same twice in a row, each lasting a length
+    drawn from `frames_range`. The first action of a `PAIRS` pair comes with its second (drawn again when only one
+    place is left), which is never drawn alone. A walk is cut short to keep all walks within `WALK_SPAN_FRAMES`, or
+    drawn again when less than `WALK_FRAMES[0]` is left in its direction."""
     _, n_test_groups = benchmark_groups(clips_per_class)
     rng = _rng(seed, index, 0)
     count = int(rng.integers(ACTIONS_PER_SEQUENCE[0], ACTIONS_PER_SEQUENCE[1] + 1))
     actions: list[str] = []
+    lengths: list[int] = []
+    at = lo = hi = 0  # where the walks have taken the actor, in frames of walking: now, leftmost, rightmost
     while len(actions) < count:
-        action = CLASSES[int(rng.integers(len(CLASSES)))]
-        if not actions or action != actions[-1]:
-            actions.append(action)
-    frames = int(rng.integers(FRAMES_PER_ACTION[0], FRAMES_PER_ACTION[1] + 1))
-    return SequencePlan(index, tuple(actions), frames, index % n_test_groups + 1)
+        drawn = CLASSES[int(rng.integers(len(CLASSES)))]
+        unit = (drawn, PAIRS[drawn]) if drawn in PAIRS else (drawn,)
+        if drawn in PAIRS.values() or (actions and drawn == actions[-1]) or len(actions) + len(unit) > count:
+            continue
+        n = [int(rng.integers(first, last + 1)) for first, last in map(frames_range, unit)]
+        if drawn in WALK_DIRECTION:
+            direction = WALK_DIRECTION[drawn]
+            room = WALK_SPAN_FRAMES - (hi - at if direction < 0 else at - lo)
+            if room < WALK_FRAMES[0]:
+                continue
+            n = [min(n[0], room)]
+            at += direction * n[0]
+            lo, hi = min(lo, at), max(hi, at)
+        actions.extend(unit)
+        lengths.extend(n)
+    return SequencePlan(index, tuple(actions), tuple(lengths), index % n_test_groups + 1)
 
 
 def render_planned(
@@ -90,7 +137,7 @@ def render_planned(
         plan.actions,
         rng=rng,
         size=size,
-        frames_per_action=plan.frames_per_action,
+        frames=plan.action_frames,
         fps=fps,
         actor=make_actor(plan.actor_group, seed),
         config=config,
