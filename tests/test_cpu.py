@@ -109,7 +109,8 @@ def test_bf16_training_is_refused_where_its_gradients_are_wrong(tmp_path):
     """Where this CPU's bf16 gradients are wrong, `--precision bf16` training stops with one line saying why; where
     they are right, the check reports an error of bf16's rounding only."""
     from actionrec.errors import ActionrecError
-    from actionrec.training.train import TrainConfig, _setup
+    from actionrec.training import TrainConfig
+    from actionrec.training.distributed import setup as _setup
 
     verdict = cpu_bf16_verdict()
     if verdict.trainable:

@@ -1,12 +1,14 @@
 """Training: the loss falls on a learnable task, the run folder is complete and self-describing, validation uses
 the prediction pipeline, resume (after a clean stop or SIGKILL) reproduces an uninterrupted run exactly, two
-processes under torchrun, and every user mistake is one line."""
+processes under torchrun, the caller's random generators and threads left as they were, and every user mistake is
+one line."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -218,6 +220,36 @@ def test_torchrun_two_processes(left_right, tmp_path):
         "metrics.jsonl",
         STATE_FILE,
     ]
+
+
+def test_training_leaves_the_callers_process_state(left_right, tmp_path, monkeypatch):
+    """A run seeds the Python, NumPy and torch generators with its own seed and trains on the torch threads it is
+    given; once it returns, the caller's generators and thread count are as they were."""
+    import actionrec.networks as networks
+
+    def seed() -> None:
+        random.seed(123)
+        np.random.seed(123)
+        torch.manual_seed(123)
+
+    def draw() -> tuple[float, float, float]:
+        return random.random(), float(np.random.rand()), torch.rand(1).item()
+
+    seed()
+    expected = draw()
+    during, forward = [], networks.ResNet3d.forward
+
+    def spy(self, x):
+        during.append(torch.get_num_threads())
+        return forward(self, x)
+
+    monkeypatch.setattr(networks.ResNet3d, "forward", spy)
+    threads = torch.get_num_threads()
+    seed()
+    train(tiny(left_right, tmp_path / "run", epochs=1), progress=False, threads=threads + 1)
+    assert during and set(during) == {threads + 1}
+    assert torch.get_num_threads() == threads
+    assert draw() == expected
 
 
 def test_init_loads_pretrained_weights(left_right, tmp_path):

@@ -1,18 +1,12 @@
-"""Training: the configuration and its recipes, the loop (single process or DDP), resume state and the run folder."""
+"""Training: the recipe (config), the loop (loop), its processes under torchrun (distributed), the data loaders,
+validation, the run folder and resume state (run_dir), the random generators (rng) and the curves (plots)."""
 
-from .train import (
-    FINE_TUNE,
-    METRICS_FILE,
-    SCRATCH,
-    STATE_FILE,
-    TrainConfig,
-    arch_args_for,
-    fine_tune_epochs,
-    lr_factor,
-    resume_config,
-    train,
-    training_clips,
-)
+from .config import FINE_TUNE, SCRATCH, TrainConfig, arch_args_for, fine_tune_epochs
+from .distributed import is_main_process
+from .loaders import training_clips
+from .loop import train
+from .optim import lr_factor
+from .run_dir import METRICS_FILE, STATE_FILE, TrainResult, resume_config
 
 __all__ = [
     "FINE_TUNE",
@@ -20,8 +14,10 @@ __all__ = [
     "SCRATCH",
     "STATE_FILE",
     "TrainConfig",
+    "TrainResult",
     "arch_args_for",
     "fine_tune_epochs",
+    "is_main_process",
     "lr_factor",
     "resume_config",
     "train",

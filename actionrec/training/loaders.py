@@ -1,0 +1,101 @@
+"""The run's data: training clips with the recipe's augmentation, the training and validation DataLoaders (each
+process its share), and the videos that did not decode, named once each."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from ..cpu import cache_root
+from ..data import ClipDataset, DataSplit, EpochSampler, FrameCache, VideoItem, skipped_video
+from .config import TrainConfig
+from .distributed import Context, worker_context, worker_init
+
+
+def training_clips(items: Sequence[VideoItem], config: TrainConfig, cache: FrameCache | None) -> ClipDataset:
+    """The training clips of `items` with the recipe's augmentation (random window, crop scales, flips, colour)."""
+    return ClipDataset(
+        items,
+        config.preprocessing,
+        train=True,
+        seed=config.seed,
+        cache=cache,
+        hflip=config.hflip,
+        scales=config.crop_scales,
+        color_jitter=config.color_jitter,
+        channel_shuffle=config.channel_shuffle,
+    )
+
+
+def default_workers(processes: int) -> int:
+    """Decoding workers per training process: the CPUs shared among the processes, at most 8."""
+    return min(8, max((os.cpu_count() or 1) // processes, 1))
+
+
+def default_cache_dir() -> Path:
+    return cache_root() / "frames"
+
+
+@dataclass(frozen=True)
+class Loaders:
+    train_set: ClipDataset
+    sampler: EpochSampler  # the training order; told each epoch
+    train: DataLoader
+    val: DataLoader | None  # None: no validation videos
+
+
+def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context) -> Loaders:
+    """This process's share of the training clips (reshuffled each epoch) and of the validation clips."""
+    workers = config.workers if config.workers is not None else default_workers(ctx.world)
+    cache = FrameCache(config.cache_dir or default_cache_dir()) if config.cache else None
+    train_set = training_clips(split.train, config, cache)
+    sampler = EpochSampler(  # the epoch travels with each index: persistent workers' datasets never see set_epoch
+        DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
+    )
+    loader_args = {
+        "num_workers": workers,
+        "pin_memory": ctx.device.type == "cuda",
+        "worker_init_fn": functools.partial(worker_init, os.getpid()),
+        "prefetch_factor": 4 if workers else None,
+        "persistent_workers": workers > 0,  # started once per run, not once per epoch (about 2 s each time)
+        "multiprocessing_context": worker_context() if workers else None,
+    }
+    batch = config.batch_size // ctx.world
+    train = DataLoader(train_set, batch_size=batch, sampler=sampler, **loader_args)
+    val = None
+    if split.val:
+        val_set = ClipDataset(
+            split.val, config.preprocessing, train=False, clips_per_video=config.val_clips, cache=cache, with_index=True
+        )
+        mine = list(range(ctx.rank, len(val_set), ctx.world))  # every process a share, no padding
+        val = DataLoader(val_set, batch_size=batch, sampler=mine, **loader_args)
+    return Loaders(train_set, sampler, train, val)
+
+
+def _silent(*_args: Any, **_kwargs: Any) -> None:
+    pass
+
+
+@dataclass
+class SkipReport:
+    """Videos that did not decode (their clips come with negative labels): each named once per run through `say`
+    (the main process's console; silent elsewhere)."""
+
+    say: Callable[..., Any] = _silent
+    named: set[Path] = field(default_factory=set)
+
+    def decoded(self, dataset: ClipDataset, labels: torch.Tensor) -> torch.Tensor:
+        """The mask of the clips that decoded; names the videos behind the others not named before."""
+        for label in labels[labels < 0].tolist():
+            path = dataset.items[skipped_video(int(label))].path
+            if path not in self.named:
+                self.named.add(path)
+                self.say(f"[yellow]skipped:[/] {path}: cannot decode the video; the run goes on without it")
+        return labels >= 0

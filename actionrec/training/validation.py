@@ -1,0 +1,82 @@
+"""Scoring on the validation videos after each epoch: each clip's probabilities, then clip and video accuracy
+(a video's score: the mean of its clips' probabilities) over all processes, and whether an epoch is the best yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..data import ClipDataset
+from .distributed import Context, gather
+from .loaders import SkipReport
+
+
+@torch.no_grad()
+def clip_probabilities(
+    model: nn.Module, loader: DataLoader, ctx: Context | None = None, skips: SkipReport | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities of each clip a loader of `ClipDataset(with_index=True)` yields: (indices, probs).
+    Clips of videos that did not decode are left out (and named once through `skips`)."""
+    ctx = ctx or Context(device=next(model.parameters()).device, bf16=False)
+    skips = skips or SkipReport()
+    model.eval()
+    indices, probs = [], []
+    for x, y, index in loader:
+        if (y < 0).any():
+            keep = skips.decoded(loader.dataset, y)
+            x, index = x[keep], index[keep]
+            if len(index) == 0:
+                continue
+        x = x.to(ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
+        x = x.contiguous(memory_format=torch.channels_last_3d)  # the layout training keeps the model in
+        with ctx.autocast():
+            logits = model(x)  # (B, num_classes)
+        probs.append(torch.softmax(logits.float(), 1).cpu().numpy())
+        indices.append(index.numpy())
+    if not probs:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    return np.concatenate(indices), np.concatenate(probs)
+
+
+def validate(
+    model: nn.Module, loader: DataLoader, clips_per_video: int, ctx: Context, skips: SkipReport | None = None
+) -> dict[str, float | None]:
+    """Clip accuracy, video accuracy (mean of a video's clip probabilities) and clip loss, over all processes and
+    over the videos that decoded."""
+    indices, probs = clip_probabilities(model, loader, ctx, skips)
+    if ctx.world > 1:
+        parts = gather((indices, probs), ctx)
+        indices = np.concatenate([p[0] for p in parts])
+        probs = np.concatenate([p[1] for p in parts if len(p[1])]) if any(len(p[1]) for p in parts) else probs
+    dataset: ClipDataset = loader.dataset
+    labels = np.array([it.label for it in dataset.items])
+    scored = np.zeros(len(labels) * clips_per_video, bool)
+    scored[indices] = True
+    whole = scored.reshape(len(labels), clips_per_video).all(1)  # videos with every clip scored
+    if not whole.any():
+        return {"val_loss": None, "val_clip_acc": None, "val_video_acc": None}
+    table = np.zeros((len(scored), probs.shape[1]), np.float32)
+    table[indices] = probs
+    probs = table.reshape(len(labels), clips_per_video, -1)[whole]  # (videos, clips, C)
+    labels = labels[whole]
+    clip_probs, clip_labels = probs.reshape(-1, probs.shape[-1]), np.repeat(labels, clips_per_video)
+    picked = clip_probs[np.arange(len(clip_probs)), clip_labels]
+    return {
+        "val_loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()),
+        "val_clip_acc": float((clip_probs.argmax(1) == clip_labels).mean()),
+        "val_video_acc": float((probs.mean(1).argmax(1) == labels).mean()),
+    }
+
+
+def improved(record: dict[str, Any], best: dict[str, Any]) -> bool:
+    """Whether the epoch `record` beats `best`: video accuracy first, clip accuracy on a tie."""
+    if record["val_video_acc"] is None:
+        return True  # no validation data: the latest is the best we know
+    if best["val_video_acc"] is None:
+        return True
+    now = (record["val_video_acc"], record["val_clip_acc"])
+    return now > (best["val_video_acc"], best["val_clip_acc"])
