@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -303,13 +302,9 @@ def train(
         kernel = ints(spatial_kernel, "--spatial-kernel")
         if kernel is not None and (len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel)):
             raise typer.BadParameter(f"{spatial_kernel}: want three odd sizes T,H,W", param_hint="--spatial-kernel")
-        import torch
-
-        from ..training import TrainConfig, arch_args_for, resume_config
+        from ..training import TrainConfig, arch_args_for, is_main_process, resume_config
         from ..training import train as run_training
 
-        if threads:
-            torch.set_num_threads(threads)
         if resume is not None:
             config = resume_config(resume, epochs=epochs, workers=workers)
             if device is not None:
@@ -368,8 +363,8 @@ def train(
             if arch is None:  # the architecture came from --init's model (or the default): check the options on it
                 arch_args_for(config.arch, **given)
             _describe_start(config)
-        result = run_training(config, progress=True, console=err)
-    if int(os.environ.get("RANK", "0")) == 0:
+        result = run_training(config, progress=True, console=err, threads=threads)
+    if is_main_process():
         summary = {
             "run": str(result.run_dir),
             "best": str(result.best),
