@@ -1,7 +1,7 @@
 """The one exception type users see: every expected failure (bad video, bad model file, bad data, a missing
 optional package: `require_extra`) raises it.
 
-`cli.py` is the only place that turns it into a one-line message and an exit code.
+`cli` is the only place that turns it into a one-line message and an exit code.
 """
 
 from __future__ import annotations
