@@ -143,3 +143,22 @@ def test_frame_major_conv2d_is_the_same_convolution():
         expected = conv_bench.Conv3dRelu(conv)(x)  # (N, C, T, H, W)
         got = conv_bench.FrameConv2dRelu(conv)(x.permute(0, 2, 1, 3, 4).contiguous())  # (N, T, C, H, W)
     torch.testing.assert_close(got.permute(0, 2, 1, 3, 4), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_scale_bench_quick_run_compares_ray_with_predict(tmp_path):
+    """bench_scale.py --quick labels its generated videos with plain predict and with Ray Data (1 and 2 actors) and
+    finds Ray's records equal to predict's, video for video; skipped without the ray extra."""
+    import subprocess
+
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    res = subprocess.run(
+        [sys.executable, str(BENCH / "bench_scale.py"), "--quick", "--cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| ") and "vs predict" not in line]
+    assert len(rows) == 3, res.stdout  # predict, Ray 1 actor, Ray 2 actors
+    assert "video for video: all equal" in res.stdout, res.stdout
