@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from . import evaluate, explain, export, hub, info, predict, synth, train
+from . import evaluate, explain, export, hub, info, predict, synth, train, watch
 from .common import DataLayout, TrainArch, err
 from .predict import SYNTHETIC_NOTE
 
@@ -32,6 +32,7 @@ app = typer.Typer(
 # One module per command, each with its own Typer; added without a name, their commands sit at the top level, listed
 # by `actionrec --help` in this order.
 app.add_typer(predict.app)
+app.add_typer(watch.app)
 app.add_typer(info.app)
 app.add_typer(train.app)
 app.add_typer(evaluate.app)
