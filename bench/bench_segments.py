@@ -15,12 +15,21 @@ Frame accuracy pools all frames; edit is the mean over sequences; F1@k pools the
 boundary from action A to action B is "found" when the segments change from A to B within half a window span of it;
 the boundary error is the mean distance of the found ones. "windows inside" is the share of windows lying wholly
 inside one true action whose top label is that action: the model's own accuracy on these sequences, which no
-smoothing can raise much.
+smoothing can raise much; "windows centred" counts every window by the action at its centre, so windows straddling
+a boundary count too.
+
+Rows: raw windows; the segmenter with the previous defaults (switch penalty 3, min 1 s, floor 0.05, boundaries
+midway); today's defaults without the boundary refinement, without the boundary floor, and whole; and, as the bound
+that the windows' spacing sets, every window given the true action at its centre with boundaries midway. Then the
+diagnosis: windows right by action (inside one action, and centred in it), and the default segments' wrong frames
+by their distance to the nearest true boundary, with the confusions of those far from any.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import dataclasses
 import itertools
 import json
 import sys
@@ -41,9 +50,13 @@ from actionrec.runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, se
 from actionrec.synth import SEQUENCES_VERSION, SequenceTruth, read_truth, write_sequences
 
 RAW = SegmentConfig(switch_penalty=0.0, min_duration_s=0.0)  # every window's own top label
-TUNE_PENALTIES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
-TUNE_MIN_DURATIONS = (0.0, 1.0, 1.5, 2.0, 2.5)
+PREVIOUS = SegmentConfig(switch_penalty=3.0, min_duration_s=1.0, floor=0.05, boundary_floor=0.0, refine=False)
+TUNE_PENALTIES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+TUNE_MIN_DURATIONS = (0.0, 0.5, 1.0, 1.5, 2.0)
 TUNE_FLOORS = (1e-3, 1e-2, 5e-2)
+TUNE_BOUNDARY_FLOORS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
+TUNE_REFINE = (False, True)
+NEAR_S = 0.25  # wrong frames this close to a true boundary are boundary jitter
 
 
 @dataclass
@@ -139,9 +152,56 @@ def windows_inside(data: list[Labelled], labels: tuple[str, ...]) -> dict[str, t
     return counts
 
 
+def centred_windows(data: list[Labelled], labels: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Per true action: (windows whose centre lies in it whose top label is it, windows whose centre lies in it)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for item in data:
+        truth = item.truth.frame_labels()
+        for p, s, e in zip(item.probs, item.starts, item.ends, strict=True):
+            owner = truth[min(int(0.5 * (s + e) * item.truth.fps), len(truth) - 1)]
+            right, total = counts.get(owner, (0, 0))
+            counts[owner] = (right + (labels[int(np.argmax(p))] == owner), total + 1)
+    return counts
+
+
+def truth_at_centres(data: list[Labelled], labels: tuple[str, ...]) -> list[Labelled]:
+    """The windows with the true action at their centre as their only label: what perfect windows would say."""
+    out = []
+    for item in data:
+        truth = item.truth.frame_labels()
+        probs = np.zeros_like(item.probs)
+        for k, (s, e) in enumerate(zip(item.starts, item.ends, strict=True)):
+            probs[k, labels.index(truth[min(int(0.5 * (s + e) * item.truth.fps), len(truth) - 1)])] = 1.0
+        out.append(dataclasses.replace(item, probs=probs))
+    return out
+
+
+def wrong_frames(
+    data: list[Labelled], labels: tuple[str, ...], config: SegmentConfig, half: float
+) -> tuple[dict[str, int], collections.Counter[tuple[str, str]]]:
+    """The segments' wrong frames by distance to the nearest true boundary (within NEAR_S, within half a window,
+    farther), and (true, predicted) frame counts of the farther ones."""
+    bins = {f"<= {NEAR_S:g} s": 0, f"<= {half:.2f} s": 0, "farther": 0}
+    far: collections.Counter[tuple[str, str]] = collections.Counter()
+    for item in data:
+        fps, frames = item.truth.fps, item.truth.frames
+        segs = segment(item.probs, item.starts, item.ends, labels, config, duration_s=frames / fps)
+        bounds = np.array([start for _, start, _ in item.truth.segments[1:]], dtype=np.float64)
+        for i, (p, t) in enumerate(zip(frame_labels(segs, frames, fps), item.truth.frame_labels(), strict=True)):
+            if p == t:
+                continue
+            distance = float(np.abs(bounds - i).min()) / fps if len(bounds) else np.inf
+            key = next((k for k, limit in zip(bins, (NEAR_S, half), strict=False) if distance <= limit), "farther")
+            bins[key] += 1
+            if key == "farther":
+                far[(t, p)] += 1
+    return bins, far
+
+
 def describe(config: SegmentConfig) -> str:
     return (
-        f"segments (switch penalty {config.switch_penalty:g}, min {config.min_duration_s:g} s, floor {config.floor:g})"
+        f"segments (switch penalty {config.switch_penalty:g}, min {config.min_duration_s:g} s, "
+        f"floor {config.floor:g}, boundary floor {config.boundary_floor:g}, {'refined' if config.refine else 'midway'})"
     )
 
 
@@ -166,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="their seed: 0 reports, 2 tuned the defaults [default: 0]")
     p.add_argument("--stride", type=int, default=None, help="frames between window starts [default: predict's]")
     p.add_argument("--threads", type=int, default=None, help="network threads [default: torch's]")
-    p.add_argument("--tune", action="store_true", help="also score a grid of switch penalties x minimum durations")
+    p.add_argument("--tune", action="store_true", help="also score the grid the defaults were picked on")
     p.add_argument("--top", type=int, default=15, help="grid rows to print [default: 15]")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--quick", action="store_true", help="2 short sequences at 64x64: a smoke run")
@@ -184,12 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     spec = recognizer.meta.preprocessing
     fps = data[0].truth.fps
     half = ((spec.clip_len - 1) * spec.frame_step + 1) / fps / 2
-    configs = [("raw windows (top label each)", RAW), (describe(DEFAULT_SEGMENT_CONFIG), DEFAULT_SEGMENT_CONFIG)]
+    default = DEFAULT_SEGMENT_CONFIG
+    ablations = [dataclasses.replace(default, refine=False), dataclasses.replace(default, boundary_floor=0.0), default]
+    configs = [("raw windows (top label each)", RAW), (f"previous defaults: {describe(PREVIOUS)}", PREVIOUS)]
+    configs += [(describe(c), c) for c in ablations]
     rows = [evaluate(name, data, labels, config, half) for name, config in configs]
+    bound = "bound: true action at each window's centre, midway"
+    rows.append(evaluate(bound, truth_at_centres(data, labels), labels, RAW, half))
     grid: list[Row] = []
     if args.tune:
-        for penalty, minimum, floor in itertools.product(TUNE_PENALTIES, TUNE_MIN_DURATIONS, TUNE_FLOORS):
-            config = SegmentConfig(switch_penalty=penalty, min_duration_s=minimum, floor=floor)
+        axes = (TUNE_PENALTIES, TUNE_MIN_DURATIONS, TUNE_FLOORS, TUNE_BOUNDARY_FLOORS, TUNE_REFINE)
+        for penalty, minimum, floor, boundary_floor, refine in itertools.product(*axes):
+            config = SegmentConfig(penalty, minimum, floor, boundary_floor, refine)
             grid.append(evaluate(describe(config), data, labels, config, half))
     seconds = time.perf_counter() - started
     actions = sum(len(d.truth.segments) for d in data)
@@ -203,10 +269,20 @@ def main(argv: list[str] | None = None) -> int:
         f"one action labelled right: {inside * 100:.1f} %; {seconds:.0f} s\n"
     )
     print(table(rows))
-    worst = sorted(per_action.items(), key=lambda kv: kv[1][0] / kv[1][1])
+    per_centre = centred_windows(data, labels)
+    print("\nwindows labelled right, by action: wholly inside it | centred in it")
+    for action, (r, t) in sorted(per_centre.items(), key=lambda kv: kv[1][0] / kv[1][1]):
+        ri, ti = per_action.get(action, (0, 0))
+        print(f"  {action:16s} {ri:3d}/{ti:<3d} | {r:3d}/{t}")
+    bins, far = wrong_frames(data, labels, DEFAULT_SEGMENT_CONFIG, half)
+    frames = sum(d.truth.frames for d in data)
     print(
-        "\nwindows inside one action labelled right, by action: "
-        + ", ".join(f"{action} {r}/{t}" for action, (r, t) in worst)
+        "\ndefault segments' wrong frames, by distance to the nearest true boundary: "
+        + ", ".join(f"{k}: {v} ({v / frames * 100:.1f} % of frames)" for k, v in bins.items())
+    )
+    print(
+        "  the farther ones (true -> labelled: frames): "
+        + ", ".join(f"{a} -> {b}: {n}" for (a, b), n in far.most_common(8))
     )
     if grid:
         best = max(grid, key=lambda r: (r.f1[0.5], r.frame_accuracy))
@@ -220,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             "stride": args.stride,
             "windows_inside_right": inside,
             "windows_inside_by_action": per_action,
+            "windows_centred_by_action": per_centre,
+            "wrong_frames_by_distance": bins,
+            "wrong_frames_far": [[a, b, n] for (a, b), n in far.most_common()],
             "rows": [asdict(r) for r in rows],
             "grid": [asdict(r) for r in grid],
         }

@@ -1,7 +1,9 @@
 """Action segments of long videos: they tile the video, a single-action clip is one segment, the four-action sample
 comes out as its script with boundaries within half a window, the video label is the longest-running action (not
-a mean over unrelated ones), the online segmenter ends where the offline one does, every output format carries
-the segments, the segmentation metrics match hand-computed cases, and the synth writes ground-truth sequences."""
+a mean over unrelated ones), refined boundaries follow the windows on either side of a change and a window
+straddling it starts the new segment, the online segmenter ends where the offline one does, every output format
+carries the segments, the segmentation metrics match hand-computed cases, and the synth writes ground-truth
+sequences whose actions last as long as in the benchmark's clips."""
 
 from __future__ import annotations
 
@@ -196,6 +198,37 @@ def test_segment_config_rejects_bad_values():
             SegmentConfig(**kwargs)
     with pytest.raises(ValueError, match="floor"):
         SegmentConfig(floor=0.0)
+
+
+def _toy(rows: list[list[float]], config: SegmentConfig = SegmentConfig()) -> list[tuple[str, float, float]]:
+    """Segments of labels A, B, X from one window a second (centres 0.5, 1.5, ...): (label, start, end)."""
+    starts = np.arange(len(rows), dtype=np.float64)
+    found = segment(np.array(rows), starts, starts + 1.0, ("A", "B", "X"), config)
+    return [(s.label, s.start_s, s.end_s) for s in found]
+
+
+A, B = [0.9, 0.05, 0.05], [0.05, 0.9, 0.05]
+
+
+def test_refined_boundary_follows_the_windows_on_either_side():
+    """A window leaning 0.6 / 0.35 to A, then one leaning 0.2 / 0.75 to B: log(A/B) falls from 0.54 to -1.32, so it
+    crosses zero 0.29 of the way from the first centre (2.5 s) to the second, which refining rounds to 2/8: the
+    boundary is at 2.75 s, not midway (3.0 s, as refine=False and a switch penalty of 0 place it)."""
+    rows = [A, A, [0.6, 0.35, 0.05], [0.2, 0.75, 0.05], B, B]
+    assert _toy(rows) == [("A", 0.0, 2.75), ("B", 2.75, 6.0)]
+    assert _toy(rows, SegmentConfig(refine=False)) == [("A", 0.0, 3.0), ("B", 3.0, 6.0)]
+    assert _toy(rows, SegmentConfig(0.0, 0.0)) == [("A", 0.0, 3.0), ("B", 3.0, 6.0)]
+
+
+def test_a_window_straddling_the_change_starts_the_new_segment_at_its_centre():
+    """A window that looks like neither action (X 0.9, A 0.06, B 0.04) between A and B is where the label changes:
+    with the boundary floor it starts B's segment, which begins at its centre (it still leans to A); without, it
+    becomes a segment of its own."""
+    rows = [A, A, A, [0.06, 0.04, 0.9], B, B, B]
+    assert _toy(rows) == [("A", 0.0, 3.5), ("B", 3.5, 7.0)]
+    assert _toy(rows, SegmentConfig(boundary_floor=0.0)) == [("A", 0.0, 3.0), ("X", 3.0, 4.0), ("B", 4.0, 7.0)]
+    with pytest.raises(ValueError, match="boundary_floor"):
+        SegmentConfig(boundary_floor=1.0)
 
 
 # ---- output formats ----

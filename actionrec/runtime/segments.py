@@ -1,9 +1,11 @@
-"""Window probabilities -> action segments: a Viterbi pass with a switch penalty, a minimum duration, and
-boundaries midway between window centres, so that the segments tile the video in time order. `OnlineSegmenter`
-does the same causally, one window at a time, for live input; `segment` is it run over a whole video."""
+"""Window probabilities -> action segments: a Viterbi pass with a switch penalty, a minimum duration, and each
+boundary placed between the centres of the windows on either side, so that the segments tile the video in time
+order. `OnlineSegmenter` does the same causally, one window at a time, for live input; `segment` is it run over a
+whole video."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,18 +28,27 @@ class Segment:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """How window probabilities become segments. The defaults were picked on a grid (switch penalty x minimum
-    duration x floor) by F1@50 on 24 synthetic sequences of seed 2, a set apart from the seed-0 ones that
-    docs/long-video.md reports (`python bench/bench_segments.py --seed 2 --tune`)."""
+    """How window probabilities become segments. The defaults were picked on a grid (all five fields) by F1@50, then
+    frame accuracy, on 24 synthetic sequences of seed 2, a set apart from the seed-0 ones that docs/long-video.md
+    reports (`python bench/bench_segments.py --seed 2 --tune`). A switch penalty of 0 smooths nothing: each window
+    keeps its own top label, boundaries fall midway between window centres, and `boundary_floor` and `refine` do
+    nothing (the bench's raw windows)."""
 
     # Cost of changing label, in nats x seconds: each window adds log(probability of its label) weighted by the
     # seconds since the previous window's centre, and a label change must gain more than this. 0: every window's
     # own top label; higher: fewer, longer segments.
-    switch_penalty: float = 3.0
+    switch_penalty: float = 2.0
     # A segment shorter than this (seconds) merges into the neighbour that explains its windows better. 0: none.
     min_duration_s: float = 1.0
     # Probabilities below this count as this: a window that is sure and wrong costs at most -log(floor) per second.
-    floor: float = 0.05
+    floor: float = 0.01
+    # The first window of a new segment straddles the change, so it often looks like neither action (raise arms
+    # then lower them looks like a clap): there, the new label's probability counts as at least this. <= floor: off.
+    boundary_floor: float = 0.3
+    # Place each boundary where the two labels' log-probability ratio, interpolated between the centres of the
+    # windows on either side, crosses zero (at the second centre when that window still leans to the old label).
+    # False: midway between the two centres.
+    refine: bool = True
 
     def __post_init__(self) -> None:
         if self.switch_penalty < 0:
@@ -46,9 +57,20 @@ class SegmentConfig:
             raise ValueError(f"min_duration_s must be at least 0, got {self.min_duration_s}")
         if not 0 < self.floor < 1:
             raise ValueError(f"floor must lie in (0, 1), got {self.floor}")
+        if not 0 <= self.boundary_floor < 1:
+            raise ValueError(f"boundary_floor must lie in [0, 1), got {self.boundary_floor}")
+
+    @property
+    def smooths(self) -> bool:
+        """Whether any smoothing happens (a switch penalty above 0)."""
+        return self.switch_penalty > 0
 
 
 DEFAULT_SEGMENT_CONFIG = SegmentConfig()
+# A refined boundary lies on one of this many steps between two window centres (3 frames apart at predict's default
+# stride): finer is noise next to the windows' 0.25 s error, and a back end that rounds probabilities a little
+# differently (bf16, ONNX) then almost never moves a boundary.
+REFINE_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -62,8 +84,9 @@ class _Run:
 
 class OnlineSegmenter:
     """Segments as windows arrive, in time order. `push` returns the current segment (the last one of the best
-    path through the windows so far: causal, it may relabel as evidence comes in, never looking ahead); `segments`
-    the final ones, exactly what `segment` gives for the same windows.
+    path through the windows so far: causal, it may relabel as evidence comes in, never looking ahead; it starts
+    midway between the centres of its first window and the one before); `segments` the final ones, exactly what
+    `segment` gives for the same windows, each boundary placed as `SegmentConfig.refine` says.
 
     A segment's label is the one with the highest mean probability over its windows (so a video of one segment is
     labelled as the mean of its windows ranks it), its score that mean. Memory: each window's probabilities are
@@ -81,6 +104,8 @@ class OnlineSegmenter:
         self._end_s = 0.0
         self._scores = np.zeros(len(self.labels))
         self._runs: list[_Run] = []
+        # The floor of a new segment's first window: boundary_floor when smoothing, else the plain floor.
+        self._entry = max(config.floor, config.boundary_floor) if config.smooths else config.floor
 
     def __len__(self) -> int:
         return self._n
@@ -102,11 +127,13 @@ class OnlineSegmenter:
             self._runs = [_Run(c, 0, None) for c in range(len(self.labels))]
         else:
             best = int(np.argmax(self._scores))
-            switched = self._scores[best] - self.config.switch_penalty
-            stay = self._scores >= switched
+            kept = self._scores + evidence
+            switched = self._scores[best] - self.config.switch_penalty + weight * np.log(np.maximum(row, self._entry))
+            stay = kept >= switched
+            stay[best] = True  # the best label so far goes on; a switch comes from it
             before = self._runs[best]
             self._runs = [run if stay[c] else _Run(c, t, before) for c, run in enumerate(self._runs)]
-            self._scores = np.maximum(self._scores, switched) + evidence
+            self._scores = np.where(stay, kept, switched)
         if t == len(self._probs):
             self._probs = np.concatenate([self._probs, np.zeros_like(self._probs)])
         self._probs[t] = row
@@ -126,13 +153,11 @@ class OnlineSegmenter:
             return []
         end = duration_s if duration_s is not None else self._end_s
         runs = self._relabel(self._merge_short(self._best_path(), end))
-        end = max(end, self._boundary(runs[-1][1]))
-        out = []
-        for k, (label, first, stop) in enumerate(runs):
-            start = self._boundary(first)
-            stop_s = self._boundary(runs[k + 1][1]) if k + 1 < len(runs) else end
-            out.append(Segment(start, stop_s, self.labels[label], self._top(first, stop)[1]))
-        return out
+        spans = self._spans(runs, end)
+        return [
+            Segment(start, stop, self.labels[label], self._top(first, last)[1])
+            for (label, first, last), (start, stop) in zip(runs, spans, strict=True)
+        ]
 
     # -- internals: a run is (label, first window, stop window), windows first..stop-1 -------------------------
 
@@ -158,9 +183,29 @@ class OnlineSegmenter:
         stops = [first for _, first in starts[1:]] + [self._n]
         return [(label, first, stop) for (label, first), stop in zip(starts, stops, strict=True)]
 
-    def _seconds(self, run: tuple[int, int, int], end_s: float) -> float:
-        _, first, stop = run
-        return (self._boundary(stop) if stop < self._n else end_s) - self._boundary(first)
+    def _split(self, before: int, after: int, first: int) -> float:
+        """Where a segment labelled `after` whose first window is `first` starts, after one labelled `before`:
+        between the centres of windows first-1 and first, never on the first (its window stays in the earlier
+        segment). Midway unless refining: there, where log p(before) - log p(after), interpolated between the two
+        centres, crosses zero, to the nearest REFINE_STEPS-th of the way; at the second centre when that window
+        still leans to `before`; midway when the first already leans to `after`."""
+        c0, c1 = self._centres[first - 1], self._centres[first]
+        if not (self.config.refine and self.config.smooths):
+            return 0.5 * (c0 + c1)
+        p = np.log(np.maximum(self._probs[first - 1 : first + 1][:, [before, after]], self.config.floor))
+        d0, d1 = p[0, 0] - p[0, 1], p[1, 0] - p[1, 1]
+        if d1 >= 0:
+            return c1
+        if d0 <= 0:
+            return 0.5 * (c0 + c1)
+        x = max(round(float(REFINE_STEPS * d0 / (d0 - d1))), 1) / REFINE_STEPS
+        return c1 if x >= 1 else c0 + x * (c1 - c0)
+
+    def _spans(self, runs: list[tuple[int, int, int]], end_s: float) -> list[tuple[float, float]]:
+        """Each run's (start, end) in seconds: back to back from 0 to `end_s` (or the last start, if later)."""
+        starts = [0.0] + [self._split(a[0], b[0], b[1]) for a, b in itertools.pairwise(runs)]
+        stops = [*starts[1:], max(end_s, starts[-1])]
+        return list(zip(starts, stops, strict=True))
 
     def _fit(self, label: int, first: int, stop: int) -> float:
         """How well `label` explains windows first..stop-1: their weighted log-probability."""
@@ -171,8 +216,9 @@ class OnlineSegmenter:
         """Relabel the shortest run under min_duration_s as whichever neighbour explains it better, until none is
         left (or one run remains)."""
         while len(runs) > 1:
-            k = min(range(len(runs)), key=lambda i: self._seconds(runs[i], end_s))
-            if self._seconds(runs[k], end_s) >= self.config.min_duration_s:
+            seconds = [stop - start for start, stop in self._spans(runs, end_s)]
+            k = min(range(len(runs)), key=seconds.__getitem__)
+            if seconds[k] >= self.config.min_duration_s:
                 break
             _, first, stop = runs[k]
             neighbours = [runs[i][0] for i in (k - 1, k + 1) if 0 <= i < len(runs)]
