@@ -12,7 +12,10 @@ import typer
 from rich.markup import escape
 
 from ..errors import ActionrecError
+from ..io.output import segment_lines
+from ..runtime.aggregate import VideoResult
 from ..runtime.backends import BackendKind, Device, Precision
+from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import ModelOpt, Terminated, ThreadsOpt, err, open_recognizer, reported, sigterm_as_interrupt, usage_error
 from .predict import SYNTHETIC_NOTE
 
@@ -52,6 +55,24 @@ def watch(
         int,
         typer.Option("--top-k", "-k", min=1, show_default=False, help="Labels per window in JSON Lines [default: 5]."),
     ] = 5,
+    switch_penalty: Annotated[
+        float,
+        typer.Option(
+            "--switch-penalty",
+            min=0.0,
+            help="Segments: what a label change costs (nats x seconds of window evidence); higher gives fewer, "
+            "longer segments, 0 each window's own label.",
+        ),
+    ] = DEFAULT_SEGMENT_CONFIG.switch_penalty,
+    min_segment: Annotated[
+        float,
+        typer.Option(
+            "--min-segment",
+            min=0.0,
+            metavar="SECONDS",
+            help="Segments: shorter ones merge into the neighbour that fits them better (in the summary's).",
+        ),
+    ] = DEFAULT_SEGMENT_CONFIG.min_duration_s,
     fmt: Annotated[
         WatchFormat,
         typer.Option("--format", "-f", help="table: a line per window; jsonl: a JSON object per window."),
@@ -101,7 +122,14 @@ def watch(
             )
         if recognizer.meta.synthetic:
             err.print(SYNTHETIC_NOTE.format(n=len(labels)), highlight=False, soft_wrap=True)
-        config = LiveConfig(stride=stride, realtime=realtime, top_k=top_k, reconnect=reconnect, timeout_s=timeout)
+        config = LiveConfig(
+            stride=stride,
+            realtime=realtime,
+            top_k=top_k,
+            reconnect=reconnect,
+            timeout_s=timeout,
+            segments=SegmentConfig(switch_penalty=switch_penalty, min_duration_s=min_segment),
+        )
         width = max(len(label) for label in labels)
         stopped, failure = "", None
         with sigterm_as_interrupt(), Watcher(recognizer, src, config, notify=_message) as watcher:
@@ -109,7 +137,7 @@ def watch(
             try:
                 for label in watcher.labels():
                     if header:
-                        _line(f"{'window (s)':<17}  {'label':<{width}}  score  current segment (s)")
+                        _line(f"{'window':<17}  {'label':<{width}}  score  current segment")
                         header = False
                     _line(json.dumps(label.to_dict()) if fmt == WatchFormat.jsonl else _row(label, width))
                 stopped = watcher.ended or "stopped"
@@ -137,12 +165,18 @@ def _message(text: str) -> None:
     err.print(escape(text), highlight=False, soft_wrap=True)
 
 
+def _clock(seconds: float) -> str:
+    """m:ss.ss, as predict's table writes times."""
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}:{s:05.2f}"
+
+
 def _row(label, width: int) -> str:
     seg = label.segment
     dropped = f"  ({label.dropped_frames} frames dropped)" if label.dropped_frames else ""
     return (
-        f"{label.start_s:8.2f}-{label.end_s:<8.2f}  {label.label:<{width}}  {label.score:.2f}   "
-        f"{seg.start_s:.2f}-{seg.end_s:.2f} {seg.label} {seg.score:.2f}{dropped}"
+        f"{_clock(label.start_s):>8}-{_clock(label.end_s):<8}  {label.label:<{width}}  {label.score:.2f}   "
+        f"{_clock(seg.start_s)}-{_clock(seg.end_s)}  {seg.label} {seg.score:.2f}{dropped}"
     )
 
 
@@ -158,11 +192,10 @@ def _summary(watcher, stopped: str) -> None:
         lines.append(
             f"label latency: p50 {s.latency_p50_s:.3f} s, p95 {s.latency_p95_s:.3f} s, max {s.latency_max_s:.3f} s"
         )
-    segments = watcher.segments()
-    lines.append(f"segments ({len(segments)}):")
-    lines += [f"  {seg.start_s:8.2f}-{seg.end_s:8.2f} s  {seg.label} {seg.score:.2f}" for seg in segments]
     for line in lines:
         err.print(escape(line), highlight=False, soft_wrap=True)
+    so_far = VideoResult(video=str(watcher.source), segments=watcher.segments())
+    err.print(segment_lines(so_far), highlight=False, soft_wrap=True)  # as predict's table shows them
 
 
 def _n(count: int, noun: str) -> str:
