@@ -122,6 +122,16 @@ def predict(
             "or not at all [default: stdout].",
         ),
     ] = None,
+    render: Annotated[
+        Path | None,
+        typer.Option(
+            "--render",
+            metavar="VIDEO",
+            help="Also write the video annotated: the current segment's label and score above each frame, a "
+            "timeline of the segments below; .mp4 (H.264 where an encoder is at hand) or .avi; one input video "
+            "[default: none].",
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -185,6 +195,8 @@ def predict(
     143); `--resume` with the same -o finishes it."""
     from ..io.output import read_jsonl_done, result_writer
 
+    if render is not None:
+        _check_render(render, resume=resume, ray=ray)
     if ray:
         return _predict_on_ray(
             ctx,
@@ -223,6 +235,8 @@ def predict(
     try:
         with reported(), sigterm_as_interrupt():
             videos = _list_videos(paths, files_from, shard)
+            if render is not None and len(videos) != 1:
+                raise usage_error(f"--render writes one annotated video: give one input video, not {len(videos)}")
             total, failed = len(videos), 0
             if resume:
                 done = read_jsonl_done(output)
@@ -261,11 +275,35 @@ def predict(
                     write(result)
                     written += 1
                     progress.advance(task)
+            if render is not None and result.ok:
+                _render(result, render, recognizer.meta.labels)
     except KeyboardInterrupt as e:
         raise _interrupted(e, fmt, output, written, total) from None
     if failed:
         err.print(f"{failed} of {total} videos failed", highlight=False)
         raise typer.Exit(1)
+
+
+def _check_render(render: Path, *, resume: bool, ray: bool) -> None:
+    """--render's usage errors, before any work: a folder, a suffix it cannot write, with --resume or --ray."""
+    from ..io.video_writer import VIDEO_SUFFIXES
+
+    if resume or ray:
+        raise usage_error(
+            f"--render labels its video in this process and run: not with {'--resume' if resume else '--ray'}"
+        )
+    if render.is_dir():
+        raise usage_error(f"--render {render}: is a folder; give a video file to write")
+    if render.suffix.lower() not in VIDEO_SUFFIXES:
+        raise usage_error(f"--render {render}: give a {' or '.join(VIDEO_SUFFIXES)} file")
+
+
+def _render(result, render: Path, labels) -> None:
+    """Write the annotated video of `result` (one line on stderr saying where, and whether browsers play it)."""
+    from ..io.render import render_video
+
+    done = render_video(result.video, result.segments, render, labels=labels, duration_s=result.duration_s)
+    err.print(escape(f"wrote {render} ({done.codec.describe()})"), highlight=False, soft_wrap=True)
 
 
 def _report_scan(scan) -> None:
