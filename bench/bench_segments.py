@@ -19,7 +19,8 @@ smoothing can raise much; "windows centred" counts every window by the action at
 a boundary count too.
 
 Rows: raw windows; the segmenter with the previous defaults (switch penalty 3, min 1 s, floor 0.05, boundaries
-midway); today's defaults without the boundary refinement, without the boundary floor, and whole; and, as the bound
+midway); today's defaults without the boundary refinement, without the boundary floor, and whole; frame-level scores
+(`frame_level`, tried and not shipped); and, as the bound
 that the windows' spacing sets, every window given the true action at its centre with boundaries midway. Then the
 diagnosis: windows right by action (inside one action, and centred in it), and the default segments' wrong frames
 by their distance to the nearest true boundary, with the confusions of those far from any.
@@ -46,7 +47,7 @@ from _timing import header, set_threads
 
 from actionrec.runtime.pipeline import load
 from actionrec.runtime.segment_metrics import OVERLAPS, frame_labels, score_videos
-from actionrec.runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
+from actionrec.runtime.segments import DEFAULT_SEGMENT_CONFIG, Segment, SegmentConfig, segment
 from actionrec.synth import SEQUENCES_VERSION, SequenceTruth, read_truth, write_sequences
 
 RAW = SegmentConfig(switch_penalty=0.0, min_duration_s=0.0)  # every window's own top label
@@ -56,6 +57,7 @@ TUNE_MIN_DURATIONS = (0.0, 0.5, 1.0, 1.5, 2.0)
 TUNE_FLOORS = (1e-3, 1e-2, 5e-2)
 TUNE_BOUNDARY_FLOORS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
 TUNE_REFINE = (False, True)
+FRAME_STEP_S, FRAME_PENALTY, FRAME_MIN_S = 0.04, 1.0, 1.0  # frame_level's settings: the best on seed 2
 NEAR_S = 0.25  # wrong frames this close to a true boundary are boundary jitter
 
 
@@ -113,11 +115,73 @@ def changes(items: list[tuple[str, float, float]]) -> list[tuple[str, str, float
     return [(a[0], b[0], b[1]) for a, b in itertools.pairwise(items)]
 
 
-def evaluate(method: str, data: list[Labelled], labels: tuple[str, ...], config: SegmentConfig, half: float) -> Row:
+def frame_level(
+    probs: np.ndarray, starts: np.ndarray, ends: np.ndarray, labels: tuple[str, ...], duration_s: float
+) -> list[Segment]:
+    """The alternative tried for issue 19 and not shipped: every FRAME_STEP_S step scored by the mean log-probability
+    of the windows covering it (equal weights: a triangular or Gaussian weight over the window did worse), a Viterbi
+    pass over the steps (switch penalty FRAME_PENALTY nats x s), runs under FRAME_MIN_S merged into the neighbour
+    that explains them better, each run labelled by its windows' top mean probability."""
+    n = int(np.ceil(duration_s / FRAME_STEP_S))
+    t = (np.arange(n) + 0.5) * FRAME_STEP_S
+    centres, halves = 0.5 * (starts + ends), 0.5 * (ends - starts)
+    w = (np.abs(t[:, None] - centres[None, :]) <= halves[None, :]).astype(np.float64)
+    uncovered = w.sum(axis=1) == 0
+    w[uncovered, np.argmin(np.abs(t[uncovered, None] - centres[None, :]), axis=1)] = 1.0
+    w /= w.sum(axis=1, keepdims=True)
+    score = w @ np.log(np.maximum(probs, DEFAULT_SEGMENT_CONFIG.floor))  # (steps, C)
+    total, back = FRAME_STEP_S * score[0], np.zeros(score.shape, dtype=int)
+    for k in range(1, n):
+        best = int(np.argmax(total))
+        stay = total >= total[best] - FRAME_PENALTY
+        back[k] = np.where(stay, np.arange(len(labels)), best)
+        total = np.where(stay, total, total[best] - FRAME_PENALTY) + FRAME_STEP_S * score[k]
+    path = [int(np.argmax(total))]
+    for k in range(n - 1, 0, -1):
+        path.append(int(back[k, path[-1]]))
+    runs = _runs(path[::-1])
+    while len(runs) > 1:
+        k = min(range(len(runs)), key=lambda i: runs[i][2] - runs[i][1])
+        _, a, b = runs[k]
+        if (b - a) * FRAME_STEP_S >= FRAME_MIN_S:
+            break
+        neighbours = [runs[i][0] for i in (k - 1, k + 1) if 0 <= i < len(runs)]
+        runs[k] = (max(neighbours, key=lambda c: score[a:b, c].sum()), a, b)
+        runs = _runs([c for c, a, b in runs for _ in range(b - a)])
+
+    def top(a: int, b: int) -> tuple[int, float]:
+        mean = w[a:b].sum(axis=0) @ probs / w[a:b].sum()
+        return int(np.argmax(mean)), float(mean.max())
+
+    runs = _runs([top(a, b)[0] for _, a, b in runs for _ in range(b - a)])
+    return [
+        Segment(a * FRAME_STEP_S, duration_s if i == len(runs) - 1 else b * FRAME_STEP_S, labels[c], top(a, b)[1])
+        for i, (c, a, b) in enumerate(runs)
+    ]
+
+
+def _runs(path: list[int]) -> list[tuple[int, int, int]]:
+    """(label, first step, stop step) of each run of equal labels."""
+    out: list[tuple[int, int, int]] = []
+    for k, c in enumerate(path):
+        if out and out[-1][0] == c:
+            out[-1] = (c, out[-1][1], k + 1)
+        else:
+            out.append((c, k, k + 1))
+    return out
+
+
+def evaluate(
+    method: str, data: list[Labelled], labels: tuple[str, ...], config: SegmentConfig | None, half: float
+) -> Row:
+    """Score `config`'s segments (None: `frame_level`'s) against the truth."""
     pairs, n_segments, found, errors = [], 0, [], []
     for item in data:
         fps, frames = item.truth.fps, item.truth.frames
-        segs = segment(item.probs, item.starts, item.ends, labels, config, duration_s=frames / fps)
+        if config is None:
+            segs = frame_level(item.probs, item.starts, item.ends, labels, frames / fps)
+        else:
+            segs = segment(item.probs, item.starts, item.ends, labels, config, duration_s=frames / fps)
         pairs.append((frame_labels(segs, frames, fps), item.truth.frame_labels()))
         n_segments += len(segs)
         predicted = changes([(s.label, s.start_s, s.end_s) for s in segs])
@@ -249,6 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     configs = [("raw windows (top label each)", RAW), (f"previous defaults: {describe(PREVIOUS)}", PREVIOUS)]
     configs += [(describe(c), c) for c in ablations]
     rows = [evaluate(name, data, labels, config, half) for name, config in configs]
+    rows.append(
+        evaluate(
+            f"frame-level scores (not shipped: {FRAME_STEP_S:g} s steps, penalty {FRAME_PENALTY:g}, "
+            f"min {FRAME_MIN_S:g} s)",
+            data,
+            labels,
+            None,
+            half,
+        )
+    )
     bound = "bound: true action at each window's centre, midway"
     rows.append(evaluate(bound, truth_at_centres(data, labels), labels, RAW, half))
     grid: list[Row] = []
