@@ -16,7 +16,7 @@ from ..io.output import segment_lines
 from ..runtime.aggregate import VideoResult
 from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
-from .common import ModelOpt, Terminated, ThreadsOpt, err, open_recognizer, reported, sigterm_as_interrupt, usage_error
+from .common import ModelOpt, Terminated, err, open_recognizer, reported, sigterm_as_interrupt, usage_error
 from .predict import SYNTHETIC_NOTE
 
 app = typer.Typer()
@@ -97,7 +97,14 @@ def watch(
     precision: Annotated[
         Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
     ] = Precision.auto,
-    threads: ThreadsOpt = None,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="CPU threads for the network: one window a call runs as fast on one, and does not stall when "
+            "another process takes a core.",
+        ),
+    ] = 1,
 ) -> None:
     """Label live video as it arrives: each window is labelled as soon as its last frame is in (only frames already
     seen), with the current segment. When the network falls behind, the oldest waiting window is dropped (the
