@@ -106,7 +106,7 @@ def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tm
     """With an H.264 encoder (PyAV's libx264, or an OpenCV build that writes avc1) `explain -o x.mp4` writes H.264,
     which browsers play, and says so; the file decodes with OpenCV frame for frame and reads back as H.264. Odd
     frame sides (4:2:0 needs even ones) are written too."""
-    from actionrec.explain import writer
+    from actionrec.io import video_writer as writer
 
     if not (writer._pyav_h264() or writer._opencv_h264()):
         pytest.skip("no H.264 encoder here (PyAV with libx264, or an OpenCV build that writes avc1)")
@@ -132,7 +132,7 @@ def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tm
 def test_heat_map_falls_back_to_mpeg4_and_says_browsers_may_not_play_it(videos, tiny_model, tmp_path, monkeypatch):
     """Without any H.264 encoder a .mp4 is MPEG-4 Part 2 (mp4v) and a .avi Motion JPEG: the command names the codec
     and says browsers may not play it; both files still decode with OpenCV frame for frame."""
-    from actionrec.explain import writer
+    from actionrec.io import video_writer as writer
 
     monkeypatch.setattr(writer, "_pyav_h264", lambda: False)
     monkeypatch.setattr(writer, "_opencv_h264", lambda: False)

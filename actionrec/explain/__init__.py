@@ -3,9 +3,10 @@ Fig. 6), written as a video and/or a contact sheet, and the share of attention m
 
 `maps` runs the plain torch network over the pipeline's clips with hooks on its attention, `geometry` maps the
 network's crop onto frame pixels (and holds the metric), `drawing` draws one frame, `sheet` lays out the contact
-sheet, `writer` encodes the heat-map video and `heatmap` (`explain_video`) does a whole video.
+sheet and `heatmap` (`explain_video`) does a whole video, encoded by `io.video_writer`.
 """
 
+from ..io.video_writer import VideoCodec, open_video_writer
 from .geometry import (
     Box,
     area_share,
@@ -27,7 +28,6 @@ from .maps import (
     window_maps,
 )
 from .sheet import sheet_size
-from .writer import VideoCodec, open_video_writer
 
 __all__ = [
     "Box",
