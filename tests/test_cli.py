@@ -108,7 +108,7 @@ def test_command_list_is_one_readable_line_per_command():
 
 def test_one_spelling_per_option_across_commands():
     """-o is --output wherever it exists, and every command that writes a file has it; --format (-f) is how
-    results are written (predict, info) and --layout how a data set is laid out (train, evaluate); the former
+    results are written (predict, info, watch) and --layout how a data set is laid out (train, evaluate); the former
     --out and --json no longer show."""
     for name, command in COMMANDS.items():
         options = visible_options(command)
@@ -117,7 +117,7 @@ def test_one_spelling_per_option_across_commands():
                 assert "--output" in param.opts, name
         assert "--out" not in options and "--json" not in options, name
         if "--format" in options:
-            assert name in {"predict", "info"}, name
+            assert name in {"predict", "info", "watch"}, name
     for name in ("predict", "evaluate", "train", "export", "synth", "explain"):
         assert {"-o", "--output"} <= visible_options(COMMANDS[name]), name
     for name in ("train", "evaluate"):

@@ -19,6 +19,28 @@ from ..runtime.backends import BackendKind, Device, Precision
 
 err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
 
+StrideOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
+]
+SwitchPenaltyOpt = Annotated[
+    float,
+    typer.Option(
+        "--switch-penalty",
+        min=0.0,
+        help="Segments: what a label change costs (nats x seconds of window evidence); higher gives fewer, "
+        "longer segments, 0 each window's own label.",
+    ),
+]
+MinSegmentOpt = Annotated[
+    float,
+    typer.Option(
+        "--min-segment",
+        min=0.0,
+        metavar="SECONDS",
+        help="Segments: shorter ones merge into the neighbour that fits them better.",
+    ),
+]
 ModelOpt = Annotated[
     Path | None,
     typer.Option(

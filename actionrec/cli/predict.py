@@ -14,8 +14,11 @@ from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     CompileOpt,
+    MinSegmentOpt,
     ModelOpt,
     StreamsOpt,
+    StrideOpt,
+    SwitchPenaltyOpt,
     Terminated,
     ThreadsOpt,
     check_output_file,
@@ -89,29 +92,10 @@ def predict(
             "a model with fewer].",
         ),
     ] = 5,
-    stride: Annotated[
-        int | None,
-        typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
-    ] = None,
+    stride: StrideOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
-    switch_penalty: Annotated[
-        float,
-        typer.Option(
-            "--switch-penalty",
-            min=0.0,
-            help="Segments: what a label change costs (nats x seconds of window evidence); higher gives fewer, "
-            "longer segments, 0 each window's own label.",
-        ),
-    ] = DEFAULT_SEGMENT_CONFIG.switch_penalty,
-    min_segment: Annotated[
-        float,
-        typer.Option(
-            "--min-segment",
-            min=0.0,
-            metavar="SECONDS",
-            help="Segments: shorter ones merge into the neighbour that fits them better.",
-        ),
-    ] = DEFAULT_SEGMENT_CONFIG.min_duration_s,
+    switch_penalty: SwitchPenaltyOpt = DEFAULT_SEGMENT_CONFIG.switch_penalty,
+    min_segment: MinSegmentOpt = DEFAULT_SEGMENT_CONFIG.min_duration_s,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
     output: Annotated[
         Path | None,

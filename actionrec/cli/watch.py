@@ -16,7 +16,18 @@ from ..io.output import segment_lines
 from ..runtime.aggregate import VideoResult
 from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
-from .common import ModelOpt, Terminated, err, open_recognizer, reported, sigterm_as_interrupt, usage_error
+from .common import (
+    MinSegmentOpt,
+    ModelOpt,
+    StrideOpt,
+    SwitchPenaltyOpt,
+    Terminated,
+    err,
+    open_recognizer,
+    reported,
+    sigterm_as_interrupt,
+    usage_error,
+)
 from .predict import SYNTHETIC_NOTE
 
 app = typer.Typer()
@@ -47,32 +58,13 @@ def watch(
             "stream sent faster than real time [default: off].",
         ),
     ] = False,
-    stride: Annotated[
-        int | None,
-        typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
-    ] = None,
+    stride: StrideOpt = None,
     top_k: Annotated[
         int,
         typer.Option("--top-k", "-k", min=1, show_default=False, help="Labels per window in JSON Lines [default: 5]."),
     ] = 5,
-    switch_penalty: Annotated[
-        float,
-        typer.Option(
-            "--switch-penalty",
-            min=0.0,
-            help="Segments: what a label change costs (nats x seconds of window evidence); higher gives fewer, "
-            "longer segments, 0 each window's own label.",
-        ),
-    ] = DEFAULT_SEGMENT_CONFIG.switch_penalty,
-    min_segment: Annotated[
-        float,
-        typer.Option(
-            "--min-segment",
-            min=0.0,
-            metavar="SECONDS",
-            help="Segments: shorter ones merge into the neighbour that fits them better (in the summary's).",
-        ),
-    ] = DEFAULT_SEGMENT_CONFIG.min_duration_s,
+    switch_penalty: SwitchPenaltyOpt = DEFAULT_SEGMENT_CONFIG.switch_penalty,
+    min_segment: MinSegmentOpt = DEFAULT_SEGMENT_CONFIG.min_duration_s,
     fmt: Annotated[
         WatchFormat,
         typer.Option("--format", "-f", help="table: a line per window; jsonl: a JSON object per window."),
