@@ -454,7 +454,7 @@ class Watcher:
     def __init__(
         self,
         recognizer,
-        source: Source | str,
+        source: Source | str | os.PathLike[str],
         config: LiveConfig | None = None,
         *,
         notify: Callable[[str], None] | None = None,
