@@ -162,3 +162,19 @@ def test_scale_bench_quick_run_compares_ray_with_predict(tmp_path):
     rows = [line for line in res.stdout.splitlines() if line.startswith("| ") and "vs predict" not in line]
     assert len(rows) == 3, res.stdout  # predict, Ray 1 actor, Ray 2 actors
     assert "video for video: all equal" in res.stdout, res.stdout
+
+
+@pytest.mark.slow
+def test_watch_bench_quick_run_reports_latency_drops_and_memory(tmp_path):
+    """bench_watch.py --quick plays a short stream in real time through watch and prints the label latency
+    percentiles, the frames dropped and the peak memory."""
+    import subprocess
+
+    res = subprocess.run(
+        [sys.executable, str(BENCH / "bench_watch.py"), "--quick", "--cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode in (0, 1), res.stderr[-2000:]  # 1: a target missed on a loaded machine, still a report
+    assert "label latency" in res.stdout and "p95" in res.stdout and "peak RSS" in res.stdout, res.stdout

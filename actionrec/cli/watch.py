@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ActionrecError
-from ..io.output import segment_lines
+from ..io.output import clock, segment_lines
 from ..runtime.aggregate import VideoResult
 from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
@@ -164,18 +164,12 @@ def _message(text: str) -> None:
     err.print(escape(text), highlight=False, soft_wrap=True)
 
 
-def _clock(seconds: float) -> str:
-    """m:ss.ss, as predict's table writes times."""
-    m, s = divmod(seconds, 60)
-    return f"{int(m)}:{s:05.2f}"
-
-
 def _row(label, width: int) -> str:
     seg = label.segment
     dropped = f"  ({label.dropped_frames} frames dropped)" if label.dropped_frames else ""
     return (
-        f"{_clock(label.start_s):>8}-{_clock(label.end_s):<8}  {label.label:<{width}}  {label.score:.2f}   "
-        f"{_clock(seg.start_s)}-{_clock(seg.end_s)}  {seg.label} {seg.score:.2f}{dropped}"
+        f"{clock(label.start_s):>8}-{clock(label.end_s):<8}  {label.label:<{width}}  {label.score:.2f}   "
+        f"{clock(seg.start_s)}-{clock(seg.end_s)}  {seg.label} {seg.score:.2f}{dropped}"
     )
 
 

@@ -54,7 +54,8 @@ class OutputFormat(str, enum.Enum):
     csv = "csv"
 
 
-def _fmt_time(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """m:ss.ss, as every table writes times."""
     m, s = divmod(seconds, 60)
     return f"{int(m)}:{s:05.2f}"
 
@@ -62,7 +63,7 @@ def _fmt_time(seconds: float) -> str:
 def segment_lines(result: VideoResult) -> Text:
     """The video's segments, one line each: "  0:03.84-0:07.68  wave_one_hand 0.93"."""
     lines = [
-        Text.assemble(f"  {_fmt_time(s.start_s)}-{_fmt_time(s.end_s)}  ", (s.label, "bold"), f" {s.score:.2f}")
+        Text.assemble(f"  {clock(s.start_s)}-{clock(s.end_s)}  ", (s.label, "bold"), f" {s.score:.2f}")
         for s in result.segments
     ]
     return Text("\n").join([Text(f"segments ({len(result.segments)}):"), *lines])
@@ -84,7 +85,7 @@ def video_table(result: VideoResult) -> Group:
         table.add_column(f"top {rank}" if rank > 1 else "label", overflow="fold")
     for i, w in enumerate(result.windows):
         cells = [Text.assemble(ls.label, (f" {ls.score:.2f}", "dim")) for ls in w.top]
-        table.add_row(str(i), _fmt_time(w.start_s), _fmt_time(w.end_s), *cells)
+        table.add_row(str(i), clock(w.start_s), clock(w.end_s), *cells)
     ranking = "  ".join(f"{ls.label} {ls.score:.3f}" for ls in result.top)
     caption = Text.assemble(
         "video: ", (result.label or "", "bold"), f" ({result.score:.3f})   ranking (mean of windows): {ranking}"
