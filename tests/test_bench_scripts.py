@@ -176,5 +176,5 @@ def test_watch_bench_quick_run_reports_latency_drops_and_memory(tmp_path):
         text=True,
         timeout=600,
     )
-    assert res.returncode in (0, 1), res.stderr[-2000:]  # 1: a target missed on a loaded machine, still a report
+    assert res.returncode == 0, res.stderr[-2000:]
     assert "label latency" in res.stdout and "p95" in res.stdout and "peak RSS" in res.stdout, res.stdout
