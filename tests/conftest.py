@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TESTS = Path(__file__).resolve().parent  # tests/: its subfolders mirror the package
+ROOT = TESTS.parent  # the checkout
+SHARED = ROOT.parent / "shared" / "data"
 
 
 def moving_square_frames(n: int, width: int = 96, height: int = 72, seed: int = 0) -> np.ndarray:

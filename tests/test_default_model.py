@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 import actionrec
@@ -17,7 +18,6 @@ from actionrec.io.checkpoint import read_meta
 from actionrec.runtime.pipeline import default_model_path
 from actionrec.synth import CLASSES, SAMPLE_CLIPS, SAMPLE_SEQUENCE, write_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 
 

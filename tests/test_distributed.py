@@ -18,7 +18,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed: pip install 'actionrec[ray]'")
 pytest.importorskip("pyarrow", reason="the `ray` extra is not installed: pip install 'actionrec[ray]'")
 
-from conftest import moving_square_frames, write_cv2_video  # noqa: E402
+from conftest import TESTS, moving_square_frames, write_cv2_video  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from actionrec.cli import app  # noqa: E402
@@ -51,7 +51,7 @@ def crash_hook() -> None:
 @pytest.fixture(scope="module")
 def local_ray(tmp_path_factory):
     crash_dir = tmp_path_factory.mktemp("crashes")
-    tests = str(Path(__file__).parent)
+    tests = str(TESTS)
     ray.init(
         address="local",  # a new instance, never another one running on this machine
         num_cpus=2,

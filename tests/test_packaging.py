@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 import actionrec
@@ -26,7 +27,6 @@ from actionrec.io import checkpoint
 from actionrec.io.checkpoint import read_meta
 from actionrec.runtime import backends, pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "actionrec", "models", "samples")  # what a build reads
 DEFAULT = "actionrec-default.safetensors"
 SAMPLES = sorted(p.name for p in (ROOT / "samples").iterdir() if p.suffix in {".mp4", ".json"})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import moving_square_frames, write_cv2_video
+from conftest import ROOT, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -33,7 +33,6 @@ from actionrec.runtime.live import (
 )
 from actionrec.runtime.pipeline import Recognizer, load
 
-ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 

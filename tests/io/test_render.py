@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -18,7 +19,6 @@ from actionrec.io import render, video_writer
 from actionrec.io.render import label_colour, layout, render_video
 from actionrec.runtime.segments import Segment
 
-ROOT = Path(__file__).resolve().parents[1]
 SEQUENCE = ROOT / "samples" / "sequence.mp4"
 LABELS = ("walk_left", "walk_right", "jumping_jack", "wave_one_hand", "squat")
 

@@ -10,11 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from actionrec.config import ModelMeta
 from actionrec.networks import build
@@ -306,7 +306,7 @@ def test_truncated_cached_library_does_not_kill_predict(tmp_path):
     """The reported crash, as a user meets it: a cached library cut to 20,000 bytes, then an fp32 predict in a new
     process: exit 0 with its results, no Bus error."""
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    sample = Path(__file__).resolve().parents[1] / "samples" / "punch.mp4"
+    sample = ROOT / "samples" / "punch.mp4"
     cmd = [sys.executable, "-m", "actionrec", "predict", str(sample), "--precision", "fp32", "--format", "json"]
     assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
     (path,) = (tmp_path / "actionrec" / "kernels").glob("attention-*.so")

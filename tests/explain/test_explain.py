@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -314,12 +315,11 @@ def test_attention_share_bench_runs_on_a_tiny_benchmark(tiny_model, tmp_path, ca
     row is exactly the box's area share (lift 1), every share lies in [0, 1], and the JSON report is written."""
     import importlib.util
     import json
-    from pathlib import Path
 
     from actionrec.synth import write_benchmark
 
     data = write_benchmark(tmp_path / "synth", clips_per_class=2, size=(64, 64), frames=12).out
-    script = Path(__file__).resolve().parents[1] / "bench" / "bench_attention_share.py"
+    script = ROOT / "bench" / "bench_attention_share.py"
     spec = importlib.util.spec_from_file_location("bench_attention_share", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -14,11 +14,11 @@ import io
 import itertools
 import json
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 import actionrec
@@ -53,7 +53,6 @@ from actionrec.synth.sequences import (
     WALK_SPAN_FRAMES,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 runner = CliRunner()
 

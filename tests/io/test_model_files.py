@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -18,7 +19,6 @@ from actionrec.errors import ModelFileError
 from actionrec.io.checkpoint import META_KEY, read_meta
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "punch.mp4"
 
 

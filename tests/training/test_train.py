@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import moving_square_frames, tiny, write_cv2_video
+from conftest import ROOT, moving_square_frames, tiny, write_cv2_video
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -30,7 +30,6 @@ from actionrec.runtime.pipeline import Recognizer
 from actionrec.training import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resume_config, train
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)

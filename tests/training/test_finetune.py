@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, moving_square_frames, write_cv2_video
+from conftest import ROOT, SHARED, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import SYNTHETIC_NOTE, app
@@ -25,7 +25,6 @@ from actionrec.io.checkpoint import read_meta
 from actionrec.training import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
 PERSON = r"(p\d)_"
 
 

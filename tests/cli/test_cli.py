@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import moving_square_frames, write_cv2_video
+from conftest import ROOT, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
 
 runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands
-ROOT = Path(__file__).resolve().parents[1]
 LONG_LABELS = tuple(
     f"{name}_with_a_label_far_longer_than_any_table_cell_of_eighty_columns" for name in ("walk", "wave")
 )

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import moving_square_frames, write_cv2_video
+from conftest import ROOT, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
@@ -232,7 +232,7 @@ def test_non_finite_scores_are_the_videos_error_never_nan_in_json(videos, nan_mo
 def test_explain_reports_predicts_video_label(tmp_path):
     """explain's video label and score are predict's for the same model and video (samples/sequence.mp4 and the
     shipped model: once walk_right over explain's 9 drawn windows against predict's squat over its 16)."""
-    sample = Path(__file__).resolve().parents[1] / "samples" / "sequence.mp4"
+    sample = ROOT / "samples" / "sequence.mp4"
     predicted = run("predict", sample, "--format", "json")
     assert predicted.exit_code == 0, predicted.output
     video = strict_loads(predicted.stdout)["videos"][0]
@@ -251,7 +251,7 @@ def test_onnx_with_missing_external_data_is_one_short_line(videos, tmp_path):
     .onnx and the missing data file; no ONNX Runtime log lines."""
     onnx = pytest.importorskip("onnx")
     model = tmp_path / "ext.onnx"
-    shipped = Path(__file__).resolve().parents[1] / "models" / "actionrec-default.onnx"
+    shipped = ROOT / "models" / "actionrec-default.onnx"
     proto = onnx.load(str(shipped))
     onnx.save_model(proto, str(model), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
     (tmp_path / "ext.onnx.data").unlink()
@@ -270,7 +270,7 @@ def test_onnx_with_missing_external_data_is_one_short_line(videos, tmp_path):
 def test_no_library_warnings_on_stderr(nan_model):
     """With PYTHONWARNINGS=default (every warning shown once), predict of the sample video prints no library
     warning (numpy's RuntimeWarning over NaN scores, torch's UserWarnings): only actionrec's own lines."""
-    sample = Path(__file__).resolve().parents[1] / "samples" / "sequence.mp4"
+    sample = ROOT / "samples" / "sequence.mp4"
     env = {**os.environ, "PYTHONWARNINGS": "default"}
     for model in ([], ["--model", str(nan_model)]):
         proc = subprocess.run(
@@ -307,7 +307,7 @@ def test_a_library_warning_stays_off_stderr(tmp_path):
     """A UserWarning and a RuntimeWarning raised by a library while predict runs (here injected through
     sitecustomize, with PYTHONWARNINGS=default) do not reach stderr; the results still do."""
     (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    sample = Path(__file__).resolve().parents[1] / "samples" / "punch.mp4"
+    sample = ROOT / "samples" / "punch.mp4"
     path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONWARNINGS": "default", "PYTHONPATH": path}
     proc = subprocess.run(
