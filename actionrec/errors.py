@@ -26,6 +26,15 @@ class DataError(ActionrecError):
     """A data set whose layout, split files or labels do not match what was asked for."""
 
 
+class OptionError(ActionrecError, ValueError):
+    """Options that cannot work together (streams with compile, compile with ONNX Runtime): the caller's mistake, not
+    the input's. `option` names the parameter; the command line shows it as its flag and exits as a usage error."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
 def require_extra(what: str, extra: str, modules: Sequence[str]) -> None:
     """Raise one line naming the extra to install when any of `modules` (an optional dependency group of
     pyproject.toml) is missing, e.g. "m.safetensors: ONNX export needs onnx (not installed): pip install

@@ -115,16 +115,11 @@ def open_recognizer(
     compile: bool,
     batch_size: int,
 ):
-    """Open the model with predict's and evaluate's shared network options, refusing those its back end can't take
-    and a --streams that could never all run (more than the threads or the batch)."""
+    """Open the model with predict's and evaluate's shared network options: a --streams that could never all run
+    (more than the threads or the batch) is refused here, options the back end can't take by `open_backend`."""
+    from ..errors import OptionError
     from ..runtime.pipeline import load
 
-    if compile and backend == BackendKind.onnxruntime:
-        raise typer.BadParameter("--compile applies to the torch back end only", param_hint="--compile")
-    if streams not in (None, 1) and (compile or backend == BackendKind.onnxruntime):
-        raise typer.BadParameter(
-            "--streams applies to eager torch (not --compile, not onnxruntime)", param_hint="--streams"
-        )
     if streams is not None and streams > 1:
         if streams > batch_size:
             raise usage_error(
@@ -138,9 +133,18 @@ def open_recognizer(
             available, given = threads, f"--threads {threads}"
         if streams > available:
             raise usage_error(f"--streams {streams}: each stream needs a thread and {given}; give at most {available}")
-    return load(
-        model, backend=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
-    )
+    try:  # the back end's rules on its options live in open_backend; here they become usage errors
+        return load(
+            model,
+            backend=backend,
+            device=device,
+            precision=precision,
+            threads=threads,
+            compile=compile,
+            streams=streams,
+        )
+    except OptionError as e:
+        raise typer.BadParameter(str(e), param_hint=f"--{e.option}") from None
 
 
 def progress_bar(total: int) -> Progress:

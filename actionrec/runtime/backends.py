@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import ModelMeta
 from ..cpu import auto_bf16
-from ..errors import ActionrecError, ModelFileError
+from ..errors import ActionrecError, ModelFileError, OptionError
 from ..io.checkpoint import meta_from_onnx_props
 from ..tuning import CHANNELS_LAST_MIN_WIDTH, CPU_STREAMS
 
@@ -316,7 +316,9 @@ def open_backend(
         kind = BackendKind.onnxruntime if is_onnx else BackendKind.torch
     if kind == BackendKind.onnxruntime:
         if streams not in (None, 1):
-            raise ActionrecError(f"{path}: streams apply to the torch back end only (ONNX Runtime gained nothing)")
+            raise OptionError("streams", "streams apply to eager torch (not compile, not onnxruntime)")
+        if compile:
+            raise OptionError("compile", "compile applies to the torch back end only")
         if not is_onnx:
             raise ActionrecError(f"{path}: the onnxruntime back end needs an .onnx file (see `actionrec export`)")
         return OnnxBackend(path, device=device, threads=threads)
@@ -329,7 +331,7 @@ def open_backend(
     if streams is None:
         streams = CPU_STREAMS if device == "cpu" and not compile and (threads or torch.get_num_threads()) >= 2 else 1
     if streams > 1 and (compile or device != "cpu"):
-        raise ActionrecError(f"{path}: streams > 1 are for eager inference on the CPU (not with compile or CUDA)")
+        raise OptionError("streams", "streams apply to eager torch on the CPU (not compile, not onnxruntime, not CUDA)")
     from ..io.checkpoint import load_model
 
     model, meta = load_model(path)

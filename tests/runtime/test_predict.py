@@ -183,3 +183,21 @@ def test_module_entry_point_runs_without_traceback(videos, tiny_model):
     assert proc.returncode == 1
     assert len(proc.stdout.strip().splitlines()) == 2 and "Traceback" not in proc.stderr
     assert str(videos["corrupt"]) in proc.stderr
+
+
+def test_the_back_end_owns_its_option_rules(tiny_model, tmp_path):
+    """open_backend refuses options that cannot work together with an OptionError naming the option (the command line
+    turns it into a usage error for that flag): streams with compile or ONNX Runtime, compile with ONNX Runtime."""
+    from actionrec.errors import OptionError
+    from actionrec.runtime.backends import BackendKind, open_backend
+
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"not read: the options are checked first")
+    for path, kwargs, option in [
+        (tiny_model, {"compile": True, "streams": 2}, "streams"),
+        (onnx, {"kind": BackendKind.onnxruntime, "streams": 2}, "streams"),
+        (onnx, {"kind": BackendKind.onnxruntime, "compile": True}, "compile"),
+    ]:
+        with pytest.raises(OptionError) as e:
+            open_backend(path, **kwargs)
+        assert e.value.option == option and "\n" not in str(e.value)
