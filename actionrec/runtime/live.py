@@ -484,11 +484,14 @@ class Watcher:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def stop(self) -> None:
-        """Stop reading: the capture thread ends after its current frame (a read blocked in a stalled stream is left
-        to time out on its daemon thread)."""
+    def stop(self, wait_s: float = 2.0) -> None:
+        """Stop reading: the capture thread ends after its current frame and releases the source; wait up to
+        `wait_s` for that, so that no decoder is left mid-read when the process exits (a read blocked in a stalled
+        stream is left to time out on its daemon thread)."""
         self.capture.stop()
         self.queue.close()
+        if self.capture.is_alive() and threading.current_thread() is not self.capture:
+            self.capture.join(wait_s)
 
     def labels(self) -> Iterator[LiveLabel]:
         """Each window's label and the current segment, in order, as the windows complete."""
