@@ -191,9 +191,9 @@ def test_dropped_frames_are_those_no_labelled_window_holds():
     """Windows of 8 frames every 4: a skipped window between two labelled ones drops nothing (its frames are
     theirs); two skipped in a row drop the 4 frames only they held; the count never goes down; skipped windows
     after the last labelled one are pending (dropped if the run ends there)."""
-    from actionrec.runtime.live import _Coverage
+    from actionrec.runtime.live.results import Coverage
 
-    c = _Coverage()
+    c = Coverage()
     counts = []
     for k, labelled in enumerate([True, False, True, False, False, True, False]):
         c.decide(4 * k, 4 * k + 8, labelled)
