@@ -55,8 +55,8 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_wheel_carries_the_default_model_its_onnx_twin_and_the_samples(wheel):
     """The wheel holds actionrec/models/ (the default model and its ONNX twin, byte for byte the checkout's) and
-    actionrec/samples/ (every clip and sequence.json), the `actionrec` command, and no top-level models/,
-    samples/, tests/ or bench/."""
+    actionrec/samples/ (every clip and sequence.json), every module of the package's source tree, the `actionrec`
+    command, and no top-level models/, samples/, tests/ or bench/."""
     with zipfile.ZipFile(wheel) as z:
         sizes = {info.filename: info.file_size for info in z.infolist()}
         entry_points = next(z.read(n).decode() for n in sizes if n.endswith(".dist-info/entry_points.txt"))
@@ -70,6 +70,8 @@ def test_wheel_carries_the_default_model_its_onnx_twin_and_the_samples(wheel):
         sizes["actionrec/ops/attention_kernels.c"]
         == (ROOT / "actionrec" / "ops" / "attention_kernels.c").stat().st_size
     )
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "actionrec").rglob("*.py")}
+    assert modules <= set(sizes), sorted(modules - set(sizes))  # every module of every subpackage is in the wheel
     assert not [n for n in sizes if n.split("/")[0] in ("models", "samples", "tests", "bench")]
     assert "actionrec = actionrec.cli:main" in entry_points
 
