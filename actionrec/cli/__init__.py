@@ -14,8 +14,7 @@ import typer
 from rich.markup import escape
 
 from . import evaluate, explain, export, hub, info, predict, synth, train, watch
-from .common import DataLayout, TrainArch, err
-from .predict import SYNTHETIC_NOTE
+from .common import SYNTHETIC_NOTE, DataLayout, TrainArch, err
 
 # Help is plain text (no rich markup): "[default: ...]" in a help string stays as written, and piped help reads
 # like any other command's.

@@ -19,6 +19,9 @@ from ..runtime.backends import BackendKind, Device, Precision
 
 err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
 
+BackendOpt = Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")]
+DeviceOpt = Annotated[Device, typer.Option(help="Where the network runs.")]
+PrecisionOpt = Annotated[Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")]
 StrideOpt = Annotated[
     int | None,
     typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
@@ -145,6 +148,22 @@ def open_recognizer(
         )
     except OptionError as e:
         raise typer.BadParameter(str(e), param_hint=f"--{e.option}") from None
+
+
+SYNTHETIC_NOTE = (
+    "note: this model knows {n} synthetic actions (rendered figures), not real people; on real video its labels "
+    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA "
+    "--output RUN --init default`."
+)
+
+
+def check_labels(ctx: typer.Context, top_k: int, meta) -> None:
+    """A --top-k given above the model's label count is a usage error; a synthetic model gets its note on stderr."""
+    n = meta.num_classes
+    if top_k > n and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
+        raise usage_error(f"--top-k {top_k}: this model has {n} labels; give at most --top-k {n}")
+    if meta.synthetic:
+        err.print(SYNTHETIC_NOTE.format(n=n), highlight=False, soft_wrap=True)
 
 
 def progress_bar(total: int) -> Progress:

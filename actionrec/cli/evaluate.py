@@ -12,9 +12,12 @@ from ..io.output import FullConsole
 from ..runtime.backends import BackendKind, Device, Precision
 from .common import (
     LAYOUT_HELP,
+    BackendOpt,
     CompileOpt,
     DataLayout,
+    DeviceOpt,
     ModelOpt,
+    PrecisionOpt,
     StreamsOpt,
     ThreadsOpt,
     err,
@@ -72,11 +75,9 @@ def evaluate(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
-    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
-    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
-    precision: Annotated[
-        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
-    ] = Precision.auto,
+    backend: BackendOpt = BackendKind.auto,
+    device: DeviceOpt = Device.cpu,
+    precision: PrecisionOpt = Precision.auto,
     threads: ThreadsOpt = None,
     streams: StreamsOpt = None,
     compile: CompileOpt = False,

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..runtime.backends import Device
-from .common import OutAlias, ThreadsOpt, err, output_path, reported
+from .common import DeviceOpt, OutAlias, ThreadsOpt, err, output_path, reported
 
 app = typer.Typer()
 
@@ -50,7 +50,7 @@ def explain(
         bool, typer.Option(help="Stretch each window's attention range to the full colour scale (else raw 0..1).")
     ] = True,
     sheet_frames: Annotated[int, typer.Option(min=1, help="Frames on the contact sheet.")] = 8,
-    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
+    device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = None,
 ) -> None:
     """Overlay the network's spatial attention on a video's frames as a heat map (the region the network sees is

@@ -13,14 +13,18 @@ from ..io.output import OutputFormat
 from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
+    BackendOpt,
     CompileOpt,
+    DeviceOpt,
     MinSegmentOpt,
     ModelOpt,
+    PrecisionOpt,
     StreamsOpt,
     StrideOpt,
     SwitchPenaltyOpt,
     Terminated,
     ThreadsOpt,
+    check_labels,
     check_output_file,
     err,
     open_recognizer,
@@ -31,13 +35,6 @@ from .common import (
 )
 
 app = typer.Typer()
-
-
-SYNTHETIC_NOTE = (
-    "note: this model knows {n} synthetic actions (rendered figures), not real people; on real video its labels "
-    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA "
-    "--output RUN --init default`."
-)
 
 
 def _shard_option(value: str | None):
@@ -163,11 +160,9 @@ def predict(
         int | None,
         typer.Option(min=1, help="With --ray: actors in the pool [default: the cluster's CPUs / --threads]."),
     ] = None,
-    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
-    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
-    precision: Annotated[
-        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
-    ] = Precision.auto,
+    device: DeviceOpt = Device.cpu,
+    backend: BackendOpt = BackendKind.auto,
+    precision: PrecisionOpt = Precision.auto,
     threads: ThreadsOpt = None,
     streams: StreamsOpt = None,
     compile: CompileOpt = False,
@@ -238,11 +233,7 @@ def predict(
                     soft_wrap=True,
                 )
             recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
-            labels = recognizer.meta.num_classes
-            if top_k > labels and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
-                raise usage_error(f"--top-k {top_k}: this model has {labels} labels; give at most --top-k {labels}")
-            if recognizer.meta.synthetic:
-                err.print(SYNTHETIC_NOTE.format(n=recognizer.meta.num_classes), highlight=False, soft_wrap=True)
+            check_labels(ctx, top_k, recognizer.meta)
             progress = progress_bar(len(videos))
             with result_writer(fmt, output, append=resume) as write, progress:
                 task = progress.add_task("predict", total=len(videos))
@@ -367,12 +358,7 @@ def _predict_on_ray(
         videos = _list_videos(paths, files_from, shard)
         # the driver opens the model as predict would: the same checks of the options, the model's labels
         meta = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size).meta
-        if top_k > meta.num_classes and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
-            raise usage_error(
-                f"--top-k {top_k}: this model has {meta.num_classes} labels; give at most --top-k {meta.num_classes}"
-            )
-        if meta.synthetic:
-            err.print(SYNTHETIC_NOTE.format(n=meta.num_classes), highlight=False, soft_wrap=True)
+        check_labels(ctx, top_k, meta)
         try:
             run = predict_dataset(
                 videos,

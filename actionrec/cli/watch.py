@@ -17,18 +17,21 @@ from ..runtime.aggregate import VideoResult
 from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
+    BackendOpt,
+    DeviceOpt,
     MinSegmentOpt,
     ModelOpt,
+    PrecisionOpt,
     StrideOpt,
     SwitchPenaltyOpt,
     Terminated,
+    check_labels,
     err,
     open_recognizer,
     reported,
     sigterm_as_interrupt,
     usage_error,
 )
-from .predict import SYNTHETIC_NOTE
 
 app = typer.Typer()
 
@@ -84,11 +87,9 @@ def watch(
             min=0.1, help="Seconds a stream may send nothing (or take to open) before it counts as disconnected."
         ),
     ] = 10.0,
-    device: Annotated[Device, typer.Option(help="Where the network runs.")] = Device.cpu,
-    backend: Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")] = BackendKind.auto,
-    precision: Annotated[
-        Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")
-    ] = Precision.auto,
+    device: DeviceOpt = Device.cpu,
+    backend: BackendOpt = BackendKind.auto,
+    precision: PrecisionOpt = Precision.auto,
     threads: Annotated[
         int,
         typer.Option(
@@ -115,12 +116,7 @@ def watch(
     with reported():
         recognizer = open_recognizer(model, backend, device, precision, threads, 1, False, 1)
         labels = recognizer.meta.labels
-        if top_k > len(labels) and ctx.get_parameter_source("top_k").name == "COMMANDLINE":
-            raise usage_error(
-                f"--top-k {top_k}: this model has {len(labels)} labels; give at most --top-k {len(labels)}"
-            )
-        if recognizer.meta.synthetic:
-            err.print(SYNTHETIC_NOTE.format(n=len(labels)), highlight=False, soft_wrap=True)
+        check_labels(ctx, top_k, recognizer.meta)
         config = LiveConfig(
             stride=stride,
             realtime=realtime,
