@@ -12,7 +12,20 @@ from .attention import Kernel, attention_or_identity
 from .init import init_weights
 
 
-class BasicBlock(nn.Module):
+class ResidualBlock(nn.Module):
+    """relu(shortcut(x) + attention(branch(x))): the block owns the add and the ReLU; subclasses build `branch`,
+    `attention` (injected: `Attention3d` or `nn.Identity`), `downsample` and `relu`."""
+
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.attention(self.branch(x))
+        out += self.downsample(x)  # in place, as torchvision's blocks: no fresh tensor for the sum
+        return self.relu(out)
+
+
+class BasicBlock(ResidualBlock):
     """Two 3x3x3 convolutions; attention on the residual branch before the add."""
 
     expansion = 1
@@ -40,13 +53,8 @@ class BasicBlock(nn.Module):
         """The residual branch up to the attention."""
         return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.attention(self.branch(x))
-        out += self.downsample(x)  # in place, as torchvision's blocks: no fresh tensor for the sum
-        return self.relu(out)
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """1x1x1 reduce, 3x3x3, 1x1x1 expand (x4); attention on the residual branch before the add."""
 
     expansion = 4
@@ -78,11 +86,6 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self.bn3(self.conv3(out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.attention(self.branch(x))
-        out += self.downsample(x)  # in place, as torchvision's blocks: no fresh tensor for the sum
-        return self.relu(out)
 
 
 def _shortcut(in_planes: int, out_planes: int, stride: int) -> nn.Module:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..networks import Attention3d, BasicBlock, Bottleneck
+from ..networks import Attention3d
+from ..networks.resnet import ResidualBlock
 from . import fused_attention as kernels
 
 
@@ -20,7 +21,7 @@ class FusedAttentionBlock(nn.Module):
     forward, to rounding. The block's children are this module's children under the same names, so
     `state_dict()` and `load_state_dict()` are those of the block."""
 
-    def __init__(self, block: BasicBlock | Bottleneck):
+    def __init__(self, block: ResidualBlock):
         super().__init__()
         if not isinstance(block.attention, Attention3d):
             raise TypeError(f"{type(block).__name__} has no attention to fuse")
@@ -33,7 +34,7 @@ class FusedAttentionBlock(nn.Module):
         out = self.block_type.branch(self, x)  # the block's own layers, run on this module's (shared) children
         return attention_add_relu(out, self.downsample(x), self.attention, fused=self.fused)
 
-    def unfused(self) -> BasicBlock | Bottleneck:
+    def unfused(self) -> ResidualBlock:
         """The plain block with these modules."""
         block = self.block_type.__new__(self.block_type)
         nn.Module.__init__(block)
@@ -64,7 +65,7 @@ def fuse_attention(model: nn.Module) -> nn.Module:
     without attention, dense blocks and other networks are left as they are (their ops are plain torch already)."""
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, BasicBlock | Bottleneck) and isinstance(child.attention, Attention3d):
+            if isinstance(child, ResidualBlock) and isinstance(child.attention, Attention3d):
                 setattr(parent, name, FusedAttentionBlock(child))
     return model
 
