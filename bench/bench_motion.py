@@ -1,8 +1,8 @@
-"""Motion matters: the synthetic benchmark's motion-only pairs (walk_left / walk_right are mirror images of each
-other; sit_down / stand_up and raise_arms / lower_arms are the same motion played backwards) cannot be told apart
-from single frames. On the held-out actors (testlist01.txt), a model's pairwise accuracy on normal clips is
-compared with the same windows with their frames shuffled (every frame still there, the order gone: expect ~50 %)
-and played backwards (a time-reversed pair should flip its answer), plus the 16-class video accuracy of each.
+"""Motion matters: the synthetic benchmark's motion-only pairs (walk_left / walk_right are mirror images of each other;
+sit_down / stand_up and raising / lowering the arms, sideways or in front, are the same motion played backwards) cannot
+be told apart from single frames. On the held-out actors (testlist01.txt), a model's pairwise accuracy on normal clips
+is compared with the same windows with their frames shuffled (every frame still there, the order gone: expect ~50 %) and
+played backwards (a time-reversed pair should flip its answer), plus the all-class video accuracy of each.
 
     python bench/bench_motion.py --out motion.json      # the shipped model, 128 test videos: ~2-3 min on 2 cores
     python bench/bench_motion.py --model M.safetensors --data DIR --clips 8
@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def quick_inputs(tmp: Path) -> tuple[Path, Path]:
-    """A random r3d10 (width 4, 8 frames of 32x32) over the 16 classes, and a 16-video test split to run it on."""
+    """A random r3d10 (width 4, 8 frames of 32x32) over the benchmark's classes, and a small test split to run it on."""
     import torch
 
     from actionrec.config import ModelMeta, Preprocessing

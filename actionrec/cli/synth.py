@@ -23,7 +23,7 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-@app.command(short_help="Render the synthetic action benchmark (16 actions).")
+@app.command(short_help="Render the synthetic action benchmark.")
 def synth(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Folder for the benchmark (UCF-101 layout) [required].")
@@ -56,7 +56,7 @@ def synth(
         ),
     ] = None,
 ) -> None:
-    """Render the synthetic action benchmark: articulated actors doing 16 actions, split by actor."""
+    """Render the synthetic action benchmark: articulated actors doing its actions, split by actor."""
     from ..synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples, write_sequences
 
     out = output_path(output, out_alias)

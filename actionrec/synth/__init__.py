@@ -1,17 +1,25 @@
-"""Synthetic action benchmark: an articulated figure doing 16 actions in cluttered scenes, moving camera.
+"""Synthetic action benchmark: articulated figures doing everyday actions in cluttered scenes, moving camera.
 
 actors (who), poses and actions (what they do), kinematics, scenes and camera (where, seen how), drawing and
 render (clips), writers, benchmark (the UCF-101-style data set), samples (the shipped clips) and sequences
 (multi-action videos with per-frame truth).
 """
 
-from .actions import ACTIONS, CLASSES, MOTION_PAIRS, ActionSpec, action_track
+from .actions import ACTIONS, CLASSES, MOTION_PAIRS, ActionSpec, action_track, frames_range
 from .actors import Actor, make_actor
-from .benchmark import SYNTH_CARD, SYNTH_DATA, BenchmarkSummary, benchmark_groups, clip_rng, write_benchmark
+from .benchmark import (
+    SYNTH_CARD,
+    SYNTH_DATA,
+    BenchmarkSummary,
+    benchmark_groups,
+    clip_rng,
+    is_transition_clip,
+    write_benchmark,
+)
 from .config import DEFAULT_CONFIG, SynthConfig
 from .kinematics import skeleton
 from .poses import mirror_track
-from .render import render_clip, render_sequence
+from .render import render_clip, render_sequence, render_transition
 from .samples import SAMPLE_CLIPS, SAMPLE_SEQUENCE, write_samples
 from .scenes import PLAIN_BACKGROUND
 from .sequences import (
@@ -19,7 +27,6 @@ from .sequences import (
     SEQUENCES_VERSION,
     SequencePlan,
     SequenceTruth,
-    frames_range,
     plan_sequence,
     read_truth,
     write_sequences,
@@ -48,12 +55,14 @@ __all__ = [
     "benchmark_groups",
     "clip_rng",
     "frames_range",
+    "is_transition_clip",
     "make_actor",
     "mirror_track",
     "plan_sequence",
     "read_truth",
     "render_clip",
     "render_sequence",
+    "render_transition",
     "skeleton",
     "write_benchmark",
     "write_samples",

@@ -1,4 +1,4 @@
-"""The action library: the 16 classes, how each is animated or derived, and sampling one clip's pose track."""
+"""The action library: the 18 classes, how each is animated or derived, and sampling one clip's pose track."""
 
 from __future__ import annotations
 
@@ -73,8 +73,12 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("punch", poses.punch, cycles_hz=(0.8, 1.4)),
         ActionSpec("kick", poses.kick, lambda r: {**_amp(r), "side": _side(r)}, (0.55, 0.9)),
         ActionSpec("bend", poses.bend, lambda r: {"depth": r.uniform(0.8, 1.0)}, (0.35, 0.65)),
-        ActionSpec("raise_arms", poses.raise_arms, lambda r: {"amp": r.uniform(0.97, 1.05), "sideways": _side(r)}),
-        ActionSpec("lower_arms", None, base="raise_arms", derive="reverse"),
+        ActionSpec("raise_arms_side", poses.raise_arms, lambda r: {"amp": r.uniform(0.97, 1.05), "sideways": 1.0}),
+        ActionSpec("lower_arms_side", None, base="raise_arms_side", derive="reverse"),
+        # Raised in front, the arms foreshortened and the hands rising along the body: a different action from the
+        # sideways raise, as real sets (and people) tell them apart.
+        ActionSpec("raise_arms_front", poses.raise_arms, lambda r: {"amp": r.uniform(0.97, 1.05), "sideways": -1.0}),
+        ActionSpec("lower_arms_front", None, base="raise_arms_front", derive="reverse"),
     )
 }
 CLASSES: tuple[str, ...] = tuple(ACTIONS)
@@ -82,8 +86,33 @@ CLASSES: tuple[str, ...] = tuple(ACTIONS)
 MOTION_PAIRS: list[tuple[str, str]] = [
     ("walk_left", "walk_right"),
     ("sit_down", "stand_up"),
-    ("raise_arms", "lower_arms"),
+    ("raise_arms_side", "lower_arms_side"),
+    ("raise_arms_front", "lower_arms_front"),
 ]
+
+
+# How long each action naturally lasts in a sequence or a transition clip, in frames (at 25 fps), inclusive ranges.
+# A one-shot action (sit down, stand up, raising or lowering the arms) lasts a benchmark clip (write_benchmark's 48
+# frames), so it moves at the speed the clips show; repeated actions run at their own rate for several cycles; a
+# walk lasts at most a clip, because a longer one would leave the frame or make the camera follow.
+ONE_SHOT_FRAMES = (48, 48)
+REPEATED_FRAMES = (64, 128)  # 2.6-5.1 s
+WALK_FRAMES = (32, 48)  # 1.3-1.9 s
+WALK_DIRECTION = {"walk_left": -1, "walk_right": 1}
+# A one-shot action that leaves the actor seated or with raised arms is followed by the one that undoes it, and
+# that one comes only after it, as the clips show them: a stand-up clip starts seated, a lower-arms clip with the
+# arms up. The pair is drawn as one unit, as likely as any other action, so every class is as frequent.
+PAIRS = {"sit_down": "stand_up", "raise_arms_side": "lower_arms_side", "raise_arms_front": "lower_arms_front"}
+
+
+def frames_range(action: str) -> tuple[int, int]:
+    """How many frames `action` may last in a sequence (inclusive): a clip's for one-shot actions, a clip's at
+    most for walks, several cycles for the other repeated actions."""
+    if action in WALK_DIRECTION:
+        return WALK_FRAMES
+    spec = ACTIONS[action]
+    base = ACTIONS[spec.base] if spec.base else spec
+    return ONE_SHOT_FRAMES if base.cycles_hz is None else REPEATED_FRAMES
 
 
 def action_spec(action: str) -> ActionSpec:

@@ -1,4 +1,5 @@
-"""The benchmark: every class rendered by many actors in UCF-101 layout, test actors held out of training."""
+"""The benchmark: every class rendered by many actors in UCF-101 layout, test actors held out of training; some
+training clips show another action blending in or out, the test clips one action each."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..io.files import write_text_atomic
 from .actions import CLASSES
 from .actors import make_actor
 from .config import DEFAULT_CONFIG, SynthConfig
-from .render import render_clip
+from .render import render_clip, render_transition
 from .writers import write_boxes, write_splits, write_video
 
 
@@ -28,23 +29,31 @@ class BenchmarkSummary:
     n_test: int  # clips in testlist01.txt
 
 
+_TRANSITION_STREAM = 0x7A5
 SYNTH_CARD = "synth.json"  # written beside the split files: marks a data folder as rendered, not real
-SYNTH_DATA = "synthetic: 16 actions of rendered articulated figures (actionrec synth), split by actor"
+SYNTH_DATA = f"synthetic: {len(CLASSES)} actions of rendered articulated figures (actionrec synth), split by actor"
 
 
 def benchmark_groups(clips_per_class: int) -> tuple[int, int]:
-    """(actor groups, how many of them are held out for test): 2+ clips per group, ~20% of groups test. Up to
-    120 actors: a network trained on few actors learns their clothes, not the actions (measured: 20 training actors,
-    72 % train vs 50 % test accuracy)."""
+    """(actor groups, how many of them are held out for test): one clip of each class per actor, up to 240
+    actors, ~20% of them test. A network trained on few actors learns their clothes, not the actions (measured: 20
+    training actors, 72 % train vs 50 % test accuracy)."""
     if clips_per_class < 2:
         raise ValueError("clips_per_class must be at least 2 (one train and one test actor)")
-    n_groups = min(120, max(2, clips_per_class // 2))
+    n_groups = min(240, clips_per_class)
     return n_groups, max(1, round(0.2 * n_groups))
 
 
 def clip_rng(seed: int, action: str, group: int, clip: int) -> np.random.Generator:
     """The generator of one clip: a function of (seed, class, actor group, clip index) only."""
     return np.random.default_rng([seed, zlib.crc32(action.encode()), group, clip])
+
+
+def is_transition_clip(seed: int, action: str, group: int, clip: int, config: SynthConfig = DEFAULT_CONFIG) -> bool:
+    """Whether a training clip is a `render_transition` one: drawn apart from the clip's own generator, so either
+    kind re-renders alone from `clip_rng`."""
+    rng = np.random.default_rng([seed, zlib.crc32(action.encode()), group, clip, _TRANSITION_STREAM])
+    return bool(rng.random() < config.transitions)
 
 
 def write_benchmark(
@@ -60,7 +69,8 @@ def write_benchmark(
 ) -> BenchmarkSummary:
     """Render the benchmark in UCF-101 layout under `out`; test actors (groups g01..) never appear in train.
 
-    Clip k of a class belongs to group k % n_groups + 1; its box track is a JSON beside the video. Every file
+    Clip k of a class belongs to group k % n_groups + 1; a training clip is a `render_transition` one with
+    probability `config.transitions` (`is_transition_clip`). Its box track is a JSON beside the video. Every file
     is written atomically, so an interrupted run leaves only whole files.
     """
     out = Path(out)
@@ -75,7 +85,10 @@ def write_benchmark(
         for k in range(clips_per_class):
             group, clip = k % n_groups + 1, k // n_groups + 1
             rng = clip_rng(seed, action, group, clip)
-            clip_frames, boxes = render_clip(
+            test_actor = group <= n_test_groups
+            transition = not test_actor and is_transition_clip(seed, action, group, clip, config)
+            render = render_transition if transition else render_clip
+            clip_frames, boxes = render(
                 action, rng=rng, size=size, frames=frames, fps=fps, actor=actors[group], config=config
             )
             stem = f"v_{action}_g{group:02d}_c{clip:02d}"
@@ -83,7 +96,7 @@ def write_benchmark(
             write_video(out / action / f"{stem}.avi", clip_frames, fps, quality)
             write_boxes(out / action / f"{stem}.json", size, fps, boxes)
             rel = f"{action}/{stem}.avi"
-            if group <= n_test_groups:
+            if test_actor:
                 test.append(rel)
             else:
                 train.append((rel, label))

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 class SynthConfig:
     """How hard the scenes are. Every range is symmetric in space and time, so no class gains a cue."""
 
-    figure_height: tuple[float, float] = (0.55, 0.75)  # standing height / frame height: hands visible at 64 px
+    # Standing height / frame height: from the whole body small in the frame (hands still visible at 64 px) to an
+    # upper-body view whose feet leave the frame, as a webcam or a classroom camera sees a person.
+    figure_height: tuple[float, float] = (0.5, 0.95)
     yaw_max: float = 0.8  # body turned up to ±46° from the camera: limbs moving forwards stay visible
     x_range: float = 0.26  # how far the actor's pelvis may stray from the middle, fraction of frame width
     textured: bool = True  # gradients, textures, floor and furniture; False: a flat grey background
@@ -26,6 +28,9 @@ class SynthConfig:
     noise: tuple[float, float] = (0.0, 3.0)  # sensor noise sigma, grey levels
     blur: tuple[float, float] = (0.0, 0.6)  # defocus sigma in pixels
     jpeg_quality: tuple[int, int] = (60, 92)  # MJPG quality range used by write_benchmark
+    # Share of training clips where another action blends in at the start or out at the end (an eighth to three
+    # eighths of the clip): the class still holds the clip's middle, as a window over a change should say.
+    transitions: float = 0.25
 
     @staticmethod
     def plain() -> SynthConfig:
@@ -33,6 +38,7 @@ class SynthConfig:
         return SynthConfig(
             textured=False, distractors=(0, 0), pan=0.0, zoom=(1.0, 1.0), shake=0.0, roll=0.0,
             gain=(1.0, 1.0), tint=0.0, flicker=0.0, illumination=0.0, noise=(0.0, 0.0), blur=(0.0, 0.0),
+            transitions=0.0,
         )  # fmt: skip
 
 

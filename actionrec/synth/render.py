@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .actions import ACTIONS, action_spec, action_track, place_track
+from .actions import ACTIONS, CLASSES, PAIRS, action_spec, action_track, frames_range, place_track
 from .actors import Actor, random_actor
 from .camera import camera_maps, finish
 from .config import DEFAULT_CONFIG, SynthConfig
@@ -150,3 +150,53 @@ def render_sequence(
     stools = [(s, e) for a, s, e in segments if ACTIONS[a].stool]
     frames_out, boxes = _render(track, actor, scene, stools, size, fps, rng)
     return frames_out, boxes, segments
+
+
+def transition_plan(action: str, frames: int, rng: np.random.Generator) -> tuple[list[str], list[int], int]:
+    """Where a transition clip of `action` comes from: two actions back to back at their natural lengths
+    (`frames_range`), and the start of the `frames`-long window cut from them. The other action comes before or
+    after as in a sequence (stand up only after sit down, sit down only before stand up, and so on: `PAIRS`); it
+    covers 4 to frames // 2 - 3 of the window's frames, so `action` holds the window's middle.
+    """
+    after = rng.random() < 0.5  # the other action follows `action`
+    firsts, seconds = set(PAIRS), set(PAIRS.values())
+    if after and action in PAIRS:
+        other = PAIRS[action]
+    elif not after and action in seconds:
+        other = next(first for first, second in PAIRS.items() if second == action)
+    else:
+        banned = seconds if after else firsts  # a pair's second only follows its first, its first only leads to it
+        others = [c for c in CLASSES if c != action and c not in banned]
+        other = others[int(rng.integers(len(others)))]
+    actions = [action, other] if after else [other, action]
+    lengths = [int(rng.integers(lo, hi + 1)) for lo, hi in map(frames_range, actions)]
+    most = frames // 2 - 3
+    mine = 0 if after else 1
+    lengths[mine] = max(lengths[mine], frames - most)  # a short walk still fills its part of the window
+    k = int(rng.integers(max(4, frames - lengths[mine]), most + 1))  # the other action's frames in the window
+    boundary = lengths[0]
+    start = boundary + k - frames if after else boundary - k
+    return actions, lengths, start
+
+
+def render_transition(
+    action: str,
+    *,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, int] = (128, 128),
+    frames: int = 48,
+    fps: float = 25.0,
+    actor: Actor | None = None,
+    config: SynthConfig = DEFAULT_CONFIG,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A clip of `action` as a window over a change: `frames` frames cut from the actor doing `action` and another
+    action in a row, each at its natural length and speed (`transition_plan`), `action` holding the middle; (frames,
+    boxes) as `render_clip` gives them. What a window that straddles a change in a long video should be labelled.
+    """
+    if frames < 16:
+        raise ValueError("a transition clip needs at least 16 frames")
+    rng = _rng(seed, rng)
+    actions, lengths, start = transition_plan(action, frames, rng)
+    clip, boxes, _ = render_sequence(actions, rng=rng, size=size, frames=lengths, fps=fps, actor=actor, config=config)
+    return clip[start : start + frames], boxes[start : start + frames]

@@ -89,7 +89,8 @@ def random_scene(rng: np.random.Generator, w: int, h: int, actor: Actor, cfg: Sy
     hw, ww = round(1.5 * h), round(1.5 * w)
     figure_px = rng.uniform(*cfg.figure_height) * h
     top_margin = 1.22 * figure_px + 0.04 * h  # raised arms and jumps stay in view
-    ground_y = (hw - 1) / 2 - h / 2 + rng.uniform(min(top_margin, 0.93 * h), 0.95 * h)
+    # The floor lies near the bottom of the view; a tall figure's may lie below it (feet out of view, hands in).
+    ground_y = (hw - 1) / 2 - h / 2 + rng.uniform(min(top_margin, 0.93 * h), max(top_margin, 0.95 * h))
     avoid = (actor.shirt, actor.trousers)
     world = _world_background(rng, hw, ww, ground_y, cfg, avoid)
     distractors = []

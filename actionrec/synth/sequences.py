@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.files import write_text_atomic
-from .actions import ACTIONS, CLASSES
+from .actions import CLASSES, PAIRS, WALK_DIRECTION, WALK_FRAMES, frames_range
 from .actors import make_actor
 from .benchmark import benchmark_groups
 from .config import DEFAULT_CONFIG, SynthConfig
@@ -21,21 +21,9 @@ from .render import render_sequence
 from .writers import write_video
 
 ACTIONS_PER_SEQUENCE = (3, 6)  # inclusive
-# How long each action lasts, in frames (at 25 fps), inclusive ranges. A one-shot action (sit down, stand up, raise
-# or lower arms) lasts a benchmark clip (write_benchmark's 48 frames), so it moves at the speed the clips show;
-# repeated actions run at their own rate for several cycles; a walk lasts at most a clip, because a longer one
-# would leave the frame or make the camera follow, which no clip shows.
-ONE_SHOT_FRAMES = (48, 48)
-REPEATED_FRAMES = (64, 128)  # 2.6-5.1 s
-WALK_FRAMES = (32, 48)  # 1.3-1.9 s
 # All walks of a sequence together stay within one clip's walk: the actor's travel, counted in frames of walking
 # at the fastest walking speed, never spans more than this, so the actor stays where a clip's walk keeps it.
 WALK_SPAN_FRAMES = 48
-WALK_DIRECTION = {"walk_left": -1, "walk_right": 1}
-# A one-shot action that leaves the actor seated or with raised arms is followed by the one that undoes it, and
-# that one comes only after it, as the clips show them: a stand-up clip starts seated, a lower-arms clip with the
-# arms up. The pair is drawn as one unit, as likely as any other action, so every class is as frequent.
-PAIRS = {"sit_down": "stand_up", "raise_arms": "lower_arms"}
 SEQUENCES_VERSION = 2  # bumped when the same plan renders differently (1: every action 64-128 frames)
 _SEQUENCE_STREAM = 0x5E9  # keeps a sequence's draws apart from the benchmark clips' of the same seed
 
@@ -81,23 +69,13 @@ def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, _SEQUENCE_STREAM, index, stream])
 
 
-def frames_range(action: str) -> tuple[int, int]:
-    """How many frames `action` may last in a sequence (inclusive): a clip's for one-shot actions, a clip's at
-    most for walks, several cycles for the other repeated actions."""
-    if action in WALK_DIRECTION:
-        return WALK_FRAMES
-    spec = ACTIONS[action]
-    base = ACTIONS[spec.base] if spec.base else spec
-    return ONE_SHOT_FRAMES if base.cycles_hz is None else REPEATED_FRAMES
-
-
 def plan_sequence(index: int, *, seed: int = 0, clips_per_class: int = 240) -> SequencePlan:
     """Sequence `index` (0-based) of seed `seed`: a function of (seed, index) only. Its actor is one of the test
-    actors of `actionrec synth --seed SEED --clips-per-class N` (by default the shipped model's benchmark), taken in
-    turn; its actions are drawn uniformly from the 16 classes, never the same twice in a row, each lasting a length
-    drawn from `frames_range`. The first action of a `PAIRS` pair comes with its second (drawn again when only one
-    place is left), which is never drawn alone. A walk is cut short to keep all walks within `WALK_SPAN_FRAMES`, or
-    drawn again when less than `WALK_FRAMES[0]` is left in its direction."""
+    actors of `actionrec synth --seed SEED --clips-per-class N` (by default the shipped model's benchmark), taken
+    in turn; its actions are drawn uniformly from the benchmark's classes, never the same twice in a row, each
+    lasting a length drawn from `frames_range`. The first action of a `PAIRS` pair comes with its second (drawn
+    again when only one place is left), which is never drawn alone. A walk is cut short to keep all walks within
+    `WALK_SPAN_FRAMES`, or drawn again when less than `WALK_FRAMES[0]` is left in its direction."""
     _, n_test_groups = benchmark_groups(clips_per_class)
     rng = _rng(seed, index, 0)
     count = int(rng.integers(ACTIONS_PER_SEQUENCE[0], ACTIONS_PER_SEQUENCE[1] + 1))

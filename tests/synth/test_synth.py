@@ -73,22 +73,55 @@ def test_render_clip_is_deterministic_in_the_seed() -> None:
 
 
 def test_benchmark_clip_does_not_depend_on_generation_order(bench) -> None:
-    """A clip re-rendered alone from its (seed, class, group, clip) matches the one write_benchmark wrote."""
+    """A clip re-rendered alone from its (seed, class, group, clip) matches the one write_benchmark wrote: a plain
+    clip with render_clip, a training clip drawn as a transition with render_transition (both kinds occur)."""
     out, _, _ = bench
-    action, group, clip = synth.CLASSES[5], 2, 1
-    frames, boxes = synth.render_clip(
-        action,
-        rng=synth.clip_rng(3, action, group, clip),
-        size=SIZE,
-        frames=FRAMES,
-        actor=synth.make_actor(group, 3),
-    )
-    meta = json.loads((out / action / f"v_{action}_g{group:02d}_c{clip:02d}.json").read_text())
-    assert np.allclose(meta["boxes"], boxes)
-    cap = cv2.VideoCapture(str(out / action / f"v_{action}_g{group:02d}_c{clip:02d}.avi"))
-    ok, first = cap.read()
-    cap.release()
-    assert ok and np.abs(first[:, :, ::-1].astype(int) - frames[0]).mean() < 12  # equal up to JPEG loss
+    group, clip = 2, 1  # the training actor of a 2-clip benchmark
+    kinds = set()
+    for action in synth.CLASSES:
+        transition = synth.is_transition_clip(3, action, group, clip)
+        kinds.add(transition)
+        render = synth.render_transition if transition else synth.render_clip
+        frames, boxes = render(
+            action,
+            rng=synth.clip_rng(3, action, group, clip),
+            size=SIZE,
+            frames=FRAMES,
+            actor=synth.make_actor(group, 3),
+        )
+        meta = json.loads((out / action / f"v_{action}_g{group:02d}_c{clip:02d}.json").read_text())
+        assert np.allclose(meta["boxes"], boxes)
+        cap = cv2.VideoCapture(str(out / action / f"v_{action}_g{group:02d}_c{clip:02d}.avi"))
+        ok, first = cap.read()
+        cap.release()
+        assert ok and np.abs(first[:, :, ::-1].astype(int) - frames[0]).mean() < 12  # equal up to JPEG loss
+    assert kinds == {True, False}
+
+
+def test_transition_clip_is_a_window_over_a_change_with_its_action_in_the_middle() -> None:
+    """A transition clip is cut from two actions in a row at their natural lengths: the other action takes 4 to
+    21 of 48 frames, before or after, and the clip's own action holds the middle frame; pairs keep their order as in
+    sequences (stand up only after sit down, sit down only before stand up); the clip has the asked size."""
+    from actionrec.synth.actions import PAIRS
+    from actionrec.synth.render import transition_plan
+
+    sides = set()
+    for action in synth.CLASSES:
+        for i in range(60):
+            actions, lengths, start = transition_plan(action, 48, np.random.default_rng(i))
+            assert action in actions and len(set(actions)) == 2 and start >= 0 and start + 48 <= sum(lengths)
+            first, second = actions
+            assert (first not in PAIRS or PAIRS[first] == second) and (
+                second not in PAIRS.values() or PAIRS.get(first) == second
+            )
+            own_first = first == action
+            assert (start + 24 < lengths[0]) == own_first
+            assert 4 <= (start + 48 - lengths[0] if own_first else lengths[0] - start) <= 21
+            sides.add(own_first)
+    assert sides == {True, False}
+    frames, boxes = synth.render_transition("stand_up", seed=3, size=SIZE, frames=FRAMES)
+    assert frames.shape == (FRAMES, SIZE[1], SIZE[0], 3) and boxes.shape == (FRAMES, 4)
+    assert not synth.is_transition_clip(0, "clap", 5, 1, synth.SynthConfig.plain())
 
 
 def test_benchmark_split_files_follow_ucf101(bench) -> None:
@@ -140,7 +173,8 @@ def test_split_is_by_actor_and_about_a_fifth_is_test() -> None:
     assert synth.make_actor(4, 0) == synth.make_actor(4, 0) != synth.make_actor(5, 0)
     n_groups, n_test = synth.benchmark_groups(40)
     assert 1 <= n_test < n_groups and abs(n_test / n_groups - 0.2) <= 0.05
-    assert synth.benchmark_groups(240) == (120, 24)  # many actors: clothes can't stand in for actions
+    assert synth.benchmark_groups(240) == (240, 48)  # many actors: clothes can't stand in for actions
+    assert synth.benchmark_groups(400) == (240, 48)
     with pytest.raises(ValueError):
         synth.benchmark_groups(1)
 
@@ -220,10 +254,10 @@ def test_render_sequence_labels_every_frame_in_order() -> None:
 def test_render_sequence_gives_each_action_its_own_length() -> None:
     """With a length per action, each segment is as long as asked, back to back; the lengths must match the
     actions, and the default (frames_per_action for every action) is unchanged by the new argument."""
-    actions = ["raise_arms", "lower_arms", "clap"]
+    actions = ["raise_arms_side", "lower_arms_side", "clap"]
     frames, boxes, segments = synth.render_sequence(actions, seed=3, size=SIZE, frames=(12, 20, 9))
     assert frames.shape[0] == boxes.shape[0] == 41
-    assert segments == [("raise_arms", 0, 12), ("lower_arms", 12, 32), ("clap", 32, 41)]
+    assert segments == [("raise_arms_side", 0, 12), ("lower_arms_side", 12, 32), ("clap", 32, 41)]
     same, _, _ = synth.render_sequence(actions, seed=3, size=SIZE, frames_per_action=12)
     again, _, _ = synth.render_sequence(actions, seed=3, size=SIZE, frames=(12, 12, 12))
     assert np.array_equal(same, again)
