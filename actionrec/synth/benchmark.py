@@ -86,7 +86,7 @@ def write_benchmark(
             group, clip = k % n_groups + 1, k // n_groups + 1
             rng = clip_rng(seed, action, group, clip)
             test_actor = group <= n_test_groups
-            transition = not test_actor and is_transition_clip(seed, action, group, clip, config)
+            transition = frames >= 8 and not test_actor and is_transition_clip(seed, action, group, clip, config)
             render = render_transition if transition else render_clip
             clip_frames, boxes = render(
                 action, rng=rng, size=size, frames=frames, fps=fps, actor=actors[group], config=config

@@ -156,7 +156,7 @@ def transition_plan(action: str, frames: int, rng: np.random.Generator) -> tuple
     """Where a transition clip of `action` comes from: two actions back to back at their natural lengths
     (`frames_range`), and the start of the `frames`-long window cut from them. The other action comes before or
     after as in a sequence (stand up only after sit down, sit down only before stand up, and so on: `PAIRS`); it
-    covers 4 to frames // 2 - 3 of the window's frames, so `action` holds the window's middle.
+    covers 4 (fewer in a short clip) to frames // 2 - 3 of the window's frames, so `action` holds the window's middle.
     """
     after = rng.random() < 0.5  # the other action follows `action`
     firsts, seconds = set(PAIRS), set(PAIRS.values())
@@ -170,10 +170,10 @@ def transition_plan(action: str, frames: int, rng: np.random.Generator) -> tuple
         other = others[int(rng.integers(len(others)))]
     actions = [action, other] if after else [other, action]
     lengths = [int(rng.integers(lo, hi + 1)) for lo, hi in map(frames_range, actions)]
-    most = frames // 2 - 3
+    most = max(1, frames // 2 - 3)
     mine = 0 if after else 1
     lengths[mine] = max(lengths[mine], frames - most)  # a short walk still fills its part of the window
-    k = int(rng.integers(max(4, frames - lengths[mine]), most + 1))  # the other action's frames in the window
+    k = int(rng.integers(max(min(4, most), frames - lengths[mine]), most + 1))  # the other action's frames in the window
     boundary = lengths[0]
     start = boundary + k - frames if after else boundary - k
     return actions, lengths, start
@@ -194,8 +194,8 @@ def render_transition(
     action in a row, each at its natural length and speed (`transition_plan`), `action` holding the middle; (frames,
     boxes) as `render_clip` gives them. What a window that straddles a change in a long video should be labelled.
     """
-    if frames < 16:
-        raise ValueError("a transition clip needs at least 16 frames")
+    if frames < 8:
+        raise ValueError("a transition clip needs at least 8 frames")
     rng = _rng(seed, rng)
     actions, lengths, start = transition_plan(action, frames, rng)
     clip, boxes, _ = render_sequence(actions, rng=rng, size=size, frames=lengths, fps=fps, actor=actor, config=config)
