@@ -173,7 +173,8 @@ def transition_plan(action: str, frames: int, rng: np.random.Generator) -> tuple
     most = max(1, frames // 2 - 3)
     mine = 0 if after else 1
     lengths[mine] = max(lengths[mine], frames - most)  # a short walk still fills its part of the window
-    k = int(rng.integers(max(min(4, most), frames - lengths[mine]), most + 1))  # the other action's frames in the window
+    # The other action's frames in the window.
+    k = int(rng.integers(max(min(4, most), frames - lengths[mine]), most + 1))
     boundary = lengths[0]
     start = boundary + k - frames if after else boundary - k
     return actions, lengths, start

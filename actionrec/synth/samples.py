@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 from ..io.files import write_text_atomic
+from .config import SynthConfig
 from .render import render_clip, render_sequence
 from .writers import write_mp4
 
 SAMPLE_CLIPS = ("walk_left", "jumping_jack", "wave_both_hands", "sit_down", "punch")  # one short clip each
 SAMPLE_SEQUENCE = ("walk_right", "wave_one_hand", "jumping_jack", "squat")  # the long clip, in this order
+# The samples show the whole figure, feet on the floor: the benchmark's ranges but for its upper-body views.
+SAMPLE_CONFIG = SynthConfig(figure_height=(0.55, 0.75))
 
 
 def write_samples(
@@ -23,10 +26,15 @@ def write_samples(
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for k, action in enumerate(SAMPLE_CLIPS):
-        clip, _ = render_clip(action, seed=seed + k, size=size, frames=frames, fps=fps)
+        clip, _ = render_clip(action, seed=seed + k, size=size, frames=frames, fps=fps, config=SAMPLE_CONFIG)
         written.append(write_mp4(out / f"{action}.mp4", clip, fps))
     seq, _, segments = render_sequence(
-        SAMPLE_SEQUENCE, seed=seed + len(SAMPLE_CLIPS), size=size, frames_per_action=2 * frames, fps=fps
+        SAMPLE_SEQUENCE,
+        seed=seed + len(SAMPLE_CLIPS),
+        size=size,
+        frames_per_action=2 * frames,
+        fps=fps,
+        config=SAMPLE_CONFIG,
     )
     written.append(write_mp4(out / "sequence.mp4", seq, fps))
     meta = {"fps": fps, "segments": [{"label": a, "start_frame": s, "end_frame": e} for a, s, e in segments]}
