@@ -74,13 +74,16 @@ def test_readme_main_job_runs():
 
 
 def test_synth_split_files_load_with_the_ucf101_reader(tmp_path):
-    """A generated benchmark's classInd/trainlist01/testlist01 load through the UCF-101 reader, disjoint by actor."""
+    """A generated benchmark's classInd/trainlist01/testlist01 load through the UCF-101 reader, disjoint by actor;
+    the split's source says it is synthetic and counts its videos and actors."""
     summary = write_benchmark(tmp_path / "bench", clips_per_class=2, frames=12, size=(48, 48), seed=3)
     split = open_dataset(summary.out, fmt=DataFormat.ucf101, split=1)
     assert split.labels == CLASSES
     assert len(split.train) == summary.n_train and len(split.val) == summary.n_test
     assert {i.group for i in split.train}.isdisjoint({i.group for i in split.val})
     assert {i.label for i in split.val} == set(range(len(CLASSES)))
+    assert split.synthetic and split.source.startswith("synthetic: 18 actions")
+    assert f"({summary.n_train} / {summary.n_test} videos, 2 actors, 1 held out)" in split.source
 
 
 def _readme_json_example() -> dict:

@@ -4,6 +4,7 @@ layout a path holds (`detect_format`), and `open_dataset`, which reads one into 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ import numpy as np
 from ..config import DataFormat
 from ..errors import DataError
 from ..io.video import VIDEO_EXTENSIONS
-from ..synth import SYNTH_CARD, SYNTH_DATA
+from ..synth import SYNTH_CARD, SYNTH_DATA, benchmark_groups
 from .splits import DataSplit, VideoItem, finish_split, group_of, group_pattern, grouped_split
 from .undecodable import verified
 
@@ -172,8 +173,20 @@ def _open_ucf101(root: Path, split: int) -> DataSplit:
         sides.append(tuple(_ucf_item(videos / rel, label) for rel, label in rows if rel not in gone))
     synthetic = (lists / SYNTH_CARD).is_file()
     what = SYNTH_DATA if synthetic else str(videos)
-    source = f"{what}; split {split}: {class_file.name} + {train_file.name} / {test_file.name}"
+    counts = f"{len(sides[0])} / {len(sides[1])} videos"
+    if synthetic:
+        counts += _synth_actors(lists / SYNTH_CARD)
+    source = f"{what}; split {split}: {class_file.name} + {train_file.name} / {test_file.name} ({counts})"
     return finish_split(labels, sides[0], sides[1], source, skipped, root, synthetic=synthetic)
+
+
+def _synth_actors(card: Path) -> str:
+    """ ", N actors, M held out" from a rendered benchmark's card; empty when the card doesn't say."""
+    try:
+        n_groups, n_test = benchmark_groups(int(json.loads(card.read_text(encoding="utf-8"))["clips_per_class"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f", {n_groups} actors, {n_test} held out"
 
 
 def _read_class_ind(path: Path) -> tuple[str, ...]:

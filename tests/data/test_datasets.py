@@ -52,7 +52,8 @@ def _ucf(root: Path, *, lists_dir: str = "ucfTrainTestlist", videos_dir: str = "
 
 
 def test_ucf101_split_files(tmp_path):
-    """classInd/trainlist/testlist are read: labels in classInd order, groups gXX, test side = testlist."""
+    """classInd/trainlist/testlist are read: labels in classInd order, groups gXX, test side = testlist; the source
+    names the files and counts the videos on each side."""
     root = _ucf(tmp_path / "ucf")
     split = open_dataset(root)
     assert split.labels == UCF_CLASSES
@@ -61,7 +62,7 @@ def test_ucf101_split_files(tmp_path):
     assert {it.group for it in split.train} == {"g02", "g03", "g04"}
     for it in split.train + split.val:
         assert it.path.is_file() and UCF_CLASSES[it.label] in it.path.name
-    assert "split 1: classInd.txt + trainlist01.txt / testlist01.txt" in split.source
+    assert "split 1: classInd.txt + trainlist01.txt / testlist01.txt (18 / 6 videos)" in split.source
     assert str(root) in split.source and not split.synthetic
     with pytest.raises(DataError, match="testlist02"):  # split 2 files absent
         open_dataset(root, split=2)
