@@ -173,3 +173,31 @@ def test_one_person_fine_tunes_side_by_side_never_stop_on_nan(tmp_path):
             assert proc.returncode == 0, stderr[-500:]
             losses = [json.loads(line)["train_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
             assert len(losses) == 12 and all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not UD810.is_dir(), reason="shared real data (../shared/data/real/ud810) not present")
+@pytest.mark.parametrize(("train_person", "test_person"), [("P2", "P1"), ("P1", "P2")])
+def test_fine_tuned_on_one_person_labels_the_other(tmp_path, train_person, test_person):
+    """The main path on real video: the shipped model fine-tuned with only data, output and --init on one ud810
+    person's 9 clips (arms raised sideways, one-hand wave, both arms raised in front) labels at least 8 of the
+    other person's 9 clips right (`evaluate`'s 5-window video protocol)."""
+
+    def csv(person: str) -> Path:
+        rows = [f"{p},{p.parent.name}\n" for p in sorted(UD810.glob(f"*/*{person}T*.avi"))]
+        assert len(rows) == 9
+        path = tmp_path / f"{person}.csv"
+        path.write_text("path,label\n" + "".join(rows))
+        return path
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = tmp_path / "run"
+    train = [sys.executable, "-m", "actionrec", "train", csv(train_person), "-o", out, "--init", "default"]
+    done = subprocess.run([str(c) for c in [*train, "--val-fraction", "0"]], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    evaluate = [sys.executable, "-m", "actionrec", "evaluate", "--data", csv(test_person), "--model"]
+    evaluate += [out / "last.safetensors", "--subset", "all", "-K", "5", "-o", tmp_path / "report.json"]
+    done = subprocess.run([str(c) for c in evaluate], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["videos"] == 9 and round(report["video_top1"] * 9) >= 8, report
