@@ -44,16 +44,16 @@ def benchmark_groups(clips_per_class: int) -> tuple[int, int]:
     return n_groups, max(1, round(0.2 * n_groups))
 
 
-def clip_rng(seed: int, action: str, group: int, clip: int) -> np.random.Generator:
-    """The generator of one clip: a function of (seed, class, actor group, clip index) only."""
-    return np.random.default_rng([seed, zlib.crc32(action.encode()), group, clip])
+def clip_rng(seed: int, action: str, group: int, clip: int, *streams: int) -> np.random.Generator:
+    """The generator of one clip: a function of (seed, class, actor group, clip index) only; extra `streams` give
+    generators of that clip independent of it."""
+    return np.random.default_rng([seed, zlib.crc32(action.encode()), group, clip, *streams])
 
 
 def is_transition_clip(seed: int, action: str, group: int, clip: int, config: SynthConfig = DEFAULT_CONFIG) -> bool:
     """Whether a training clip is a `render_transition` one: drawn apart from the clip's own generator, so either
     kind re-renders alone from `clip_rng`."""
-    rng = np.random.default_rng([seed, zlib.crc32(action.encode()), group, clip, _TRANSITION_STREAM])
-    return bool(rng.random() < config.transitions)
+    return bool(clip_rng(seed, action, group, clip, _TRANSITION_STREAM).random() < config.transitions)
 
 
 def write_benchmark(

@@ -28,8 +28,8 @@ class SynthConfig:
     noise: tuple[float, float] = (0.0, 3.0)  # sensor noise sigma, grey levels
     blur: tuple[float, float] = (0.0, 0.6)  # defocus sigma in pixels
     jpeg_quality: tuple[int, int] = (60, 92)  # MJPG quality range used by write_benchmark
-    # Share of training clips where another action blends in at the start or out at the end (an eighth to three
-    # eighths of the clip): the class still holds the clip's middle, as a window over a change should say.
+    # Share of training clips cut as a window over a change (`render.transition_plan`): another action takes 4 to
+    # frames // 2 - 3 frames at the start or the end, and the class still holds the clip's middle.
     transitions: float = 0.25
 
     @staticmethod
