@@ -57,6 +57,16 @@ KINETICS_MEAN = (
 )  # RGB mean of Kinetics-400, as used by torchvision's video models
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 
+# Windows start at most this many decoded frames apart unless asked otherwise (0.48 s at 25 fps): segment boundaries
+# are placed from the windows' centres, so their spacing bounds how closely (docs/long-video.md).
+MAX_DEFAULT_STRIDE = 12
+
+
+def default_stride(clip_len: int, frame_step: int) -> int:
+    """Decoded frames between window starts when none is given: half a window, at most MAX_DEFAULT_STRIDE, and a
+    whole number of frame_steps, so that every window samples the same grid of frames."""
+    return max(min(clip_len // 2, MAX_DEFAULT_STRIDE // frame_step), 1) * frame_step
+
 
 @dataclass(frozen=True)
 class Preprocessing:
@@ -86,6 +96,11 @@ class Preprocessing:
     def span(self) -> int:
         """Decoded frames covered by one window, first sampled frame to last."""
         return (self.clip_len - 1) * self.frame_step + 1
+
+    @property
+    def stride(self) -> int:
+        """Decoded frames between window starts by default (`default_stride`)."""
+        return default_stride(self.clip_len, self.frame_step)
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:

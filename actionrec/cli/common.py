@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..config import Architecture, DataFormat
+from ..config import MAX_DEFAULT_STRIDE, Architecture, DataFormat
 from ..errors import ActionrecError
 from ..io.output import FullConsole
 from ..runtime.backends import BackendKind, Device, Precision
@@ -24,7 +24,11 @@ DeviceOpt = Annotated[Device, typer.Option(help="Where the network runs.")]
 PrecisionOpt = Annotated[Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")]
 StrideOpt = Annotated[
     int | None,
-    typer.Option(min=1, help="Frames between window starts [default: half a window, clip_len / 2 x frame_step]."),
+    typer.Option(
+        min=1,
+        help="Frames between window starts "
+        f"[default: half a window, at most {MAX_DEFAULT_STRIDE} frames, in whole frame_steps].",
+    ),
 ]
 SwitchPenaltyOpt = Annotated[
     float,

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..config import default_stride
 from ..errors import VideoError
 from ..tuning import SINGLE_THREAD_DECODE_MAX_PIXELS
 
@@ -200,14 +201,14 @@ def iter_windows(
 ) -> Iterator[Window]:
     """Stream the windows of a video in order, decoding it once and holding at most one window's frames.
 
-    Windows start every `stride` frames (default: half a window, clip_len // 2 sampled frames, so that with
-    frame_step > 1 every start falls on the same frame_step grid and only those frames are converted), plus one
+    Windows start every `stride` frames (default: `config.default_stride`, a whole number of frame_steps, so that
+    every start falls on the same frame_step grid and only those frames are converted), plus one
     aligned to the end so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter
     than one window is looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g.
     the short-side resize).
     """
     span = (clip_len - 1) * frame_step + 1
-    stride = stride or max(clip_len // 2, 1) * frame_step
+    stride = stride or default_stride(clip_len, frame_step)
     source = _Frames(path, transform)
     n_hint = source.count_hint  # the container's count: a plan, checked against what actually decodes
     if num_windows is not None:

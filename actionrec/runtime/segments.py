@@ -67,10 +67,13 @@ class SegmentConfig:
 
 
 DEFAULT_SEGMENT_CONFIG = SegmentConfig()
-# A refined boundary lies on one of this many steps between two window centres (3 frames apart at predict's default
-# stride): finer is noise next to the windows' 0.25 s error, and a back end that rounds probabilities a little
-# differently (bf16, ONNX) then almost never moves a boundary.
+# A refined boundary lies on one of this many steps between two window centres (0.06 s apart at predict's default
+# stride of 12 frames at 25 fps): finer is noise next to the boundaries' 0.15 s error, and a back end that rounds
+# probabilities a little differently (bf16, ONNX) then seldom moves a boundary.
 REFINE_STEPS = 8
+# Probabilities below this count as this where a boundary is refined: near a change both labels' log-probabilities
+# carry the evidence, and `floor` (made to bound one window's weight in the Viterbi pass) would flatten them.
+REFINE_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class OnlineSegmenter:
         c0, c1 = self._centres[first - 1], self._centres[first]
         if not (self.config.refine and self.config.smooths):
             return 0.5 * (c0 + c1)
-        p = np.log(np.maximum(self._probs[first - 1 : first + 1][:, [before, after]], self.config.floor))
+        p = np.log(np.maximum(self._probs[first - 1 : first + 1][:, [before, after]], REFINE_FLOOR))
         d0, d1 = p[0, 0] - p[0, 1], p[1, 0] - p[1, 1]
         if d1 >= 0:
             return c1

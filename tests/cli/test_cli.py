@@ -57,7 +57,7 @@ def test_help_shows_the_defaults_of_train_predict_and_evaluate():
             "[default: 8; x>=1]",
         ],
         "predict": [
-            "[default: half a window, clip_len / 2 x frame_step]",
+            "[default: half a window, at most 12 frames, in whole frame_steps]",
             "[default: 5, or every label of a model with fewer]",
             "[default: stdout]",
             "[default: table]",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import moving_square_frames, shared_clips, write_cv2_video
 
+from actionrec.config import MAX_DEFAULT_STRIDE, Preprocessing, default_stride
 from actionrec.errors import VideoError
 from actionrec.io.video import _Frames, iter_windows, plan_starts, probe, read_frames, uniform_starts
 
@@ -63,16 +64,21 @@ def test_windows_have_monotonic_timestamps_inside_duration(videos, kind):
     assert all(w.frames.shape[0] == 8 and w.frames.dtype == np.uint8 for w in windows)
 
 
-def test_default_stride_is_half_a_window_on_the_frame_step_grid(videos):
-    """Without --stride, windows start every clip_len/2 sampled frames (clip_len/2 x frame_step decoded frames), so
-    all windows sample the same frames: the ones frame_step apart from frame 0 (plus the end-aligned tail)."""
-    windows = list(iter_windows(videos["mp4"], clip_len=4, frame_step=3))
+@pytest.mark.parametrize(("clip_len", "frame_step", "stride"), [(4, 3, 6), (8, 4, 12), (32, 1, 12)])
+def test_default_stride_is_half_a_window_capped_on_the_frame_step_grid(videos, clip_len, frame_step, stride):
+    """Without --stride, windows start half a window apart (clip_len/2 x frame_step decoded frames), at most
+    MAX_DEFAULT_STRIDE frames and always in whole frame_steps, so all windows sample the same frames: the ones
+    frame_step apart from frame 0 (plus the end-aligned tail)."""
+    assert default_stride(clip_len, frame_step) == stride == Preprocessing(clip_len, frame_step, crop=8).stride
+    assert stride <= MAX_DEFAULT_STRIDE and stride % frame_step == 0
+    span = (clip_len - 1) * frame_step + 1
+    windows = list(iter_windows(videos["mp4"], clip_len=clip_len, frame_step=frame_step))
     n = windows[-1].video_frames
-    assert [w.start_frame for w in windows] == plan_starts(n, 10, 6)
-    assert all(w.start_frame % 3 == 0 for w in windows[:-1])
+    assert [w.start_frame for w in windows] == plan_starts(n, span, stride)
+    assert all(w.start_frame % frame_step == 0 for w in windows[:-1])
     frames = read_frames(videos["mp4"], range(n))
     for w in windows:
-        assert np.array_equal(w.frames, frames[w.start_frame : w.start_frame + 10 : 3])
+        assert np.array_equal(w.frames, frames[w.start_frame : w.start_frame + span : frame_step])
 
 
 def test_variable_frame_rate_uses_container_time(videos):

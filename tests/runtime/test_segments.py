@@ -213,6 +213,14 @@ def test_refined_boundary_follows_the_windows_on_either_side():
     assert _toy(rows, SegmentConfig(0.0, 0.0)) == [("A", 0.0, 3.0), ("B", 3.0, 6.0)]
 
 
+def test_refining_reads_probabilities_below_the_viterbi_floor():
+    """Sure windows either side (A 0.9 / B 1e-4, then A 1e-3 / B 0.9): log(A/B) falls from 9.1 to -6.8 and crosses zero
+    0.57 of the way, rounded to 5/8: the boundary is at 3.125 s. Read through `floor` (0.01), both windows would be
+    equally sure and the boundary midway (3.0 s)."""
+    rows = [A, A, [0.9, 1e-4, 0.0999], [1e-3, 0.9, 0.099], B, B]
+    assert _toy(rows) == [("A", 0.0, 3.125), ("B", 3.125, 6.0)]
+
+
 def test_a_window_straddling_the_change_starts_the_new_segment_at_its_centre():
     """A window that looks like neither action (X 0.9, A 0.06, B 0.04) between A and B is where the label changes:
     with the boundary floor it starts B's segment, which begins at its centre (it still leans to A); without, it

@@ -16,7 +16,7 @@ from ..segments import Segment, SegmentConfig
 class LiveConfig:
     """How `Watcher` reads and labels a live source."""
 
-    stride: int | None = None  # source frames between window starts [default: half a window, as predict]
+    stride: int | None = None  # source frames between window starts [default: as predict, Preprocessing.stride]
     realtime: bool = False  # pace the source at its own frame rate (a file delivered as a camera would)
     top_k: int = 5  # labels per window
     pending: int = 1  # complete windows waiting for the network at most: a newer one replaces the oldest

@@ -33,8 +33,8 @@ class WindowAssembler:
 
     def __init__(self, spec: Preprocessing, stride: int | None = None):
         self.clip_len, self.frame_step = spec.clip_len, spec.frame_step
-        self.span = (spec.clip_len - 1) * spec.frame_step + 1
-        self.stride = stride or max(spec.clip_len // 2, 1) * spec.frame_step
+        self.span = spec.span
+        self.stride = stride or spec.stride
         self.ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=self.span)
         self.origin = 0  # the frame number where the current grid starts
         self.count = 0  # windows completed
