@@ -13,17 +13,19 @@ Protocol: each sequence is labelled as `predict` does (its windows, the model's 
 every method then segments the same window probabilities. Frames are labelled by the segment holding their centre.
 Frame accuracy pools all frames; edit is the mean over sequences; F1@k pools the hits of all sequences. A true
 boundary from action A to action B is "found" when the segments change from A to B within half a window span of it;
-the boundary error is the mean distance of the found ones. "windows inside" is the share of windows lying wholly
+the boundary error is the mean distance of the found ones. Timing alone: "any boundary near" is the share of true
+boundaries with a predicted one (whatever its labels) within half a window, "predicted near a true one" the share of
+predicted boundaries with a true one within half a window. "windows inside" is the share of windows lying wholly
 inside one true action whose top label is that action: the model's own accuracy on these sequences, which no
 smoothing can raise much; "windows centred" counts every window by the action at its centre, so windows straddling
 a boundary count too.
 
 Rows: raw windows; the segmenter with the previous defaults (switch penalty 3, min 1 s, floor 0.05, boundaries
 midway); today's defaults without the boundary refinement, without the boundary floor, and whole; frame-level scores
-(`frame_level`, tried and not shipped); and, as the bound
-that the windows' spacing sets, every window given the true action at its centre with boundaries midway. Then the
-diagnosis: windows right by action (inside one action, and centred in it), and the default segments' wrong frames
-by their distance to the nearest true boundary, with the confusions of those far from any.
+(`frame_level`, tried and not shipped); and, as the bound that the windows' spacing sets, every window given the
+true action at its centre with boundaries midway. Then the diagnosis: windows right by action (inside one action,
+and centred in it), and the default segments' wrong frames by their distance to the nearest true boundary, with the
+confusions of those far from any.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Row:
     f1: dict[float, float]
     segments_per_sequence: float
     boundaries_found: float  # share of true A -> B boundaries with a predicted A -> B one within half a window
+    boundaries_placed: float  # share of true boundaries with a predicted one (any labels) within half a window
+    predicted_near: float  # share of predicted boundaries within half a window of a true one
     boundary_error_s: float  # mean distance from a found boundary to the true one
 
 
@@ -175,7 +179,7 @@ def evaluate(
     method: str, data: list[Labelled], labels: tuple[str, ...], config: SegmentConfig | None, half: float
 ) -> Row:
     """Score `config`'s segments (None: `frame_level`'s) against the truth."""
-    pairs, n_segments, found, errors = [], 0, [], []
+    pairs, n_segments, found, placed, near, errors = [], 0, [], [], [], []
     for item in data:
         fps, frames = item.truth.fps, item.truth.frames
         if config is None:
@@ -185,12 +189,15 @@ def evaluate(
         pairs.append((frame_labels(segs, frames, fps), item.truth.frame_labels()))
         n_segments += len(segs)
         predicted = changes([(s.label, s.start_s, s.end_s) for s in segs])
-        for before, after, t in changes([(a, s / fps, e / fps) for a, s, e in item.truth.segments]):
+        true = changes([(a, s / fps, e / fps) for a, s, e in item.truth.segments])
+        for before, after, t in true:
             distances = [abs(p - t) for a, b, p in predicted if (a, b) == (before, after)]
             hit = bool(distances) and min(distances) <= half
             found.append(hit)
+            placed.append(any(abs(p - t) <= half for _, _, p in predicted))
             if hit:
                 errors.append(min(distances))
+        near += [any(abs(p - t) <= half for _, _, t in true) for _, _, p in predicted]
     scores = score_videos(pairs)
     return Row(
         method,
@@ -199,6 +206,8 @@ def evaluate(
         scores.f1,
         n_segments / len(data),
         float(np.mean(found)) if found else 1.0,
+        float(np.mean(placed)) if placed else 1.0,
+        float(np.mean(near)) if near else 1.0,
         float(np.mean(errors)) if errors else 0.0,
     )
 
@@ -271,13 +280,14 @@ def describe(config: SegmentConfig) -> str:
 
 def table(rows: list[Row]) -> str:
     head = "| method | frame acc | edit | " + " | ".join(f"F1@{round(k * 100)}" for k in OVERLAPS)
-    head += " | segments / seq | boundaries found | their error |"
-    lines = [head, "|---|" + "---:|" * (5 + len(OVERLAPS))]
+    head += " | segments / seq | boundaries found | their error | any boundary near | predicted near a true one |"
+    lines = [head, "|---|" + "---:|" * (7 + len(OVERLAPS))]
     for r in rows:
         f1 = " | ".join(f"{r.f1[k] * 100:.1f}" for k in OVERLAPS)
         lines.append(
             f"| {r.method} | {r.frame_accuracy * 100:.1f} % | {r.edit * 100:.1f} | {f1} | "
-            f"{r.segments_per_sequence:.1f} | {r.boundaries_found * 100:.0f} % | {r.boundary_error_s:.2f} s |"
+            f"{r.segments_per_sequence:.1f} | {r.boundaries_found * 100:.0f} % | {r.boundary_error_s:.2f} s | "
+            f"{r.boundaries_placed * 100:.0f} % | {r.predicted_near * 100:.0f} % |"
         )
     return "\n".join(lines)
 

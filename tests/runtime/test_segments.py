@@ -397,7 +397,7 @@ def test_written_sequences_have_per_frame_truth(tmp_path):
 @pytest.mark.slow
 def test_bench_segments_runs_on_written_sequences(tmp_path, capsys):
     """bench_segments.py on two written sequences prints the CPU header and a row each for raw windows and the
-    default segments, and writes its JSON."""
+    default segments, and writes its JSON, where a boundary found with its labels right is also placed in time."""
     spec = importlib.util.spec_from_file_location("bench_segments", ROOT / "bench" / "bench_segments.py")
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # dataclasses look their module up while the class is built
@@ -410,3 +410,6 @@ def test_bench_segments_runs_on_written_sequences(tmp_path, capsys):
     assert f"| segments (switch penalty {SegmentConfig().switch_penalty:g}," in out
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["sequences"] == 2 and result["rows"][0]["method"].startswith("raw windows")
+    # a boundary found with the right labels is also placed in time; the bound row places every one
+    assert all(0 <= r["boundaries_found"] <= r["boundaries_placed"] <= 1 for r in result["rows"])
+    assert result["rows"][-1]["boundaries_placed"] == 1.0
