@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model file [default: the shipped model, else a random stand-in]")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated video")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per network call (predict's default)")
-    parser.add_argument("--stride", type=int, help="frames between windows [default: predict's, half a window]")
+    parser.add_argument("--stride", type=int, help="frames between windows [default: predict's, Preprocessing.stride]")
     parser.add_argument("--threads", type=int, help="network threads [default: predict's]")
     parser.add_argument("--streams", type=int, nargs="+", help="streams to compare [default: predict's default]")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (medians are reported)")
