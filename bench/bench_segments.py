@@ -21,7 +21,8 @@ smoothing can raise much; "windows centred" counts every window by the action at
 a boundary count too.
 
 Rows: raw windows; the segmenter with the previous defaults (switch penalty 3, min 1 s, floor 0.05, boundaries
-midway); today's defaults without the boundary refinement, without the boundary floor, and whole; frame-level scores
+midway); today's defaults without the boundary refinement, refined from probabilities cut at `floor` (not
+`refine_floor`), without the boundary floor, and whole; frame-level scores
 (`frame_level`, tried and not shipped); and, as the bound that the windows' spacing sets, every window given the
 true action at its centre with boundaries midway. Then the diagnosis: windows right by action (inside one action,
 and centred in it), and the default segments' wrong frames by their distance to the nearest true boundary, with the
@@ -272,9 +273,10 @@ def wrong_frames(
 
 
 def describe(config: SegmentConfig) -> str:
+    refined = f"refined from {config.refine_floor:g}" if config.refine else "midway"
     return (
         f"segments (switch penalty {config.switch_penalty:g}, min {config.min_duration_s:g} s, "
-        f"floor {config.floor:g}, boundary floor {config.boundary_floor:g}, {'refined' if config.refine else 'midway'})"
+        f"floor {config.floor:g}, boundary floor {config.boundary_floor:g}, {refined})"
     )
 
 
@@ -319,7 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     fps = data[0].truth.fps
     half = ((spec.clip_len - 1) * spec.frame_step + 1) / fps / 2
     default = DEFAULT_SEGMENT_CONFIG
-    ablations = [dataclasses.replace(default, refine=False), dataclasses.replace(default, boundary_floor=0.0), default]
+    ablations = [
+        dataclasses.replace(default, refine=False),
+        dataclasses.replace(default, refine_floor=default.floor),
+        dataclasses.replace(default, boundary_floor=0.0),
+        default,
+    ]
     configs = [("raw windows (top label each)", RAW), (f"previous defaults: {describe(PREVIOUS)}", PREVIOUS)]
     configs += [(describe(c), c) for c in ablations]
     rows = [evaluate(name, data, labels, config, half) for name, config in configs]

@@ -49,6 +49,9 @@ class SegmentConfig:
     # windows on either side, crosses zero (at the second centre when that window still leans to the old label).
     # False: midway between the two centres.
     refine: bool = True
+    # Probabilities below this count as this where a boundary is refined. Near a change both labels are often below
+    # `floor` (which bounds one window's weight in the Viterbi pass), and cut there their log-ratio says little.
+    refine_floor: float = 1e-6
 
     def __post_init__(self) -> None:
         if self.switch_penalty < 0:
@@ -59,6 +62,8 @@ class SegmentConfig:
             raise ValueError(f"floor must lie in (0, 1), got {self.floor}")
         if not 0 <= self.boundary_floor < 1:
             raise ValueError(f"boundary_floor must lie in [0, 1), got {self.boundary_floor}")
+        if not 0 < self.refine_floor < 1:
+            raise ValueError(f"refine_floor must lie in (0, 1), got {self.refine_floor}")
 
     @property
     def smooths(self) -> bool:
@@ -71,9 +76,6 @@ DEFAULT_SEGMENT_CONFIG = SegmentConfig()
 # stride of 12 frames at 25 fps): finer is noise next to the boundaries' 0.15 s error, and a back end that rounds
 # probabilities a little differently (bf16, ONNX) then seldom moves a boundary.
 REFINE_STEPS = 8
-# Probabilities below this count as this where a boundary is refined: near a change both labels' log-probabilities
-# carry the evidence, and `floor` (made to bound one window's weight in the Viterbi pass) would flatten them.
-REFINE_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ class OnlineSegmenter:
         c0, c1 = self._centres[first - 1], self._centres[first]
         if not (self.config.refine and self.config.smooths):
             return 0.5 * (c0 + c1)
-        p = np.log(np.maximum(self._probs[first - 1 : first + 1][:, [before, after]], REFINE_FLOOR))
+        p = np.log(np.maximum(self._probs[first - 1 : first + 1][:, [before, after]], self.config.refine_floor))
         d0, d1 = p[0, 0] - p[0, 1], p[1, 0] - p[1, 1]
         if d1 >= 0:
             return c1

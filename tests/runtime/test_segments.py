@@ -185,12 +185,14 @@ def test_online_segmenter_ends_as_the_offline_one(model, sequence_windows):
 
 
 def test_segment_config_rejects_bad_values():
-    """A negative penalty or duration, or a floor outside (0, 1), is a ValueError naming it."""
+    """A negative penalty or duration, or a floor or refine floor outside (0, 1), is a ValueError naming it."""
     for kwargs, name in (({"switch_penalty": -1}, "switch_penalty"), ({"min_duration_s": -1}, "min_duration_s")):
         with pytest.raises(ValueError, match=name):
             SegmentConfig(**kwargs)
     with pytest.raises(ValueError, match="floor"):
         SegmentConfig(floor=0.0)
+    with pytest.raises(ValueError, match="refine_floor"):
+        SegmentConfig(refine_floor=0.0)
 
 
 def _toy(rows: list[list[float]], config: SegmentConfig = SegmentConfig()) -> list[tuple[str, float, float]]:
@@ -219,6 +221,7 @@ def test_refining_reads_probabilities_below_the_viterbi_floor():
     equally sure and the boundary midway (3.0 s)."""
     rows = [A, A, [0.9, 1e-4, 0.0999], [1e-3, 0.9, 0.099], B, B]
     assert _toy(rows) == [("A", 0.0, 3.125), ("B", 3.125, 6.0)]
+    assert _toy(rows, SegmentConfig(refine_floor=0.01)) == [("A", 0.0, 3.0), ("B", 3.0, 6.0)]
 
 
 def test_a_window_straddling_the_change_starts_the_new_segment_at_its_centre():
