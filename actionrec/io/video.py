@@ -202,9 +202,9 @@ def iter_windows(
     """Stream the windows of a video in order, decoding it once and holding at most one window's frames.
 
     Windows start every `stride` frames (default: `config.default_stride`, a whole number of frame_steps, so that
-    every start falls on the same frame_step grid and only those frames are converted), plus one
-    aligned to the end so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter
-    than one window is looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g.
+    every start falls on the same frame_step grid and only those frames are converted), plus one aligned to the end
+    so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter than one window is
+    looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g.
     the short-side resize).
     """
     span = (clip_len - 1) * frame_step + 1
