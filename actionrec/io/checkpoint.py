@@ -127,7 +127,7 @@ def describe(path: str | os.PathLike[str], meta: ModelMeta) -> list[tuple[str, s
     lines.append(("input", f"{spec.clip_len} frames{step}, {size}, centre crop {spec.crop}"))
     if training.get("data"):
         lines.append(("trained on", str(training["data"])))
-    acc = training.get("best_val_video_acc", training.get("val_video_acc"))
+    acc = training.get("val_video_acc", training.get("best_val_video_acc"))  # these weights' own epoch
     if isinstance(acc, int | float):
         lines.append(("accuracy", f"held-out video top-1 {100 * acc:.1f} % ({training.get('val_videos', '?')} videos)"))
     elif training.get("reported_accuracy"):

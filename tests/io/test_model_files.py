@@ -4,6 +4,7 @@ with one `error:` line naming the file and exit code 1, from every command that 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import time
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from actionrec.cli import app
 from actionrec.errors import ModelFileError
-from actionrec.io.checkpoint import META_KEY, read_meta
+from actionrec.io.checkpoint import META_KEY, describe, read_meta
 
 runner = CliRunner()
 SAMPLE = ROOT / "samples" / "punch.mp4"
@@ -116,3 +117,11 @@ def test_a_good_file_still_reads(tiny_model):
     """The checks let a normal model file through unchanged."""
     meta = read_meta(tiny_model)
     assert meta.labels == ("left", "right", "still") and meta.preprocessing.std[0] > 0
+
+
+def test_info_gives_the_accuracy_of_the_weights_in_the_file(tiny_model):
+    """A run's last file reports its own epoch's held-out accuracy, not the best epoch's (which is another file)."""
+    meta = read_meta(tiny_model)
+    training = {**meta.training, "val_video_acc": 0.9, "best_val_video_acc": 0.95, "val_videos": 20}
+    lines = dict(describe(tiny_model, dataclasses.replace(meta, training=training)))
+    assert lines["accuracy"] == "held-out video top-1 90.0 % (20 videos)"
