@@ -48,6 +48,7 @@ LIMITS = {
     "size": 4096,  # resize, crop, resize_to sides, in pixels
     "arch_number": 4096,  # any number among the builder's arguments (width, growth, reduction, ...)
     "text_chars": 100_000,  # description
+    "fps": 1000.0,  # the model's sampling rate, frames per second
 }
 
 KINETICS_MEAN = (
@@ -56,6 +57,11 @@ KINETICS_MEAN = (
     0.37645,
 )  # RGB mean of Kinetics-400, as used by torchvision's video models
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
+KINETICS_FPS = 15.0  # the frame rate torchvision trains and measures its Kinetics-400 video models at
+
+# The frame rate a model samples at when its file records none: the shipped model's, and UCF-101's (25 fps). A
+# Kinetics-400 conversion made before the rate was recorded gets KINETICS_FPS (`ModelMeta.from_json`).
+DEFAULT_FPS = 25.0
 
 # Windows start at most this many decoded frames apart unless asked otherwise (0.48 s at 25 fps): segment boundaries
 # are placed from the windows' centres, so their spacing bounds how closely (docs/long-video.md).
@@ -81,13 +87,18 @@ class Preprocessing:
     # (H, W): a fixed-size resize (aspect not kept), as torchvision's video models use (128, 171); None: short
     # side = `resize`
     resize_to: tuple[int, int] | None = None
+    # The model's own frame rate: every video is sampled by timestamp on this grid, whatever its own rate, so that
+    # a window spans the same seconds as in training (`span_s`). Frame counts below count frames of this grid.
+    fps: float = DEFAULT_FPS
 
     def __post_init__(self) -> None:
         if self.resize_to is not None:  # JSON gives a list
             object.__setattr__(self, "resize_to", tuple(int(v) for v in self.resize_to))
         fits = self.resize >= self.crop if self.resize_to is None else min(self.resize_to) >= self.crop
         bad_size = self.resize_to is not None and len(self.resize_to) != 2
-        if self.clip_len < 1 or self.frame_step < 1 or self.crop < 1 or bad_size or not fits:
+        object.__setattr__(self, "fps", float(self.fps))
+        bad_fps = not (0 < self.fps <= LIMITS["fps"])
+        if self.clip_len < 1 or self.frame_step < 1 or self.crop < 1 or bad_size or not fits or bad_fps:
             raise ValueError(f"inconsistent preprocessing: {self}")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -96,6 +107,11 @@ class Preprocessing:
     def span(self) -> int:
         """Decoded frames covered by one window, first sampled frame to last."""
         return (self.clip_len - 1) * self.frame_step + 1
+
+    @property
+    def span_s(self) -> float:
+        """Seconds covered by one window, from its first sampled frame's start to its last one's end."""
+        return self.span / self.fps
 
     @property
     def stride(self) -> int:
@@ -141,7 +157,8 @@ class ModelMeta:
         hostile file is refused before anything is allocated from it. Raises ValueError."""
         raw = json.loads(text)
         check_metadata(raw)
-        pre = raw.get("preprocessing") or {}
+        pre = dict(raw.get("preprocessing") or {})
+        pre.setdefault("fps", legacy_fps(raw.get("training") or {}))
         return cls(
             arch=raw["arch"],
             arch_args=dict(raw.get("arch_args") or {}),
@@ -151,6 +168,12 @@ class ModelMeta:
             description=str(raw.get("description") or ""),
             format_version=raw.get("format_version", FORMAT_VERSION),
         )
+
+
+def legacy_fps(training: dict[str, Any]) -> float:
+    """The rate of a model file written before files recorded one: KINETICS_FPS for a Kinetics-400 conversion (its
+    training data says so), DEFAULT_FPS for everything else."""
+    return KINETICS_FPS if str(training.get("data", "")).startswith("Kinetics-400") else DEFAULT_FPS
 
 
 def check_metadata(raw: Any) -> None:
@@ -201,6 +224,8 @@ def check_metadata(raw: Any) -> None:
     for name, high in (("clip_len", "clip_len"), ("frame_step", "frame_step"), ("resize", "size"), ("crop", "size")):
         if name in pre:
             number(f"preprocessing.{name}", pre[name], 1, LIMITS[high], integer=True)
+    if "fps" in pre:
+        number("preprocessing.fps", pre["fps"], 1e-3, LIMITS["fps"])
     for name, low in (("mean", -1e3), ("std", 1e-6)):
         if name in pre:
             values = pre[name]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import KINETICS_MEAN, KINETICS_STD, Preprocessing
+from ..config import KINETICS_FPS, KINETICS_MEAN, KINETICS_STD, Preprocessing
 from ..cpu import cache_root
 from ..errors import ActionrecError, ModelFileError
 
@@ -106,6 +106,7 @@ KINETICS400_R3D18 = HubEntry(
         crop=112,
         mean=KINETICS_MEAN,
         std=KINETICS_STD,
+        fps=KINETICS_FPS,  # 16 frames at 15 fps (1.07 s), as torchvision trained and measured these weights
     ),
     arch="r3d18",
     arch_args={"width": 64},
