@@ -26,6 +26,10 @@ class DataError(ActionrecError):
     """A data set whose layout, split files or labels do not match what was asked for."""
 
 
+class BusyError(ActionrecError):
+    """An output (a results file, a run folder) that another process is writing now (`io.files.exclusive`)."""
+
+
 class OptionError(ActionrecError, ValueError):
     """Options that cannot work together (streams with compile, compile with ONNX Runtime): the caller's mistake, not
     the input's. `option` names the parameter; the command line shows it as its flag and exits as a usage error."""

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import BusyError
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
@@ -34,3 +36,45 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def exclusive(target: str | os.PathLike[str], what: str = "output") -> Iterator[None]:
+    """Hold an exclusive lock on `target` (a file or a folder, existing or not) for the block, so that two processes
+    never write the same output unknowingly: the second raises `BusyError`, one line naming the file, at once.
+
+    The lock is a hidden `.NAME.lock` file beside `target` (inside it for a folder), locked with `flock` and removed
+    on release; re-checked after locking, so that a lock file removed by the previous holder is never trusted. Where
+    `fcntl` is missing (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    target = Path(target)
+    lock = target / ".actionrec.lock" if target.is_dir() else target.parent / f".{target.name}.lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BusyError(
+                f"{target}: another actionrec process is writing this {what}; wait for it or choose another"
+            ) from None
+        except OSError:
+            os.close(fd)
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino  # not removed by a holder that just finished
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)  # closing releases the lock
