@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from .config import ModelMeta, Preprocessing
-    from .data import VideoItem
+    from .data import DataSplit, VideoItem
     from .runtime.pipeline import Recognizer
 
 PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: the confusion matrix's PNG
@@ -123,6 +123,7 @@ class SplitChoice:
     seed: int
     csv: Path | None
     note: str  # which split is scored when it is the model's own held-out side, else ""
+    own_data: bool = False  # the data the model was trained on (its file's `training` metadata says so)
 
 
 SPLIT_DEFAULTS: dict[str, Any] = {"fmt": "auto", "split": 1, "val_fraction": 0.2, "group_regex": None, "seed": 0}
@@ -162,7 +163,37 @@ def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
         seed=int(values["seed"]),
         csv=given.get("csv"),
         note=note,
+        own_data=same,
     )
+
+
+OFFICIAL_SPLITS = ("ucf101", "hmdb51")  # layouts whose split files name a test list
+
+
+def default_subset(data: Path, choice: SplitChoice, *, split_asked: bool = False) -> str:
+    """Which videos `evaluate` scores when --subset is not given: the held-out side ("val") on the model's own
+    training data, on a layout with official test lists (UCF-101, HMDB-51), or when a split was asked for
+    (`split_asked`: --val-fraction given); every video ("all") of any other folder or CSV set, a separate test set
+    that a random split would only shrink."""
+    from .data.layouts import detect_format
+
+    if choice.own_data or split_asked:
+        return "val"
+    fmt = choice.fmt
+    if fmt == "auto":
+        is_csv = choice.csv is not None or data.suffix.lower() == ".csv"
+        fmt = "csv" if is_csv else detect_format(data).value
+    return "val" if fmt in OFFICIAL_SPLITS else "all"
+
+
+def whole_summary(data: Path, dataset: DataSplit) -> str:
+    """One line for a data set scored whole (--subset all): its real counts, no split."""
+    videos = len(dataset.train) + len(dataset.val)
+    text = f"{data}: {len(dataset.labels)} classes, {videos} videos, every one scored"
+    if dataset.skipped:
+        names = ", ".join(dataset.skipped[:5]) + (", ..." if len(dataset.skipped) > 5 else "")
+        text += f"; skipped {len(dataset.skipped)} missing or unreadable: {names}"
+    return text
 
 
 def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

@@ -272,3 +272,49 @@ def test_cli_evaluate_runs_both_back_ends_alike(folder_set, tiny_model, tmp_path
     args = ["evaluate", "-m", str(tiny_model), "-d", str(folder_set), "--compile", "--streams", "2"]
     bad = CliRunner().invoke(app, args)
     assert bad.exit_code == 2 and "--streams" in bad.output
+
+
+def _model_trained_on(tiny_model, data, out):
+    """The tiny model's weights in a file whose `training` metadata says it was trained on `data` (the run's
+    recipe: folder layout, 1/3 held out by file, seed 0), as `actionrec train` records it."""
+    import dataclasses
+
+    from actionrec.io.checkpoint import load_model, save_model
+
+    model, meta = load_model(tiny_model)
+    recipe = {"format": "auto", "split": 1, "val_fraction": 0.34, "group_regex": None, "seed": 0, "csv": None}
+    meta = dataclasses.replace(meta, training={"data_path": str(data), "recipe": recipe})
+    return save_model(out, model, meta)
+
+
+def test_cli_evaluate_scores_a_separate_folder_whole(folder_set, tiny_model, tmp_path):
+    """A folder the model was not trained on is scored whole by default (all 9 readable videos, not a random
+    held-out part), and stderr gives its real count with no split line."""
+    out = tmp_path / "eval.json"
+    args = ["evaluate", "-m", str(tiny_model), "-d", str(folder_set), "-K", "2", "--precision", "fp32", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["videos"] == 9 and len(report["skipped"]) == 1 and report["subset"] == "all"
+    assert "10 videos, every one scored" in result.stderr
+    assert "split" not in result.stderr and report["split"] == ""
+
+
+def test_cli_evaluate_holds_out_only_on_the_models_own_data(folder_set, tiny_model, tmp_path):
+    """On the data a model file says it was trained on, the default is that run's held-out side (fewer videos than
+    the folder holds, the note says so); --subset all there scores every video with its real count, and no
+    "67/33 split" line."""
+    own = _model_trained_on(tiny_model, folder_set, tmp_path / "own.safetensors")
+    runner = CliRunner()
+    out = tmp_path / "val.json"
+    result = runner.invoke(app, ["evaluate", "-m", str(own), "-d", str(folder_set), "-K", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    held_out = json.loads(out.read_text())
+    assert held_out["subset"] == "val" and 0 < held_out["videos"] + len(held_out["skipped"]) < 10
+    assert "held-out side of this model's own training split" in result.stderr
+    out = tmp_path / "all.json"
+    args = ["evaluate", "-m", str(own), "-d", str(folder_set), "-K", "2", "--subset", "all", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["videos"] == 9
+    assert "10 videos, every one scored" in result.stderr and "split" not in result.stderr

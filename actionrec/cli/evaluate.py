@@ -61,8 +61,12 @@ def evaluate(
         int | None, typer.Option(help="Seed of the folder/CSV split [default: the model's run, 0].")
     ] = None,
     subset: Annotated[
-        Literal["val", "all"], typer.Option(help="val: the held-out side; all: every video (a separate test set).")
-    ] = "val",
+        Literal["val", "all"] | None,
+        typer.Option(
+            help="val: the held-out side; all: every video [default: val on the model's own training data and on "
+            "UCF-101/HMDB-51 test lists, or with --val-fraction; all on any other folder or CSV set]."
+        ),
+    ] = None,
     clips_per_video: Annotated[
         int, typer.Option("--clips-per-video", "-K", min=1, help="Uniformly spaced windows scored per video.")
     ] = 10,
@@ -90,7 +94,7 @@ def evaluate(
     from ..evaluate import per_class_table, per_group_table, summary_lines, write_outputs
 
     with reported():
-        from ..evaluate import choose_split
+        from ..evaluate import choose_split, default_subset, whole_summary
         from ..hub import resolve_model
         from ..io.checkpoint import read_meta
 
@@ -114,12 +118,18 @@ def evaluate(
             seed=choice.seed,
             csv_path=choice.csv,
         )
-        if choice.note and subset == "val":
-            err.print(choice.note, highlight=False, soft_wrap=True)
-        elif dataset.by_file and subset == "val":
-            err.print(BY_FILE_WARNING, highlight=False, soft_wrap=True)
-        err.print(dataset.summary(), highlight=False, soft_wrap=True)
-        items = dataset.val if subset == "val" else dataset.train + dataset.val
+        if subset is None:
+            subset = default_subset(data, choice, split_asked=val_fraction is not None)
+        if subset == "val":
+            if choice.note:
+                err.print(choice.note, highlight=False, soft_wrap=True)
+            elif dataset.by_file:
+                err.print(BY_FILE_WARNING, highlight=False, soft_wrap=True)
+            err.print(dataset.summary(), highlight=False, soft_wrap=True)
+            items = dataset.val
+        else:
+            items = dataset.train + dataset.val
+            err.print(whole_summary(data, dataset), highlight=False, soft_wrap=True)
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
         recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
@@ -150,7 +160,7 @@ def evaluate(
         if output is not None:
             context = {
                 "model": str(model),
-                "split": choice.note,
+                "split": choice.note if subset == "val" else "",
                 "data": str(data),
                 "data_source": dataset.source,
                 "subset": subset,
