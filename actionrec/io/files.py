@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import BusyError
+from ..errors import ActionrecError, BusyError
 
 
 @contextlib.contextmanager
@@ -36,6 +36,16 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def writing(target: str | os.PathLike[str]) -> Iterator[None]:
+    """An OSError in the block (disk full, a read-only folder, a missing one) becomes one line naming `target` and
+    the reason: "out.json: cannot write: No space left on device" (an `ActionrecError`, exit code 1)."""
+    try:
+        yield
+    except OSError as e:
+        raise ActionrecError(f"{os.fspath(target)}: cannot write: {e.strerror or e}") from None
 
 
 @contextlib.contextmanager
