@@ -64,18 +64,29 @@ class Parity:
 class ExportResult:
     """What `export_onnx` wrote and how it was checked."""
 
-    path: Path
+    path: Path  # the fp32 model
     opset: int
-    precision: str  # "fp32" or "int8"
     check_video: str  # the video(s) the real-clip checks used, or a note that one was generated
     parity: tuple[Parity, ...]  # ORT fp32 vs PyTorch fp32: random clips, then real clips
     int8: Parity | None = None  # ORT int8 vs ORT fp32 on real clips it was not calibrated on, when quantised
+    int8_path: Path | None = None  # the int8 model written beside the fp32 one, when quantised
     fp32_seconds: float = 0.0  # ORT fp32 wall time on those same clips, to compare with int8.seconds
+
+
+INT8_SUFFIX = ".int8.onnx"
 
 
 def default_output(model_path: str | os.PathLike[str], int8: bool = False) -> Path:
     """MODEL.onnx beside the model file (MODEL.int8.onnx for the quantised one)."""
-    return Path(model_path).with_suffix(".int8.onnx" if int8 else ".onnx")
+    return Path(model_path).with_suffix(INT8_SUFFIX if int8 else ".onnx")
+
+
+def output_pair(out: Path) -> tuple[Path, Path]:
+    """(fp32, int8) files of an --int8 export to `out`: OUT.onnx and OUT.int8.onnx beside it; an `out` that names
+    the int8 file (OUT.int8.onnx) gives the same pair."""
+    if out.name.lower().endswith(INT8_SUFFIX):
+        return out.with_name(out.name[: -len(INT8_SUFFIX)] + ".onnx"), out
+    return out, out.with_suffix(INT8_SUFFIX)
 
 
 def export_onnx(
@@ -91,16 +102,18 @@ def export_onnx(
     """Export a `.safetensors` model file to ONNX, check it against PyTorch, and write it atomically.
 
     Raises ActionrecError (and leaves nothing at `out`) when the export fails or when ONNX Runtime's logits differ
-    from PyTorch's by more than `tolerance` x max |logit| on random or real clips.
+    from PyTorch's by more than `tolerance` x max |logit| on random or real clips. With `int8` the fp32 model is
+    written at `out` and the quantised one beside it (`output_pair`), both or neither.
     """
     from .io.checkpoint import load_model
 
     model_path = Path(model_path)
     if model_path.suffix.lower() == ".onnx":
         raise ActionrecError(f"{model_path}: already an ONNX file; export needs the .safetensors model")
-    out = Path(out) if out is not None else default_output(model_path, int8)
+    out = Path(out) if out is not None else default_output(model_path)
     if out.suffix.lower() != ".onnx":
         raise ActionrecError(f"{out}: an ONNX model file must end in .onnx")
+    out, int8_out = output_pair(out) if int8 else (out, None)
     require_extra(f"{model_path}: ONNX export", "export", EXPORT_MODULES)
     model, meta = load_model(model_path)
     spec = meta.preprocessing
@@ -114,11 +127,10 @@ def export_onnx(
         real = video_clips(videos, spec, per_video=2 * CHECK_WINDOWS if int8 else CHECK_WINDOWS)  # (K, 3, T, H, W)
         rng = np.random.default_rng(0)
         random = rng.standard_normal((2, *spec.input_shape), dtype=np.float32)  # (2, 3, T, H, W)
-        with atomic_path(out) as tmp:
-            fp32_path = Path(work) / "fp32.onnx" if int8 else tmp
-            used_opset = write_onnx(model, meta, fp32_path, opset=opset, precision="fp32")
+        with atomic_path(out) as tmp, contextlib.ExitStack() as quantised:
+            used_opset = write_onnx(model, meta, tmp, opset=opset, precision="fp32")
             try:
-                ort_fp32 = _session(fp32_path, threads)
+                ort_fp32 = _session(tmp, threads)
             except ModelFileError:
                 raise ActionrecError(
                     f"{out}: this onnxruntime cannot run the exported graph (opset {used_opset}); try --opset 17"
@@ -134,10 +146,11 @@ def export_onnx(
                         f"{p.max_abs_diff:.3g} > {tolerance:g} x max |logit| {p.scale:.3g}; nothing written"
                     )
             int8_parity, fp32_seconds = None, parity[1].seconds
-            if int8:
+            if int8_out is not None:
+                int8_tmp = quantised.enter_context(atomic_path(int8_out))  # renamed just before the fp32 file
                 calibration, held_out = real[0::2], real[1::2]  # judged on windows it was not calibrated on
-                quantize_int8(fp32_path, tmp, meta, calibration)
-                ort_int8 = _session(tmp, threads)
+                quantize_int8(tmp, int8_tmp, meta, calibration)
+                ort_int8 = _session(int8_tmp, threads)
                 ort_int8(random)  # warm-up, so that the timings compare like with like
                 fp32_start = time.perf_counter()
                 fp32_logits = ort_fp32(held_out)
@@ -146,10 +159,10 @@ def export_onnx(
     return ExportResult(
         path=out,
         opset=used_opset,
-        precision="int8" if int8 else "fp32",
         check_video=video_note,
         parity=parity,
         int8=int8_parity,
+        int8_path=int8_out,
         fp32_seconds=fp32_seconds,
     )
 

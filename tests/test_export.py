@@ -243,15 +243,19 @@ def test_export_rejects_a_non_onnx_output(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_int8_export_is_a_usable_model(tiny_model, videos, tmp_path):
-    """--int8 writes MODEL.int8.onnx (QDQ, metadata kept) after the fp32 parity check, reports its agreement with
-    fp32 and its speed, and predict runs it."""
+    """--int8 writes MODEL.int8.onnx (QDQ, metadata kept) after the fp32 parity check and keeps the fp32 MODEL.onnx
+    beside it, as --help says ("also"); both are named on stdout, it reports int8's agreement with fp32 and its
+    speed, and predict runs both."""
     src = tmp_path / "tiny.safetensors"
     src.write_bytes(tiny_model.read_bytes())
     res = run("export", src, "--onnx", "--int8", "--check-video", videos["mp4"])
     assert res.exit_code == 0, res.output
-    out = tmp_path / "tiny.int8.onnx"
+    out, fp32 = tmp_path / "tiny.int8.onnx", tmp_path / "tiny.onnx"
     assert "int8 vs ORT fp32" in res.stdout and "ORT int8" in res.stdout
-    assert leftovers(tmp_path) == ["tiny.int8.onnx"]
+    assert f"wrote {fp32} (fp32" in res.stdout and f"wrote {out} (int8" in res.stdout
+    assert leftovers(tmp_path) == ["tiny.int8.onnx", "tiny.onnx"]
+    assert {p.key: p.value for p in onnx.load(str(fp32)).metadata_props}["precision"] == "fp32"
+    assert json.loads(run("predict", videos["avi"], "--model", fp32, "--format", "json").stdout)["videos"][0]["label"]
     proto = onnx.load(str(out))
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in proto.graph.node}
     assert {p.key: p.value for p in proto.metadata_props}["precision"] == "int8"

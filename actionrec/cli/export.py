@@ -20,7 +20,12 @@ def export(
         typer.Option("--onnx", show_default=False, help="Export to ONNX (the only format for now) [default: on]."),
     ] = True,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Where to write [default: MODEL.onnx, MODEL.int8.onnx].")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the fp32 model; --int8 adds OUT.int8.onnx beside it [default: MODEL.onnx].",
+        ),
     ] = None,
     out_alias: OutAlias = None,
     opset: Annotated[int | None, typer.Option(min=7, help="ONNX opset [default: the exporter's].")] = None,
@@ -34,7 +39,9 @@ def export(
     int8: Annotated[
         bool,
         typer.Option(
-            "--int8", help="Also write a static int8 model for ONNX Runtime, calibrated on the video(s) [default: off]."
+            "--int8",
+            help="Also write a static int8 model for ONNX Runtime (MODEL.int8.onnx, beside the fp32 one), calibrated "
+            "on the video(s) [default: off].",
         ),
     ] = False,
     threads: Annotated[
@@ -49,7 +56,9 @@ def export(
     with reported():
         with err.status(f"exporting {model} to ONNX and checking it against PyTorch"):
             result = export_onnx(model, out, opset=opset, check_videos=check_video or (), int8=int8, threads=threads)
-        typer.echo(f"wrote {result.path} ({result.precision}, opset {result.opset})")
+        typer.echo(f"wrote {result.path} (fp32, opset {result.opset})")
+        if result.int8_path is not None:
+            typer.echo(f"wrote {result.int8_path} (int8, opset {result.opset})")
         typer.echo(f"check video: {result.check_video}")
         for p in result.parity:
             typer.echo(f"parity ORT fp32 vs torch fp32, {p.line()}")
@@ -62,6 +71,6 @@ def export(
             )
             if q.seconds > result.fp32_seconds:
                 err.print(
-                    "note: int8 ran slower than fp32 on this CPU (usual for narrow models); prefer the fp32 export",
+                    f"note: int8 ran slower than fp32 on this CPU (usual for narrow models); prefer {result.path}",
                     soft_wrap=True,
                 )
