@@ -55,8 +55,18 @@ def synth(
             "and --clips-per-class [default: off].",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Remove an earlier benchmark's files from the folder first (an interrupted run, other settings); "
+            "without it the folder must be empty or hold a complete benchmark of the same settings [default: off].",
+        ),
+    ] = False,
 ) -> None:
-    """Render the synthetic action benchmark: articulated actors doing its actions, split by actor."""
+    """Render the synthetic action benchmark: articulated actors doing its actions, split by actor. The folder must be
+    new or empty, or hold a complete benchmark of the very same settings (rendered again, identically); --force
+    starts clean."""
     from ..synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples, write_sequences
 
     out = output_path(output, out_alias)
@@ -83,7 +93,8 @@ def synth(
             )
         typer.echo(f"{out}: {len(videos)} sequences (seqNN.avi, ground truth in seqNN.json)")
         return
-    with reported(), Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
+    bar = Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), console=err, transient=True)
+    with reported(), bar:  # transient: a refused folder is its one error line, no bar left above it
         task = bar.add_task("synth", total=None)
         summary = write_benchmark(
             out,
@@ -93,6 +104,7 @@ def synth(
             frames=frames,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             config=config,
+            force=force,
         )
     typer.echo(
         f"{summary.out}: {len(summary.classes)} classes, {summary.n_train} train / {summary.n_test} test clips "

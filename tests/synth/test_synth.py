@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 from pathlib import Path
 
 import cv2
@@ -303,3 +304,69 @@ def test_write_samples_renders_the_shipped_samples(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "sequence.json").read_text()) == json.loads(
         (ROOT / "samples" / "sequence.json").read_text()
     )
+
+
+def _clips(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*.avi")}
+
+
+def _listed(folder: Path) -> set[str]:
+    train = [line.split()[0] for line in (folder / "trainlist01.txt").read_text().splitlines()]
+    return {*train, *(folder / "testlist01.txt").read_text().split()}
+
+
+def test_synth_refuses_a_folder_holding_other_clips(bench, tmp_path: Path) -> None:
+    """`synth -o` into a folder left by an interrupted run of another size (no synth.json) is refused with one line
+    naming the folder and --force, exit 1, and the folder is left as it was."""
+    from typer.testing import CliRunner
+
+    from actionrec.cli import app
+
+    out = tmp_path / "b"
+    shutil.copytree(bench[0], out)
+    (out / synth.SYNTH_CARD).unlink()
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    result = CliRunner().invoke(app, ["synth", "-o", str(out), "--clips-per-class", "2", "--size", "48x48"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and "--force" in lines[0] and "Traceback" not in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+
+
+def test_synth_takes_an_empty_folder_or_its_own_complete_benchmark(bench, tmp_path: Path) -> None:
+    """prepare_folder accepts an empty folder and a complete benchmark of the same settings (its card), refuses
+    one of another seed; with force it removes a benchmark's files but refuses a folder holding a file of the user's."""
+    from actionrec.errors import ActionrecError
+    from actionrec.synth.benchmark import benchmark_card, prepare_folder
+
+    out, _, _ = bench
+    same = benchmark_card(seed=3, clips_per_class=2, size=SIZE, frames=FRAMES, fps=25.0, config=synth.DEFAULT_CONFIG)
+    prepare_folder(out, same)
+    (tmp_path / "empty").mkdir()
+    prepare_folder(tmp_path / "empty", {**same, "seed": 4})
+    with pytest.raises(ActionrecError, match="not a complete benchmark of these settings"):
+        prepare_folder(out, {**same, "seed": 4})
+    mixed = tmp_path / "mixed"
+    shutil.copytree(out, mixed)
+    (mixed / "notes.txt").write_text("mine")
+    with pytest.raises(ActionrecError, match=r"synth did not write \(notes.txt\)"):
+        prepare_folder(mixed, {**same, "seed": 4}, force=True)
+    assert [p.name for p in mixed.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_synth_force_starts_clean(bench, tmp_path: Path) -> None:
+    """`synth -o --force` over an earlier benchmark of another size removes its clips: every clip left in the folder
+    is one of the new size and listed in the split files."""
+    from typer.testing import CliRunner
+
+    from actionrec.cli import app
+
+    out = tmp_path / "b"
+    shutil.copytree(bench[0], out)
+    args = ["synth", "-o", str(out), "--clips-per-class", "2", "--size", "32x32", "--frames", "8", "--plain", "--force"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _clips(out) == _listed(out) and len(_clips(out)) == 2 * len(synth.CLASSES)
+    for rel in _clips(out):
+        assert _read_frames(out / rel)[2:] == (32, 32)
