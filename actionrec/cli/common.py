@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..config import MAX_DEFAULT_STRIDE, Architecture, DataFormat
-from ..errors import ActionrecError
+from ..errors import ActionrecError, OptionError
 from ..io.output import FullConsole
 from ..runtime.backends import BackendKind, Device, Precision
 
@@ -92,9 +92,12 @@ def usage_error(message: str) -> typer.Exit:
 
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
-    """Turn an ActionrecError into one line on stderr and exit code 1."""
+    """Turn an ActionrecError into one line on stderr and exit code 1; an OptionError (an option given wrong, such
+    as a --model that names nothing) is a usage error naming its option, exit code 2."""
     try:
         yield
+    except OptionError as e:
+        raise typer.BadParameter(str(e), param_hint=f"--{e.option}") from None
     except ActionrecError as e:
         err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

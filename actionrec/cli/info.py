@@ -40,11 +40,14 @@ def info(
     ] = InfoFormat.text,
 ) -> None:
     """What a model is: what it was trained on and for, its labels, input and size."""
-    from ..hub import resolve_model
+    from ..hub import UnknownModelError, resolve_model
     from ..io.checkpoint import read_meta
 
     with reported():
-        path = resolve_model(model)
+        try:
+            path = resolve_model(model)
+        except UnknownModelError as e:
+            raise typer.BadParameter(str(e), param_hint="MODEL") from None
         meta = read_meta(path)
         if fmt == InfoFormat.json:
             from ..networks import build, count_parameters, gflops_per_clip

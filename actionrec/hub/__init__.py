@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import KINETICS_FPS, KINETICS_MEAN, KINETICS_STD, Preprocessing
 from ..cpu import cache_root
-from ..errors import ActionrecError, ModelFileError
+from ..errors import ActionrecError, ModelFileError, OptionError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -53,7 +53,15 @@ class LabelsError(HubError):
     """A label list that is not the expected one (count, duplicates, or different names/order)."""
 
 
-class NotInstalledError(ModelFileError):
+class UnknownModelError(ModelFileError, OptionError):
+    """A model value (--model, --init) that names no model file and no installed model: the caller's mistake, which
+    the command line reports as a usage error naming the option."""
+
+    def __init__(self, message: str, option: str = "model"):
+        OptionError.__init__(self, option, message)
+
+
+class NotInstalledError(UnknownModelError):
     """A known model name that has not been pulled yet."""
 
 
@@ -154,30 +162,44 @@ def installed_names() -> list[str]:
     return sorted(p.stem for p in store.glob("*.safetensors") if p.is_file() and _NAME.fullmatch(p.stem))
 
 
-def resolve_model(ref: str | os.PathLike[str] | None = None) -> Path:
+def resolve_model(ref: str | os.PathLike[str] | None = None, *, option: str = "model") -> Path:
     """The model file a --model value means: None or "default" -> the shipped default, an existing file -> itself,
-    an installed name -> its file in the store. A pullable name not yet installed, or anything else, raises an
-    ActionrecError that says what to do."""
+    an installed name -> its file in the store. A pullable name not yet installed, or a value that names nothing
+    (UnknownModelError: a usage error), and anything there that is not a regular file (a folder, a FIFO: it would
+    block the reader) raise an ActionrecError that says what to do; `option` is the flag the value came from."""
+    from ..io.checkpoint import check_model_file
     from ..runtime.pipeline import default_model_path
 
     if ref is None:
         return _default(default_model_path())
     path = Path(ref)
-    if path.is_file():
+    kind = _kind(path, option)
+    if kind == "file":
         return path
     text = os.fspath(ref)
-    if text == "default":
+    if text == "default" and kind is None:
         return _default(default_model_path())
-    if _NAME.fullmatch(text):
+    if kind is None and _NAME.fullmatch(text):
         installed = installed_path(text)
-        if installed.is_file():
+        if _kind(installed, option) is not None:
+            check_model_file(installed)  # a folder or FIFO in the store: one line, never a blocked read
             return installed
         if text in REGISTRY:
-            raise NotInstalledError(f"{text}: not installed; run `actionrec pull {text}`")
-    if path.exists():  # a folder or a device: the back end says what is wrong with it
-        return path
+            raise NotInstalledError(f"{text}: not installed; run `actionrec pull {text}`", option)
+    if kind is not None:
+        check_model_file(path)  # raises: a folder, a FIFO, a device
     known = ["default", *sorted(set(REGISTRY) | set(installed_names()))]
-    raise ModelFileError(f"{ref}: no such model file, nor a model name (known: {', '.join(known)})")
+    raise UnknownModelError(f"{ref}: no such model file, nor a model name (known: {', '.join(known)})", option)
+
+
+def _kind(path: Path, option: str) -> str | None:
+    """`checkpoint.model_file_kind`, with a name the system refuses (too long) an unknown model."""
+    from ..io.checkpoint import model_file_kind
+
+    try:
+        return model_file_kind(path)
+    except ModelFileError as e:
+        raise UnknownModelError(str(e), option) from None
 
 
 def _default(path: Path) -> Path:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,47 +27,104 @@ if TYPE_CHECKING:
 META_KEY = "actionrec"  # key of the JSON metadata in the safetensors header and in ONNX metadata_props
 
 
-def _check_exists(path: Path) -> None:
-    if not path.exists():
+def model_file_kind(path: str | os.PathLike[str]) -> str | None:
+    """What is at `path`: "file" for a regular file (or a link to one), None for nothing, else what it is ("a
+    folder", "a FIFO", ...); a name the system refuses (too long, ...) is a ModelFileError giving its reason."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise ModelFileError(f"{os.fspath(path)}: cannot be a model file ({e.strerror or e})") from None
+    except ValueError as e:  # a NUL byte in the name
+        raise ModelFileError(f"{os.fspath(path)!r}: cannot be a model file ({e})") from None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file"
+
+
+def check_model_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, in one line, anything but an existing regular file (a FIFO would block the reader forever)."""
+    kind = model_file_kind(path)
+    if kind is None:
         raise ModelFileError(f"{path}: no such model file")
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a folder, not a model file")
+    if kind != "file":
+        raise ModelFileError(f"{path}: is {kind}, not a regular file; give a model file")
 
 
 def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     """The metadata of a `.safetensors` or `.onnx` model file, without loading weights or torch."""
     path = Path(path)
-    _check_exists(path)
+    check_model_file(path)
     if path.suffix.lower() == ".onnx":
         return read_onnx_meta(path)
-    try:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            if size > min(100 * 2**20, path.stat().st_size - 8):
-                raise ValueError(f"header of {size} bytes in a file of {path.stat().st_size}")
-            header = json.loads(f.read(size))
-        text = header.get("__metadata__", {}).get(META_KEY)
-    except (struct.error, ValueError, UnicodeDecodeError, AttributeError) as e:
-        raise ModelFileError(f"{path}: not a safetensors model file ({e})") from None
+    header, size = _read_header(path)
+    text = header.get("__metadata__", {}).get(META_KEY) if isinstance(header.get("__metadata__"), dict) else None
     if text is None:
         raise ModelFileError(f"{path}: a safetensors file without actionrec metadata (labels, preprocessing)")
     try:
         meta = ModelMeta.from_json(text)
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{path}: bad actionrec metadata: {e}") from None
-    try:
-        ends = [int(e["data_offsets"][1]) for k, e in header.items() if k != "__metadata__"]
-    except (KeyError, TypeError, IndexError, ValueError):
-        raise ModelFileError(f"{path}: not a safetensors model file (malformed tensor table)") from None
-    if max(ends, default=0) > path.stat().st_size - 8 - size:
-        raise ModelFileError(
-            f"{path}: cut short: its tensors need {8 + size + max(ends)} bytes, it has {path.stat().st_size}"
-        )
-    classifier = header.get("fc.weight") or header.get("module.fc.weight") or {}
-    rows = (classifier.get("shape") or [None])[0] if isinstance(classifier, dict) else None
+    except RecursionError:
+        raise ModelFileError(f"{path}: bad actionrec metadata: nested too deep") from None
+    tensors = _tensor_table(path, header)
+    end, have = max((e for _, (_, e) in tensors.values()), default=0), path.stat().st_size
+    if end > have - 8 - size:
+        raise ModelFileError(f"{path}: cut short: its tensors need {8 + size + end} bytes, it has {have}")
+    shape = (tensors.get("fc.weight") or tensors.get("module.fc.weight") or ((),))[0]
+    rows = shape[0] if shape else None
     if rows != meta.num_classes:
         raise ModelFileError(f"{path}: {meta.num_classes} labels, but the classifier (fc.weight) has {rows} outputs")
     return meta
+
+
+MAX_HEADER = 100 * 2**20  # bytes of safetensors JSON header read at most
+
+
+def _read_header(path: Path) -> tuple[dict, int]:
+    """A safetensors file's JSON header (a dict) and its size in bytes; ModelFileError for anything else."""
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > min(MAX_HEADER, path.stat().st_size - 8):
+                raise ValueError(f"header of {size} bytes in a file of {path.stat().st_size}")
+            header = json.loads(f.read(size))
+    except (struct.error, ValueError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{path}: not a safetensors model file ({e})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a safetensors model file (its header is nested too deep)") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: not a safetensors model file (its header is not a JSON object)")
+    return header, size
+
+
+def _tensor_table(path: Path, header: dict) -> dict[str, tuple[tuple[int, ...], tuple[int, int]]]:
+    """Each tensor's (shape, (begin, end) data offsets) from a safetensors header, checked: a shape is a list of
+    non-negative integers and the offsets two integers, begin <= end (JSON's 1e400, floats and strings refused)."""
+
+    def ints(value: object) -> bool:
+        return isinstance(value, list) and all(type(v) is int and 0 <= v < 2**63 for v in value)
+
+    table = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (ints(shape) and ints(offsets) and len(offsets) == 2 and offsets[0] <= offsets[1]):
+            raise ModelFileError(
+                f"{path}: not a safetensors model file (tensor {name[:80]!r}: its shape or data_offsets are not "
+                "non-negative integers)"
+            )
+        table[name] = (tuple(shape), (offsets[0], offsets[1]))
+    return table
 
 
 def save_model(path: str | os.PathLike[str], model: nn.Module, meta: ModelMeta) -> Path:
@@ -143,21 +202,12 @@ def parameter_count(path: str | os.PathLike[str]) -> int | None:
     if path.suffix.lower() != ".safetensors":
         return None
     try:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(size))
-    except (OSError, struct.error, ValueError):
+        header, _ = _read_header(path)
+        tensors = _tensor_table(path, header)
+    except ModelFileError:
         return None
     stats = ("running_mean", "running_var", "num_batches_tracked")
-    total = 0
-    for name, entry in header.items():
-        if name == "__metadata__" or name.endswith(stats):
-            continue
-        n = 1
-        for d in entry.get("shape", []):
-            n *= int(d)
-        total += n
-    return total
+    return sum(math.prod(shape) for name, (shape, _) in tensors.items() if not name.endswith(stats))
 
 
 # ---- ONNX files: the metadata, torch-free and onnx-free ----

@@ -19,7 +19,7 @@ import numpy as np
 from ..config import ModelMeta
 from ..cpu import auto_bf16
 from ..errors import ActionrecError, ModelFileError, OptionError
-from ..io.checkpoint import meta_from_onnx_props
+from ..io.checkpoint import check_model_file, meta_from_onnx_props
 from ..tuning import CHANNELS_LAST_MIN_WIDTH, CPU_STREAMS
 
 
@@ -309,8 +309,7 @@ def open_backend(
     """
     path = Path(path)
     device = Device(device).value
-    if not path.exists():
-        raise ModelFileError(f"{path}: no such model file")
+    check_model_file(path)  # a FIFO would block the reader forever
     is_onnx = path.suffix.lower() == ".onnx"
     if kind == BackendKind.auto:
         kind = BackendKind.onnxruntime if is_onnx else BackendKind.torch

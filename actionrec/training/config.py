@@ -169,7 +169,7 @@ def _open_fields(config: TrainConfig) -> dict[str, Any]:
         from ..hub import resolve_model
 
         try:
-            init = resolve_model(config.init)  # a file, or an installed name ("default", "kinetics400-r3d18")
+            init = resolve_model(config.init, option="init")  # a file, or an installed name ("default", ...)
         except ActionrecError:
             if open_net:
                 raise

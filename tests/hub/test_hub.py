@@ -471,11 +471,35 @@ def test_resolve_model(store, monkeypatch, tiny_model, tmp_path):
     assert "r3d10, 3 labels" in res.stdout and "missing" in res.stdout
 
 
-def test_predict_with_a_name_not_installed_is_one_line(store, clip_video):
-    """`predict --model kinetics400-r3d18` before pulling: exit 1 and the one line that says to pull it."""
+def test_predict_with_a_name_not_installed_is_a_usage_error(store, clip_video):
+    """`predict --model kinetics400-r3d18` before pulling: a usage error (exit 2) naming --model, that says to
+    pull it."""
     res = runner.invoke(app, ["predict", str(clip_video), "--model", "kinetics400-r3d18"])
-    assert res.exit_code == 1
-    assert res.stderr.strip() == "error: kinetics400-r3d18: not installed; run `actionrec pull kinetics400-r3d18`"
+    assert res.exit_code == 2, res.output
+    assert "Invalid value for --model: kinetics400-r3d18: not installed; run `actionrec pull kinetics400-r3d18`" in (
+        " ".join(res.stderr.split())
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["predict", "{video}", "--model", "nope"], "--model"),
+        (["watch", "{video}", "--realtime", "--model", "nope"], "--model"),
+        (["evaluate", "--data", "{video}", "--model", "nope"], "--model"),
+        (["explain", "{video}", "--sheet", "{tmp}/s.png", "--model", "nope"], "--model"),
+        (["info", "nope"], "MODEL"),
+        (["train", "{tmp}", "-o", "{tmp}/run", "--init", "nope"], "--init"),
+    ],
+)
+def test_an_unknown_model_is_a_usage_error_naming_the_option(store, clip_video, tmp_path, args, flag):
+    """A model value that names no file and no installed model is a usage error (exit 2) naming the option it
+    was given to and the names that are known, in every command that takes one."""
+    argv = [a.format(video=clip_video, tmp=tmp_path) for a in args]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.stderr.split())
+    assert f"Invalid value for {flag}: nope: no such model file, nor a model name (known: default" in text
 
 
 def test_store_location(monkeypatch, tmp_path):

@@ -125,3 +125,75 @@ def test_info_gives_the_accuracy_of_the_weights_in_the_file(tiny_model):
     training = {**meta.training, "val_video_acc": 0.9, "best_val_video_acc": 0.95, "val_videos": 20}
     lines = dict(describe(tiny_model, dataclasses.replace(meta, training=training)))
     assert lines["accuracy"] == "held-out video top-1 90.0 % (20 videos)"
+
+
+def _with_header(source: Path, target: Path, raw: bytes) -> Path:
+    """`source`'s tensor bytes behind the header `raw` (any bytes: crafted JSON)."""
+    data = source.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    target.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + size :])
+    return target
+
+
+def _crafted_headers(tiny_model: Path) -> dict[str, bytes]:
+    """Headers a hostile file could carry: deep nesting (in the header, in the metadata string), a shape given as
+    an int, data_offsets of 1e400 (JSON's infinity once parsed)."""
+    data = tiny_model.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    text = data[8 : 8 + size].decode()
+    header = json.loads(text)
+    deep = "[" * 200_000 + "]" * 200_000
+    some = next(k for k in header if k != "__metadata__")
+    shape_int = dict(header, **{some: {**header[some], "shape": 5}})
+    meta_deep = dict(header, __metadata__={META_KEY: deep})
+    offsets = json.dumps(header).replace(json.dumps(header[some]["data_offsets"]), "[0, 1e400]", 1)
+    return {
+        "nested header": ('{"x": ' + deep + "}").encode(),
+        "nested metadata": json.dumps(meta_deep).encode(),
+        "shape an int": json.dumps(shape_int).encode(),
+        "offsets 1e400": offsets.encode(),
+    }
+
+
+@pytest.mark.parametrize("case", ["nested header", "nested metadata", "shape an int", "offsets 1e400"])
+def test_crafted_headers_are_one_model_file_error(tiny_model, tmp_path, case):
+    """A header nested 200,000 deep (itself or its metadata string), a tensor shape given as an int and
+    data_offsets of 1e400 each raise ModelFileError naming the file (not RecursionError, TypeError or
+    OverflowError); `info` shows one `error:` line and exits 1."""
+    path = _with_header(tiny_model, tmp_path / "crafted.safetensors", _crafted_headers(tiny_model)[case])
+    with pytest.raises(ModelFileError) as caught:
+        read_meta(path)
+    assert str(path) in str(caught.value)
+    res = runner.invoke(app, ["info", str(path)])
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and str(path) in lines[0]
+
+
+def test_a_fifo_as_model_is_refused_without_blocking(tmp_path):
+    """`--model` at a FIFO (nobody writing) is refused as not a regular file, in one line with exit 1, instead of
+    blocking forever on the read; the library says the same."""
+    import os
+
+    from actionrec.runtime.pipeline import load
+
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    for opener in (read_meta, load):
+        with pytest.raises(ModelFileError, match=r"model\.safetensors: is a FIFO, not a regular file"):
+            opener(fifo)
+    res = runner.invoke(app, ["predict", str(SAMPLE), "--model", str(fifo)])
+    assert res.exit_code == 1, res.output
+    assert res.stderr.strip() == f"error: {fifo}: is a FIFO, not a regular file; give a model file"
+
+
+def test_a_300_character_model_name_is_a_usage_error(tmp_path):
+    """A --model of 300 characters (longer than a file name may be) is one usage error naming the option and
+    the reason (exit 2), not an internal error (ENAMETOOLONG); `info` says the same of its argument."""
+    name = "a" * 300
+    for value in (name, f"{name}.safetensors", str(tmp_path / f"{name}.onnx")):
+        res = runner.invoke(app, ["predict", str(SAMPLE), "--model", value])
+        assert res.exit_code == 2, res.output
+        assert "--model" in res.stderr and "File name too long" in res.stderr and "internal" not in res.output
+    res = runner.invoke(app, ["info", name])
+    assert res.exit_code == 2 and "MODEL" in res.stderr and "File name too long" in res.stderr
