@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelFileError
-from ..networks import ResNet3d, attention_as_identity
+from ..networks import Attention3d, BasicBlock, Bottleneck, ResNet3d, attention_as_identity
 
 _PARAM = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 _TORCHVISION_BLOCK = re.compile(rf"(layer\d+\.\d+)\.conv(\d)\.([01])\.{_PARAM}")  # conv1.0 = conv, conv1.1 = BN
@@ -31,6 +31,7 @@ class InitReport:
     skipped: tuple[str, ...]  # the file's tensors not used
     reasons: dict[str, str] = field(default_factory=dict)  # skipped name -> why (no counterpart, shape)
     rescaled: tuple[str, ...] = ()  # BatchNorms scaled x4 so that new attention starts as the identity
+    unscaled: tuple[str, ...] = ()  # BatchNorms scaled x0.25: the file's identity attention, left out here, undone
 
     def summary(self) -> str:
         """Counts first, then the names of what was not loaded (those are the ones to check)."""
@@ -43,6 +44,8 @@ class InitReport:
         lines.extend(f"skipped {name}: {self.reasons.get(name, 'unused')}" for name in self.skipped)
         if self.rescaled:
             lines.append(f"attention starts as the identity: {len(self.rescaled)} BatchNorms scaled x4")
+        if self.unscaled:
+            lines.append(f"the file's identity attention left out: {len(self.unscaled)} BatchNorms scaled back x0.25")
         return "\n".join(lines)
 
 
@@ -154,6 +157,7 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike[str]) -> InitRepor
         raise ModelFileError(
             f"{path}: none of its {len(source)} tensors fits this network (a different architecture or width?)"
         )
+    unscaled = _without_attention(model, {our_name(k, layout): v for k, v in source.items()}, loaded, path)
     with torch.no_grad():
         model.load_state_dict({**target, **loaded})
         rescaled = attention_as_identity(model, keep=loaded)
@@ -166,7 +170,36 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike[str]) -> InitRepor
         skipped=tuple(k for k in source if k in reasons and not _is_counter(k)),
         reasons={k: r for k, r in reasons.items() if not _is_counter(k)},
         rescaled=rescaled,
+        unscaled=unscaled,
     )
+
+
+def _without_attention(
+    model: ResNet3d, source: dict[str, torch.Tensor], loaded: dict[str, torch.Tensor], path: str | os.PathLike[str]
+) -> tuple[str, ...]:
+    """Plain blocks (no attention) taking weights from a file whose blocks have attention: where that attention is
+    the exact identity (both gates a constant 0.5: fc2 and the spatial conv all zero, as `pull` and
+    `attention_as_identity` leave it), its BatchNorm was scaled x4 to make up for the gates, so the x4 is undone
+    here (x0.25 of the loaded weight and bias, exact); trained attention has no plain equivalent and is refused.
+    Changes `loaded` in place; returns the names of the BatchNorms scaled back."""
+    unscaled = []
+    for name, block in model.named_modules():
+        if not isinstance(block, BasicBlock | Bottleneck) or isinstance(block.attention, Attention3d):
+            continue
+        gates = [source.get(f"{name}.attention.{k}.weight") for k in ("channel.fc2", "spatial.gate.conv")]
+        if all(g is None for g in gates):
+            continue  # the file's block is plain too
+        if any(g is None or bool(g.any()) for g in gates):
+            raise ModelFileError(
+                f"{path}: its blocks have trained attention ({name}), which a network without attention would drop, "
+                "distorting every residual branch; keep attention (leave out --no-attention)"
+            )
+        bn = f"{name}.{'bn3' if isinstance(block, Bottleneck) else 'bn2'}"
+        for param in ("weight", "bias"):
+            if f"{bn}.{param}" in loaded:
+                loaded[f"{bn}.{param}"] = loaded[f"{bn}.{param}"] * 0.25  # 4 * 0.25 = 1, exact in floating point
+        unscaled.append(bn)
+    return tuple(unscaled)
 
 
 def _is_counter(name: str) -> bool:

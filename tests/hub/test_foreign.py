@@ -237,3 +237,37 @@ def test_bad_files_are_clear_errors(tmp_path):
         load_pretrained(model, wide)
     with pytest.raises(ModelFileError, match="r3d"):
         load_pretrained(build("c3d", num_classes=3, width=4, hidden=8), wide)
+
+
+def test_a_converted_model_loads_into_plain_blocks_undistorted(tmp_path, clip):
+    """A model converted as `pull` converts (torchvision weights, attention as the identity, so each block's last
+    BatchNorm x4) loaded into a network without attention (`train --init kinetics400-r3d18 --no-attention`) has
+    that x4 undone: its logits equal those of the plain network loaded from the torchvision file itself."""
+    tv = randomise(TvR3d18(10, 8), seed=7)
+    tv_file = tmp_path / "r3d.pth"
+    torch.save(tv.state_dict(), tv_file)
+    converted = build("r3d18", num_classes=10, width=8, attention=True).eval()
+    assert len(load_pretrained(converted, tv_file).rescaled) == 8
+    meta = ModelMeta("r3d18", {"width": 8}, tuple("abcdefghij"))
+    path = save_model(tmp_path / "converted.safetensors", converted, meta)
+    direct = build("r3d18", num_classes=10, width=8, attention=False).eval()
+    load_pretrained(direct, tv_file)
+    plain = build("r3d18", num_classes=10, width=8, attention=False).eval()
+    report = load_pretrained(plain, path)
+    assert len(report.unscaled) == 8 and "layer4.1.bn2" in report.unscaled
+    assert "scaled back x0.25" in report.summary()
+    with torch.no_grad():
+        torch.testing.assert_close(plain(clip), direct(clip), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(plain(clip), converted(clip), rtol=1e-5, atol=1e-6)
+    assert torch.equal(plain.layer2[0].bn2.weight, tv.layer2[0].conv2[1].weight)
+
+
+def test_trained_attention_into_plain_blocks_is_refused(tmp_path):
+    """A model file whose attention was trained (gates not constant) has no plain equivalent: loading it into a
+    network without attention is one ModelFileError naming the file and saying to keep attention."""
+    trained = randomise(build("r3d10", num_classes=3, width=8, attention=True), seed=8)
+    path = save_model(tmp_path / "trained.safetensors", trained, ModelMeta("r3d10", {"width": 8}, ("a", "b", "c")))
+    with pytest.raises(
+        ModelFileError, match=r"trained\.safetensors: its blocks have trained attention .*keep attention"
+    ):
+        load_pretrained(build("r3d10", num_classes=3, width=8, attention=False), path)
