@@ -57,26 +57,34 @@ def _verified(path: Path) -> bool:
         return False
 
 
-def _compile(compiler: list[str], flags: list[str], out: Path) -> bool:
-    """Build the library into `out` (and its `.sha256` beside it), each file replaced atomically."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "attention_kernels.c"
-        src.write_text(SOURCE, encoding="utf-8")
-        built = Path(tmp) / out.name
-        cmd = [*compiler, *flags, "-shared", "-fPIC", str(src), "-o", str(built)]
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        except (OSError, subprocess.SubprocessError) as e:
-            log.debug("fused attention kernels: %s failed: %s", " ".join(compiler), e)
-            return False
-        if result.returncode != 0:
-            log.debug("fused attention kernels: %s failed:\n%s", " ".join(cmd), result.stderr)
-            return False
-        digest = Path(tmp) / "digest"
-        digest.write_text(_digest(built) + "\n")
-        os.replace(built, out)  # atomic: another process sees the whole library or none
-        os.replace(digest, out.with_suffix(".sha256"))
-        return True
+class _BuildError(Exception):
+    """Why one build of the kernels failed (the compiler's first error line, or the file system's)."""
+
+
+def _compile(compiler: list[str], flags: list[str], out: Path) -> None:
+    """Build the library into `out` (and its `.sha256` beside it), each file replaced atomically. The build runs in a
+    temporary folder inside `out`'s own folder, so the renames never cross file systems (a cache on disk with
+    $TMPDIR on tmpfs), and that folder is removed whatever happens. Raises _BuildError saying why it failed."""
+    try:
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
+            src = Path(tmp) / "attention_kernels.c"
+            src.write_text(SOURCE, encoding="utf-8")
+            built = Path(tmp) / out.name
+            cmd = [*compiler, *flags, "-shared", "-fPIC", str(src), "-o", str(built)]
+            try:
+                result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            except (OSError, subprocess.SubprocessError) as e:
+                raise _BuildError(f"{' '.join(compiler)} failed: {e}") from None
+            if result.returncode != 0:
+                log.debug("fused attention kernels: %s failed:\n%s", " ".join(cmd), result.stderr)
+                first = next((line for line in result.stderr.splitlines() if line.strip()), "no message")
+                raise _BuildError(f"{' '.join(compiler)} failed: {first.strip()}")
+            digest = Path(tmp) / "digest"
+            digest.write_text(_digest(built) + "\n")
+            os.replace(built, out)  # atomic: another process sees the whole library or none
+            os.replace(digest, out.with_suffix(".sha256"))
+    except OSError as e:
+        raise _BuildError(f"{out}: {e.strerror or e}") from None
 
 
 def _compiler() -> list[str] | None:
@@ -102,23 +110,41 @@ def _writable_cache() -> Path | None:
 @functools.lru_cache(maxsize=1)
 def library() -> ctypes.CDLL | None:
     """The compiled kernels, built once per machine and source version and verified before each load; None where
-    they can't be built. With an unwritable cache they are built once per process, in a temporary folder."""
+    they can't be built, with one warning per process saying why (blocks then run on torch ops). With an unwritable
+    cache they are built once per process, in a temporary folder removed as soon as the library is loaded."""
     if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
         return None
     compiler = _compiler()
     if not compiler:
-        return None
+        return _fall_back("no C compiler found (cc, gcc or clang on the PATH, or $CC)")
     folder = _writable_cache()
-    if folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="actionrec-kernels-"))
-        log.warning(
-            "fused attention kernels: cache %s is not writable; building them for this process only (in %s)",
-            _cache_dir(),
-            folder,
-        )
+    if folder is not None:
+        lib, why = _build_and_load(compiler, folder)
+        return lib if lib is not None else _fall_back(why)
+    with tempfile.TemporaryDirectory(prefix="actionrec-kernels-") as tmp:  # dlopen keeps the mapping once removed
+        lib, why = _build_and_load(compiler, Path(tmp))
+    if lib is None:
+        return _fall_back(f"cache {_cache_dir()} is not writable, and {why}")
+    log.warning(
+        "fused attention kernels: cache %s is not writable; building them for every process (under a second each)",
+        _cache_dir(),
+    )
+    return lib
+
+
+def _fall_back(why: str) -> None:
+    """The one warning of a process whose blocks run on torch ops instead of the kernels (`library` is cached)."""
+    log.warning("fused attention kernels unavailable (%s); attention runs on plain torch ops, slower", why)
+    return None
+
+
+def _build_and_load(compiler: list[str], folder: Path) -> tuple[ctypes.CDLL | None, str]:
+    """The kernels from `folder`, built there first where no verified copy is: (library, "") or (None, why not),
+    trying the fastest flags first."""
     # -march=native: AVX2/AVX-512 where the CPU has them; the rest lets the compiler vectorise the sum and max
     # reductions: it may reorder the additions and assume finite activations (no NaN or inf in a trained network)
     vectorise = ["-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math", "-ffinite-math-only"]
+    why = ""
     for flags in (
         ["-O3", "-march=native", "-fopenmp", *vectorise],
         ["-O3", "-fopenmp", *vectorise],
@@ -132,12 +158,12 @@ def library() -> ctypes.CDLL | None:
             if not _verified(path):
                 if path.exists():
                     log.info("fused attention kernels: %s is damaged; building it again", path)
-                if not _compile(compiler, flags, path):
-                    continue
-            return _bind(ctypes.CDLL(str(path)))
-        except OSError as e:  # unwritable cache, or a library that does not load
+                _compile(compiler, flags, path)
+            return _bind(ctypes.CDLL(str(path))), ""
+        except (_BuildError, OSError) as e:  # a failed build, or a library that does not load
+            why = str(e)
             log.debug("fused attention kernels: %s: %s", path, e)
-    return None
+    return None, why
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:

@@ -5,11 +5,14 @@ be built."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -377,3 +380,69 @@ def test_kernels_refuse_what_they_would_read_out_of_bounds():
     for call, message in bad:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+@needs_compiler
+def test_kernels_are_installed_when_the_cache_and_tmpdir_are_on_different_file_systems(
+    tmp_path, monkeypatch, fresh_library, caplog
+):
+    """A rename from the temporary folder into the cache fails with EXDEV when they lie on different file systems
+    (simulated: os.replace refuses any rename out of the cache folder's tree); the build runs inside the cache
+    folder, so the library is installed there and loaded, with no warning."""
+    cache, tmp = tmp_path / "cache", tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if not Path(src).resolve().is_relative_to(cache.resolve()) and Path(dst).resolve().is_relative_to(cache):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with caplog.at_level("WARNING", logger="actionrec.ops.fused_attention"):
+        assert kernels.library() is not None
+    (built,) = (cache / "actionrec" / "kernels").glob("attention-*.so")
+    assert kernels._verified(built) and not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [p.name for p in (cache / "actionrec" / "kernels").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_fallback_is_one_warning_per_process(tmp_path, monkeypatch, fresh_library, caplog):
+    """A compiler that fails every build (three sets of flags) falls back to torch ops with ONE warning that says so
+    and why, however often the blocks ask for the kernels; no compiler at all is one warning too."""
+    failing = tmp_path / "cc"
+    failing.write_text("#!/bin/sh\necho 'cc: error: out of licences' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(failing))
+    x, identity = torch.randn(1, 8, 2, 6, 6), torch.randn(1, 8, 2, 6, 6)
+    with caplog.at_level("WARNING", logger="actionrec.ops.fused_attention"), torch.inference_mode():
+        for _ in range(5):
+            assert not kernels.usable(x, identity)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "torch ops" in warning and "out of licences" in warning
+    caplog.clear()
+    kernels.library.cache_clear()
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with caplog.at_level("WARNING", logger="actionrec.ops.fused_attention"):
+        assert kernels.library() is None and kernels.library() is None
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+
+
+@needs_compiler
+def test_unwritable_cache_leaves_no_folder_in_the_temporary_folder(tmp_path, monkeypatch, fresh_library):
+    """With the cache under a regular file, the per-process build folder (actionrec-kernels-*) is removed once the
+    library is loaded, and the loaded kernels still compute the torch formulation's numbers."""
+    blocker, tmp = tmp_path / "cache", tmp_path / "tmp"
+    blocker.write_text("not a folder")
+    tmp.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    assert kernels.library() is not None
+    assert list(tmp.iterdir()) == []
+    att = _attention(8)
+    x, identity = torch.randn(2, 8, 2, 6, 6), torch.randn(2, 8, 2, 6, 6)
+    fused, plain = _both(att, x, identity)
+    torch.testing.assert_close(fused, plain)
