@@ -103,15 +103,15 @@ def reported() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def check_output_file(output: Path) -> None:
-    """A results file that could never be written (a folder, or below a file) is a one-line usage error, before any
-    work is done."""
+def check_output_file(output: Path, option: str = "--output", what: str = "the results") -> None:
+    """A file to write that could never be written (a folder, or below a file) is a one-line usage error naming
+    `option`, before any work is done."""
     if output.is_dir():
-        raise usage_error(f"--output {output}: is a folder; give a file to write the results to")
+        raise usage_error(f"{option} {output}: is a folder; give a file to write {what} to")
     for parent in output.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise usage_error(f"--output {output}: {parent} is a file, not a folder")
+                raise usage_error(f"{option} {output}: {parent} is a file, not a folder")
             break
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..io.output import OutputFormat
+from ..io.output import OutputFormat, shown
 from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
@@ -93,14 +93,22 @@ def predict(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Windows per network call.")] = 8,
     switch_penalty: SwitchPenaltyOpt = DEFAULT_SEGMENT_CONFIG.switch_penalty,
     min_segment: MinSegmentOpt = DEFAULT_SEGMENT_CONFIG.min_duration_s,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="How results are written.")] = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            show_default=False,
+            help="How results are written [default: table; with -o, by its suffix: .json, .jsonl, .csv, else table].",
+        ),
+    ] = OutputFormat.table,
     output: Annotated[
         Path | None,
         typer.Option(
             "--output",
             "-o",
-            help="Write results to this file: jsonl line by line as each video finishes, the other formats whole "
-            "or not at all [default: stdout].",
+            help="Write results to this file (its folder made, held by this run alone): jsonl line by line as each "
+            "video finishes, the other formats whole or not at all [default: stdout].",
         ),
     ] = None,
     render: Annotated[
@@ -172,10 +180,10 @@ def predict(
 
     Interrupted (Ctrl-C, SIGTERM), a run keeps the JSON Lines results of the videos that finished (exit code 130 or
     143); `--resume` with the same -o finishes it."""
-    from ..io.output import read_jsonl_done, result_writer
+    from ..io.output import claim, read_jsonl_done, result_writer
 
     if render is not None:
-        _check_render(render, resume=resume, ray=ray)
+        _check_render(render, output, resume=resume, ray=ray)
     if ray:
         return _predict_on_ray(
             ctx,
@@ -201,18 +209,26 @@ def predict(
         )
     if ray_address is not None or actors is not None:
         raise usage_error("--ray-address and --actors go with --ray")
+    fmt_given = ctx.get_parameter_source("fmt").name != "DEFAULT"
     if resume:
         if output is None:
             raise usage_error("--resume needs -o FILE: the JSON Lines file of the run to go on with")
-        if ctx.get_parameter_source("fmt").name == "DEFAULT":
+        if not fmt_given:
             fmt = OutputFormat.jsonl
         elif fmt != OutputFormat.jsonl:
             raise usage_error(f"--resume goes on with a JSON Lines file: give --format jsonl, not {fmt.value}")
+    elif output is not None and not fmt_given:
+        fmt = OutputFormat.for_file(output)
     if output is not None:
         check_output_file(output)
     written, total = 0, 0
     try:
-        with reported(), sigterm_as_interrupt():
+        with reported(), sigterm_as_interrupt(), contextlib.ExitStack() as held:
+            # this run alone writes -o and --render, from before any work to the end (a second run: one line)
+            if output is not None:
+                held.enter_context(claim(output, "results file"))
+            if render is not None:
+                held.enter_context(claim(render, "annotated video"))
             videos = _list_videos(paths, files_from, shard)
             if render is not None and len(videos) != 1:
                 raise usage_error(f"--render writes one annotated video: give one input video, not {len(videos)}")
@@ -245,7 +261,7 @@ def predict(
                     if not result.ok:
                         failed += 1
                         progress.console.print(
-                            f"[red]error:[/] {escape(str(result.error))}", highlight=False, soft_wrap=True
+                            f"[red]error:[/] {escape(shown(str(result.error)))}", highlight=False, soft_wrap=True
                         )
                     write(result)
                     written += 1
@@ -259,18 +275,20 @@ def predict(
         raise typer.Exit(1)
 
 
-def _check_render(render: Path, *, resume: bool, ray: bool) -> None:
-    """--render's usage errors, before any work: a folder, a suffix it cannot write, with --resume or --ray."""
+def _check_render(render: Path, output: Path | None, *, resume: bool, ray: bool) -> None:
+    """--render's usage errors, before any work: a folder, below a file, a suffix it cannot write, the -o file, with
+    --resume or --ray."""
     from ..io.video_writer import VIDEO_SUFFIXES
 
     if resume or ray:
         raise usage_error(
             f"--render labels its video in this process and run: not with {'--resume' if resume else '--ray'}"
         )
-    if render.is_dir():
-        raise usage_error(f"--render {render}: is a folder; give a video file to write")
+    check_output_file(render, "--render", "the annotated video")
     if render.suffix.lower() not in VIDEO_SUFFIXES:
         raise usage_error(f"--render {render}: give a {' or '.join(VIDEO_SUFFIXES)} file")
+    if output is not None and render.absolute() == output.absolute():
+        raise usage_error(f"--render {render}: the same file as --output; give each its own")
 
 
 def _render(result, render: Path, labels) -> None:
@@ -299,21 +317,23 @@ def _report_scan(scan) -> None:
 def _interrupted(e: KeyboardInterrupt, fmt: OutputFormat, output: Path | None, written: int, total: int) -> typer.Exit:
     """One stderr line saying what an interrupted predict kept and where; exit code 130 (SIGINT) or 143 (SIGTERM)."""
     what = "terminated" if isinstance(e, Terminated) else "interrupted"
-    if not total:
+    if output is None and fmt == OutputFormat.json:
+        message = f"{what}: nothing printed (json is printed whole at the end; --format jsonl prints each video's line)"
+    elif output is not None and fmt != OutputFormat.jsonl:
+        message = (
+            f"{what}: {output} not written ({fmt.value} is written whole at the end; --format jsonl -o FILE keeps "
+            "results as videos finish)"
+        )
+    elif not total:
         message = what
     elif output is None:
         message = f"{what}: the results of {written} of {total} videos are on stdout"
-    elif fmt == OutputFormat.jsonl:
+    else:
         with contextlib.suppress(OSError):  # what the file holds: a signal may land between a write and the count
             written = output.read_bytes().count(b"\n")
         message = (
             f"{what}: {written} of {total} videos' results kept in {output}; `--resume` with the same -o finishes "
             "the run"
-        )
-    else:
-        message = (
-            f"{what}: {output} not written ({fmt.value} is written whole at the end; --format jsonl -o FILE keeps "
-            "results as videos finish)"
         )
     err.print(message, highlight=False, soft_wrap=True)
     return typer.Exit(143 if isinstance(e, Terminated) else 130)

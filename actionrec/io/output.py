@@ -1,15 +1,19 @@
-"""Writing results: rich tables, JSON, JSON Lines (one line per video as it finishes) and CSV, to stdout or to
-a file: JSON Lines line by line as videos finish (whole lines only), the others appearing only once complete;
-and the console that never cuts a line written to a pipe or a file."""
+"""Writing results: rich tables, JSON, JSON Lines and CSV, streamed to stdout or to a file held by one run
+(`claim`): JSON Lines line by line as videos finish (whole lines only), the others appearing only once complete;
+no result kept once written; and the console that never cuts a line written to a pipe or a file."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import enum
 import json
 import os
+import shutil
 import sys
+import tempfile
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +25,12 @@ from rich.text import Text
 
 from ..errors import ActionrecError
 from ..runtime.aggregate import VideoResult
-from .files import atomic_path
+from .files import atomic_path, exclusive, writing
 
-# One row per window and rank (kind "window"), then one per segment (kind "segment", rank empty). The kind column
-# comes last so that the window rows keep the columns they always had.
-CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score", "kind")
+# Per video: a row per window and rank (kind "window"), one per segment (kind "segment", rank empty), then the
+# video's own row (kind "video": 0 to its duration, its label and score; a failed video's has only its `error`).
+# New columns go last so that the window rows keep the columns they always had.
+CSV_HEADER = ("video", "start_s", "end_s", "rank", "label", "score", "kind", "error")
 PIPE_WIDTH = 10_000  # columns of a console writing to a pipe or a file: more than any line, so none is cut
 
 
@@ -53,6 +58,24 @@ class OutputFormat(str, enum.Enum):
     jsonl = "jsonl"
     csv = "csv"
 
+    @classmethod
+    def for_file(cls, path: Path) -> OutputFormat:
+        """The format `-o path` gets when --format is not given: by its suffix (.json, .jsonl, .csv), else a table
+        (the text predict prints)."""
+        return SUFFIX_FORMATS.get(path.suffix.lower(), cls.table)
+
+
+SUFFIX_FORMATS = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".csv": OutputFormat.csv}
+
+
+def shown(name: str) -> str:
+    """`name` as any output can hold it: a file name that is not valid UTF-8 (a str with lone surrogates) with its
+    undecodable bytes written as \\xNN; every other name as it is."""
+    try:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # a surrogate no file system byte maps to
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 def clock(seconds: float) -> str:
     """m:ss.ss, as every table writes times."""
@@ -74,7 +97,7 @@ def video_table(result: VideoResult) -> Group:
     its label and ranking. The lines sit outside the table so that a long path or ranking is never wrapped to the
     table's width; labels and paths are plain text, never read as markup."""
     title = Text.assemble(
-        (result.video, "bold"), f"  {result.duration_s:.2f} s, {result.frames} frames @ {result.fps:.2f} fps"
+        (shown(result.video), "bold"), f"  {result.duration_s:.2f} s, {result.frames} frames @ {result.fps:.2f} fps"
     )
     table = Table(show_lines=False)
     table.add_column("window", justify="right", no_wrap=True)
@@ -94,29 +117,41 @@ def video_table(result: VideoResult) -> Group:
 
 
 def summary_table(results: list[VideoResult]) -> Table:
-    """Every video of a run: its duration, label and score, or its error."""
+    """Every video of a run: its duration, label and score, or its error (`summary_of` each is enough)."""
     table = Table(title="videos", title_justify="left")
     for col in ("video", "duration", "label", "score", "error"):
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(
-            Text(r.video),
+            Text(shown(r.video)),
             f"{r.duration_s:.2f} s" if r.ok else "",
             Text(r.label or ""),
             f"{r.score:.3f}" if r.score is not None else "",
-            Text(r.error or ""),
+            Text(shown(r.error or "")),
             style=None if r.ok else "red",
         )
     return table
 
 
+def summary_of(result: VideoResult) -> VideoResult:
+    """What `summary_table` shows of `result`, without its windows, ranking and segments: a run keeps this much."""
+    return dataclasses.replace(result, top=[], segments=[], windows=[])
+
+
 def csv_rows(result: VideoResult) -> Iterator[tuple]:
-    """`CSV_HEADER`'s rows of one video: its windows' top labels, then its segments."""
-    for w in result.windows:
-        for rank, ls in enumerate(w.top, start=1):
-            yield (result.video, f"{w.start_s:.3f}", f"{w.end_s:.3f}", rank, ls.label, f"{ls.score:.6f}", "window")
-    for s in result.segments:
-        yield (result.video, f"{s.start_s:.3f}", f"{s.end_s:.3f}", "", s.label, f"{s.score:.6f}", "segment")
+    """`CSV_HEADER`'s rows of one video: its windows' top labels, its segments, then its own row. Numbers are its
+    JSON record's (`VideoResult.to_dict`: the same rounding); names that are not valid UTF-8 are `shown`."""
+    d = result.to_dict()
+    rows = [
+        (w["start_s"], w["end_s"], rank, ls["label"], ls["score"], "window", None)
+        for w in d["windows"]
+        for rank, ls in enumerate(w["top"], start=1)
+    ]
+    rows += [(s["start_s"], s["end_s"], None, s["label"], s["score"], "segment", None) for s in d["segments"]]
+    start = 0.0 if result.ok else None
+    rows.append((start, d["duration_s"], None, d["label"], d["score"], "video", d["error"]))
+    for row in rows:
+        yield tuple("" if v is None else shown(v) if isinstance(v, str) else v for v in (d["video"], *row))
 
 
 def dumps(obj, **kwargs) -> str:
@@ -161,6 +196,21 @@ def read_jsonl_done(path: Path) -> JsonlDone:
     return JsonlDone(done, failed, len(data) - keep)
 
 
+@contextlib.contextmanager
+def claim(path: Path, what: str = "results file") -> Iterator[None]:
+    """Hold `path` for one run: its folder made and `files.exclusive`'s lock taken (another process writing it now:
+    `BusyError`, one line, at once; a folder that cannot be written: one line naming `path`). A device or a pipe
+    (/dev/null, /dev/stdout) is written straight through, unlocked."""
+    if path.exists() and not path.is_file():
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(exclusive(path, what))
+        yield
+
+
 class _LineFile:
     """A JSON Lines results file written as the run goes: each line whole, in one write, flushed to disk, so that
     a run stopped by any signal leaves complete lines of the videos that finished."""
@@ -184,45 +234,117 @@ class _LineFile:
         os.close(self.fd)
 
 
+class _Sink:
+    """Writes results in one format to an open text stream, each as it comes; keeps none of them."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def write(self, result: VideoResult) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self.stream.flush()
+
+
+class _JsonLines(_Sink):
+    def write(self, result: VideoResult) -> None:
+        self.stream.write(dumps(result.to_dict()) + "\n")
+        self.stream.flush()
+
+
+class _Json(_Sink):
+    """One document, `{"videos": [...]}` as `dumps(..., indent=2)` writes it, written a video at a time."""
+
+    def __init__(self, stream: IO[str]):
+        super().__init__(stream)
+        self.count = 0
+
+    def write(self, result: VideoResult) -> None:
+        self.stream.write(",\n" if self.count else '{\n  "videos": [\n')
+        self.stream.write(textwrap.indent(dumps(result.to_dict(), indent=2), " " * 4))
+        self.count += 1
+
+    def finish(self) -> None:
+        self.stream.write("\n  ]\n}\n" if self.count else dumps({"videos": []}, indent=2) + "\n")
+        super().finish()
+
+
+class _Csv(_Sink):
+    def __init__(self, stream: IO[str]):
+        super().__init__(stream)
+        self.writer = csv.writer(stream, lineterminator="\n")
+        self.writer.writerow(CSV_HEADER)
+
+    def write(self, result: VideoResult) -> None:
+        self.writer.writerows(csv_rows(result))
+        self.stream.flush()
+
+
+class _Table(_Sink):
+    """Each labelled video's table as it finishes; a summary of every video at the end of a run of several."""
+
+    def __init__(self, stream: IO[str]):
+        super().__init__(stream)
+        self.console = FullConsole(file=stream)
+        self.summaries: list[VideoResult] = []
+
+    def write(self, result: VideoResult) -> None:
+        if result.ok:
+            self.console.print(video_table(result))
+        self.summaries.append(summary_of(result))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if len(self.summaries) > 1:
+            self.console.print(summary_table(self.summaries))
+        super().finish()
+
+
+SINKS: dict[OutputFormat, type[_Sink]] = {
+    OutputFormat.table: _Table,
+    OutputFormat.json: _Json,
+    OutputFormat.jsonl: _JsonLines,
+    OutputFormat.csv: _Csv,
+}
+
+
 @contextlib.contextmanager
 def result_writer(
     fmt: OutputFormat, output: Path | None = None, *, append: bool = False
 ) -> Iterator[Callable[[VideoResult], None]]:
-    """Yield `write(result)`; results stream out as they come (jsonl, csv, table) or at the end (json).
+    """Yield `write(result)`; each result is written as it comes and not kept (json and table keep a few facts).
 
     With `output`: jsonl is written to it line by line as each video finishes (complete lines only; `append` adds
     to what is there, for --resume); the other formats go to a temporary file renamed onto `output` when the run
-    completes, and removed if it does not.
+    completes, and removed if it does not. json to stdout is spooled to a temporary file and printed whole at the
+    end. A failure to write (disk full, ...) is one line naming the file (`ActionrecError`).
     """
+    name = str(output) if output is not None else "standard output"
     with contextlib.ExitStack() as stack:
-        if output is None:
-            stream: IO[str] = sys.stdout
-        elif fmt == OutputFormat.jsonl:
-            lines = _LineFile(output, append)
-            stack.callback(lines.close)
-            stream = lines  # type: ignore[assignment]
-        else:
-            tmp = stack.enter_context(atomic_path(output))
-            stream = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
-        results: list[VideoResult] = []
-        console = FullConsole(file=stream) if fmt == OutputFormat.table else None
-        writer = csv.writer(stream, lineterminator="\n") if fmt == OutputFormat.csv else None
-        if writer is not None:
-            writer.writerow(CSV_HEADER)
+        with writing(name):
+            if output is None:
+                stream: IO[str] = sys.stdout
+                if fmt == OutputFormat.json:
+                    stream = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+            elif fmt == OutputFormat.jsonl:
+                lines = _LineFile(output, append)
+                stack.callback(lines.close)
+                stream = lines  # type: ignore[assignment]
+            else:
+                tmp = stack.enter_context(atomic_path(output))
+                stream = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+            sink = SINKS[fmt](stream)
 
         def write(result: VideoResult) -> None:
-            results.append(result)
-            if fmt == OutputFormat.jsonl:
-                stream.write(dumps(result.to_dict()) + "\n")
-            elif writer is not None:
-                writer.writerows(csv_rows(result))
-            elif console is not None and result.ok:
-                console.print(video_table(result))
-            stream.flush()
+            with writing(name):
+                sink.write(result)
 
         yield write
-        if fmt == OutputFormat.json:
-            stream.write(dumps({"videos": [r.to_dict() for r in results]}, indent=2) + "\n")
-        elif console is not None and len(results) > 1:
-            console.print(summary_table(results))
-        stream.flush()
+        with writing(name):
+            sink.finish()
+            if stream is not sys.stdout and output is None:  # the spooled json document
+                stream.seek(0)
+                shutil.copyfileobj(stream, sys.stdout)
+                sys.stdout.flush()
+            stack.close()  # the file closed and renamed onto `output`: its errors are the output's too

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import ActionrecError
-from .files import atomic_path
+from .files import atomic_path, writing
 from .video import iter_windows, probe
 from .video_writer import VIDEO_SUFFIXES, VideoCodec, open_video_writer
 
@@ -223,7 +223,8 @@ def render_video(
     enlarged by a whole factor until the short side reaches `min_side`.
 
     out: .mp4 as H.264 where an encoder is at hand (browsers play it), else MPEG-4 Part 2; .avi as Motion JPEG.
-    Written atomically: on any error nothing is left at `out`. Memory holds one frame.
+    Written atomically: on any error nothing is left at `out`; one that writing it meets (disk full, ...) is one
+    line naming `out`. Memory holds one frame.
     """
     out = Path(out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
@@ -236,7 +237,7 @@ def render_video(
     writer = None
     codec: VideoCodec | None = None
     frames = 0
-    with atomic_path(out) as tmp:
+    with writing(out), atomic_path(out) as tmp:
         try:
             for window in iter_windows(video, clip_len=1, stride=1):  # every decoded frame once, in order
                 picture = window.frames[0]

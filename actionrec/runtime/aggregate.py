@@ -32,8 +32,8 @@ class VideoResult:
 
     video: str
     frames: int = 0  # frames decoded
-    fps: float = 0.0  # nominal frame rate from the container
-    duration_s: float = 0.0  # end of the last frame, from container timestamps
+    fps: float | None = None  # nominal frame rate from the container (None: the video could not be read)
+    duration_s: float | None = None  # end of the last frame, from container timestamps (None: not read)
     label: str | None = None  # `video_label`: the label its segments cover longest
     score: float | None = None  # that label's mean probability over its segments
     top: list[LabelScore] = field(default_factory=list)  # video ranking: mean of window probabilities
@@ -46,15 +46,22 @@ class VideoResult:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for key in ("duration_s", "score"):
-            if d[key] is not None:
-                d[key] = round(d[key], 6)
-        d["fps"] = round(d["fps"], 6)
-        for seg in d["segments"]:
-            for key in ("start_s", "end_s", "score"):
-                seg[key] = round(seg[key], 6)
-        return d
+        """The JSON record: every float in it (times, rate, scores) `rounded` by the one rule."""
+        return rounded(asdict(self))
+
+
+DECIMALS = 6  # every float of a result record (times, frame rate, scores) is rounded to this many decimals
+
+
+def rounded(value: Any) -> Any:
+    """`value` with each float in it, nested in dicts and lists too, rounded to `DECIMALS` decimals."""
+    if isinstance(value, float):
+        return round(float(value), DECIMALS)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ def test_help_shows_the_defaults_of_train_predict_and_evaluate():
             "[default: half a window, at most 12 frames, in whole frame_steps]",
             "[default: 5, or every label of a model with fewer]",
             "[default: stdout]",
-            "[default: table]",
+            "[default: table; with -o, by its suffix: .json, .jsonl, .csv, else table]",
             "[default: the shipped model]",
         ],
         "evaluate": [
