@@ -4,6 +4,7 @@ the confusion matrix, with the report (JSON, CSV, PNG) written from them. Videos
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -497,17 +498,40 @@ def output_paths(output: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
 
 
 def check_outputs(output: str | os.PathLike[str]) -> None:
-    """Raise, before any video is scored, what `write_outputs` would: the PNG needs the [plot] extra."""
+    """Raise, before any video is scored, what would keep `write_outputs` from writing: the PNG needs the [plot]
+    extra, and the report's folder must be one that can be made and written (not below a file, not read-only)."""
+    report_path = Path(output)
     require_extra(f"{output_paths(output)[2]}: the confusion matrix's plot", "plot", PLOT_MODULES)
+    if report_path.is_dir():
+        raise ActionrecError(f"{report_path}: is a folder; give the JSON report's file name")
+    for folder in report_path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise ActionrecError(f"{report_path}: cannot write the report: {folder} is a file, not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ActionrecError(f"{report_path}: cannot write the report: {folder} is not writable")
+            return
 
 
 def write_outputs(output: str | os.PathLike[str], report: EvalReport, context: dict[str, Any]) -> list[Path]:
-    """The JSON report at `output`, and beside it `<stem>.confusion.csv` and `<stem>.confusion.png`; without
-    matplotlib the JSON and CSV are still written, then the missing extra is raised (`check_outputs`)."""
-    report_path, csv_path, png_path = output_paths(output)
-    written = [write_report(report_path, report, context), write_confusion_csv(csv_path, report)]
+    """The JSON report at `output`, and beside it `<stem>.confusion.csv` and `<stem>.confusion.png`: all three or
+    none. Each is written under a temporary name and the three are renamed at the end; what cannot be written (no
+    matplotlib, a folder below a file, a full disk) is one ActionrecError naming the file and the reason."""
+    paths = output_paths(output)
+    check_outputs(output)
+    writers = (
+        lambda path: write_report(path, report, context),
+        lambda path: write_confusion_csv(path, report),
+        lambda path: plot_confusion(path, report),
+    )
+    current = paths[0]
     try:
-        check_outputs(output)
-    except ActionrecError as e:
-        raise ActionrecError(f"{e} ({report_path} and {csv_path} are written)") from None
-    return [*written, plot_confusion(png_path, report)]
+        with contextlib.ExitStack() as renames:  # on leaving: renamed onto their names, or all removed
+            for path, write in zip(paths, writers, strict=True):
+                current = path
+                write(renames.enter_context(atomic_path(path)))
+            current = paths[0]
+    except OSError as e:
+        written = ", ".join(p.name for p in paths)
+        raise ActionrecError(f"{current}: cannot write it ({e.strerror or e}); none of {written} written") from None
+    return list(paths)

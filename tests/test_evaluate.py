@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,7 +177,7 @@ def test_report_files(scripted_videos, tmp_path):
 
 def test_report_files_without_matplotlib(scripted_videos, tmp_path, monkeypatch):
     """Without matplotlib (the [plot] extra) check_outputs raises one line naming the PNG and the extra, and
-    write_outputs still writes the JSON report and the CSV before raising it (saying so)."""
+    write_outputs raises it before writing anything: the report is all three files or none."""
     items = [VideoItem(p, t, "g") for p, t in zip(scripted_videos[:2], [1, 0], strict=True)]
     report = evaluate(Recognizer(ScriptedBackend()), items, ("b", "a", "c"), clips_per_video=2)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails, find_spec says absent
@@ -190,8 +191,60 @@ def test_report_files_without_matplotlib(scripted_videos, tmp_path, monkeypatch)
     assert str(e.value) == line
     with pytest.raises(ActionrecError) as e:
         write_outputs(out / "report.json", report, {"model": "m"})
-    assert str(e.value) == f"{line} ({out / 'report.json'} and {out / 'report.confusion.csv'} are written)"
-    assert sorted(p.name for p in out.iterdir()) == ["report.confusion.csv", "report.json"]
+    assert str(e.value) == line
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_report_files_are_all_or_nothing_on_a_full_disk(scripted_videos, tmp_path, monkeypatch):
+    """A disk that fills while the PNG is written (the last of the three): one ActionrecError naming the PNG and
+    the reason, and neither the JSON report nor the CSV is left, nor any temporary file."""
+    import errno
+
+    import actionrec.evaluate as ev
+
+    items = [VideoItem(p, t, "g") for p, t in zip(scripted_videos[:2], [1, 0], strict=True)]
+    report = evaluate(Recognizer(ScriptedBackend()), items, ("b", "a", "c"), clips_per_video=2)
+
+    def full(path, report):
+        Path(path).write_bytes(b"\x89PNG partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ev, "plot_confusion", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ActionrecError) as e:
+        write_outputs(out / "report.json", report, {"model": "m"})
+    assert str(e.value).startswith(f"{out / 'report.confusion.png'}: cannot write it (No space left on device)")
+    assert list(out.iterdir()) == []
+
+
+def test_cli_evaluate_output_that_cannot_be_written(folder_set, tiny_model, tmp_path, monkeypatch):
+    """`evaluate -o` below a regular file is one line naming the path and the reason, exit 1, before any video is
+    scored (no numbers printed); a full disk at the end is one line too, exit 1, with no report files left."""
+    import errno
+
+    import actionrec.evaluate as ev
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file")
+    runner = CliRunner()
+    base = ["evaluate", "-m", str(tiny_model), "-d", str(folder_set), "-K", "2", "--precision", "fp32"]
+    result = runner.invoke(app, [*base, "-o", str(blocker / "sub" / "eval.json")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: {blocker / 'sub' / 'eval.json'}: cannot write the report: {blocker} is a file, not a folder"
+    ]
+    assert "video accuracy" not in result.stdout
+
+    def full(path, report):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ev, "plot_confusion", full)
+    out = tmp_path / "reports"
+    result = runner.invoke(app, [*base, "-o", str(out / "eval.json")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "No space left on device" in result.stderr.strip().splitlines()[-1]
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 def test_cli_layout_choices_follow_the_datasets_module():

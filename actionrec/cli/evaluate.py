@@ -90,14 +90,16 @@ def evaluate(
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
     from ..data import DataFormat, open_dataset
     from ..errors import DataError
+    from ..evaluate import check_outputs, per_class_table, per_group_table, summary_lines, write_outputs
     from ..evaluate import evaluate as run_evaluation
-    from ..evaluate import per_class_table, per_group_table, summary_lines, write_outputs
 
     with reported():
         from ..evaluate import choose_split, default_subset, whole_summary
         from ..hub import resolve_model
         from ..io.checkpoint import read_meta
 
+        if output is not None:
+            check_outputs(output)  # a report that could never be written fails before any video is scored
         model = resolve_model(model)
         choice = choose_split(
             data,
