@@ -86,7 +86,8 @@ def measure(recognizer, items, clips_per_video: int):
         for w in windows:
             heats = {b: attention_frames(m, (0, 0, crop, crop), (crop, crop), spec.clip_len) for b, m in w.maps.items()}
             heats["mean"] = np.mean(list(heats.values()), axis=0)  # (T, crop, crop)
-            for k, index in enumerate(w.sampled):
+            for k, t in enumerate(w.sampled_s):
+                index = round(t * info.fps)  # the decoded frame at that time: a rendered video's rate is constant
                 box = boxes[min(index, len(boxes) - 1)]
                 if box[2] <= box[0] or box[3] <= box[1]:
                     continue  # the actor is out of view

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, Sampler
 
 from ..config import Preprocessing
 from ..errors import VideoError
-from ..io.video import probe, read_frames, uniform_starts
+from ..io.video import grid_frames, probe, read_frames, uniform_starts
 from ..transforms import color_augment, frame_resizer, preprocess, random_box
 from .frame_cache import FrameCache, decode_all
 from .splits import VideoItem
@@ -88,7 +88,7 @@ class ClipDataset(Dataset):
         self.channel_shuffle = channel_shuffle  # random RGB order per clip (training only)
         self.with_index = with_index
         self.epoch = 0
-        self._counts: dict[Path, int] = {}  # frame counts from the container, per worker
+        self._counts: dict[Path, int] = {}  # frame counts on the model's clock, from the container, per worker
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -134,7 +134,7 @@ class ClipDataset(Dataset):
         if frames is not None:
             clip = np.asarray(frames[indices])  # (T, H, W, 3), copied out of the memory map
         else:
-            clip = read_frames(item.path, indices, frame_resizer(spec))
+            clip = read_frames(item.path, indices, frame_resizer(spec), spec.fps)
         box = None
         if rng is not None:
             box = random_box(clip.shape[1], clip.shape[2], spec, rng, scales=self.scales, flip=self.hflip)
@@ -144,5 +144,5 @@ class ClipDataset(Dataset):
 
     def _frame_count(self, path: Path) -> int:
         if path not in self._counts:
-            self._counts[path] = probe(path).frames
+            self._counts[path] = grid_frames(probe(path), self.spec.fps)
         return self._counts[path]

@@ -11,24 +11,22 @@ import numpy as np
 from ..config import Preprocessing
 from ..errors import DataError
 from ..io.files import atomic_path
-from ..io.video import iter_windows, probe, read_frames
+from ..io.video import read_all
 from ..transforms import frame_resizer
 
 
 def decode_all(path: Path, spec: Preprocessing) -> np.ndarray:
-    """Every frame of a video, resized as `preprocess` expects: (N, H, W, 3) uint8 RGB."""
-    resize = frame_resizer(spec)
-    count = probe(path).frames
-    if count > 0:
-        return read_frames(path, range(count), resize)
-    return np.stack([w.frames[0] for w in iter_windows(path, clip_len=1, stride=1, transform=resize)])
+    """Every frame of a video on the model's clock (`spec.fps`, `io.video.FrameGrid`), resized as `preprocess`
+    expects: (N, H, W, 3) uint8 RGB."""
+    return read_all(path, frame_resizer(spec), spec.fps)
 
 
 class FrameCache:
     """Decoded, resized frames of each video as one uint8 `.npy` file, memory-mapped on read.
 
-    Keyed by the video's absolute path, modification time, size and the resize, so that a changed video or
-    another resize never reads stale frames. Files are written atomically: concurrent workers are safe.
+    Keyed by the video's absolute path, modification time, size, the resize and the model's frame rate, so that a
+    changed video, another resize or another rate never reads stale frames. Files are written atomically:
+    concurrent workers are safe.
     """
 
     VERSION = 1  # part of the key: bump when the stored layout changes
@@ -42,7 +40,8 @@ class FrameCache:
 
     def file_for(self, path: Path, spec: Preprocessing) -> Path:
         st = Path(path).stat()
-        key = f"{Path(path).resolve()}|{st.st_mtime_ns}|{st.st_size}|{spec.resize}|{spec.resize_to}|{self.VERSION}"
+        size = f"{spec.resize}|{spec.resize_to}|{spec.fps}"
+        key = f"{Path(path).resolve()}|{st.st_mtime_ns}|{st.st_size}|{size}|{self.VERSION}"
         return self.directory / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
     def frames(self, path: Path, spec: Preprocessing) -> np.ndarray:

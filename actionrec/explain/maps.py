@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import ModelMeta, Preprocessing
+from ..config import ModelMeta
 from ..errors import ActionrecError
 from ..runtime.aggregate import softmax
 from ..runtime.pipeline import Recognizer, clip_batches
@@ -120,20 +120,14 @@ class WindowMaps:
     """One scored window: where its frames are, its label, and the chosen blocks' maps (pixels dropped)."""
 
     index: int
-    start: int  # first sampled frame
-    sampled: tuple[int, ...]  # decoded-frame index of each of the clip_len sampled frames
+    start_s: float  # time of its first sampled frame
+    sampled_s: tuple[float, ...]  # time of each of the clip_len sampled frames (`io.video.Window.times`)
     maps: dict[str, np.ndarray]  # block -> (T', h, w) float32 in [0, 1]
     probs: np.ndarray  # (num_classes,) softmax
     label: str
     score: float
     low: float  # range of the window's heat over the crop, for the stretched colour scale
     high: float
-
-
-def _sampled(start: int, spec: Preprocessing, video_frames: int) -> tuple[int, ...]:
-    if 0 < video_frames < spec.span:  # a looped short video (see iter_windows)
-        return tuple((k * spec.frame_step) % video_frames for k in range(spec.clip_len))
-    return tuple(start + k * spec.frame_step for k in range(spec.clip_len))
 
 
 def window_maps(
@@ -167,8 +161,8 @@ def window_maps(
             top = int(np.argmax(probs[i]))
             yield WindowMaps(
                 index=w.index,
-                start=w.start_frame,
-                sampled=_sampled(w.start_frame, spec, w.video_frames),
+                start_s=w.start_s,
+                sampled_s=w.times,
                 maps=maps,
                 probs=probs[i],
                 label=labels[top],
@@ -179,15 +173,16 @@ def window_maps(
 
 
 def nearest_windows(frames: Iterator, windows: Iterator[WindowMaps]) -> Iterator[tuple[object, WindowMaps, int]]:
-    """Pair each decoded frame (anything with `start_frame`) with the window and sampled position nearest to it
+    """Pair each decoded frame (anything with `start_s`) with the window and sampled frame nearest to it in time
     (ties: the earlier window), reading windows only as far ahead as needed and keeping only those that can still
-    be nearest: frames in frame_step gaps or between windows reuse the nearest map."""
+    be nearest: frames in frame_step gaps or between windows reuse the nearest map. Times, not frame numbers: the
+    windows sample the model's clock, the frames are the video's own."""
     buffered: deque[WindowMaps] = deque()
     pending = iter(windows)
     exhausted = False
     for frame in frames:
-        i = frame.start_frame
-        while not exhausted and (not buffered or buffered[-1].start <= i):
+        i = frame.start_s
+        while not exhausted and (not buffered or buffered[-1].start_s <= i):
             nxt = next(pending, None)
             if nxt is None:
                 exhausted = True
@@ -196,10 +191,10 @@ def nearest_windows(frames: Iterator, windows: Iterator[WindowMaps]) -> Iterator
         if not buffered:
             raise ActionrecError("no windows were scored (the video decoded no frames)")
         while len(buffered) > 1:  # a later window already has a frame between this one's last and i
-            last = max(buffered[0].sampled)
-            if any(last < s <= i for w in list(buffered)[1:] for s in w.sampled):
+            last = max(buffered[0].sampled_s)
+            if any(last < s <= i for w in list(buffered)[1:] for s in w.sampled_s):
                 buffered.popleft()
             else:
                 break
-        _, n, k = min((abs(s - i), n, k) for n, w in enumerate(buffered) for k, s in enumerate(w.sampled))
+        _, n, k = min((abs(s - i), n, k) for n, w in enumerate(buffered) for k, s in enumerate(w.sampled_s))
         yield frame, buffered[n], k

@@ -61,11 +61,54 @@ class Window:
     """One window of decoded frames and where it lies in the video."""
 
     index: int  # order of the window in the video
-    start_frame: int  # index of its first sampled frame
+    start_frame: int  # index of its first sampled frame on the model's clock (`FrameGrid`)
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB
     start_s: float  # container timestamp of the first frame
     end_s: float  # timestamp where the last frame ends
     video_frames: int = 0  # frames decoded in the whole video; set on the last window only
+    times: tuple[float, ...] = ()  # timestamp of each of its frames (a looped short video repeats them)
+
+
+class FrameGrid:
+    """The frames a model sees, on its own clock: decoded frames mapped by timestamp onto a grid of `rate` frames a
+    second (the model's `Preprocessing.fps`), so that a window spans the same seconds at 25, 30 or 60 fps.
+
+    Grid frame j lies at `t0 + j / rate` (t0: the first decoded frame's time) and takes the decoded frame nearest to
+    it: the first one whose time plus half its own interval passes it. A decoded frame may stand for no grid frame
+    (a faster video), one, or several (a slower one). `rate=None`: every decoded frame is one grid frame at its own
+    time. Streaming: each frame is placed as it arrives, before the next one is read."""
+
+    def __init__(self, rate: float | None, interval_s: float):
+        self.rate = rate
+        self.interval_s = interval_s  # the first frame's interval: the container's nominal one
+        self.t0: float | None = None
+        self.last_ts: float | None = None
+        self.next = 0  # the first grid frame not placed yet
+
+    def take(self, ts: float) -> range:
+        """The grid frames that the decoded frame at `ts` seconds stands for (times must increase)."""
+        if self.rate is None:
+            self.next += 1
+            self.last_ts = ts
+            return range(self.next - 1, self.next)
+        if self.t0 is None:
+            self.t0 = ts
+        interval = ts - self.last_ts if self.last_ts is not None else self.interval_s
+        self.last_ts = ts
+        first, bound = self.next, ts + interval / 2
+        while self.t0 + self.next / self.rate < bound:
+            self.next += 1
+        return range(first, self.next)
+
+    def time(self, j: int, ts: float) -> float:
+        """Seconds of grid frame `j`, which decoded frame `ts` stands for."""
+        return ts if self.rate is None or self.t0 is None else self.t0 + j / self.rate
+
+    def count(self, frames: int, fps: float) -> int:
+        """Grid frames of a video of `frames` decoded frames at `fps` (an estimate, as the container's count is)."""
+        if self.rate is None or fps <= 0:
+            return frames
+        return round(frames * self.rate / fps)
 
 
 def is_url(path: str | os.PathLike[str]) -> bool:
@@ -147,14 +190,15 @@ def uniform_starts(n_frames: int, span: int, count: int) -> list[int]:
 
 
 class _Frames:
-    """Sequential decoder that yields (index, timestamp_s, frame or None), converting only frames asked for.
+    """Sequential decoder that yields (grid index, timestamp_s, retrieve) for each frame of the `FrameGrid` at
+    `rate` (None: every decoded frame), converting only the frames whose `retrieve` is called (once each).
 
     Small frames decode on one thread (`tuning.SINGLE_THREAD_DECODE_MAX_PIXELS`): FFmpeg's frame threads cost more
     CPU than they save there, CPU that predict's network needs beside it. Larger videos keep FFmpeg's choice (opened
     a second time: once more for the videos whose decoding costs the most, instead of for every small clip).
     """
 
-    def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None):
+    def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None, rate: float | None = None):
         self.path = path
         self.cap = _open(path, threads=1)
         pixels = self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
@@ -164,20 +208,28 @@ class _Frames:
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 0.0
         if not np.isfinite(self.fps) or self.fps <= 0 or self.fps > 1000:
             self.fps = 25.0
-        self.count_hint = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self.decoded_hint = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)  # the container's frame count
+        self.grid = FrameGrid(rate, 1.0 / self.fps)
+        self.count_hint = self.grid.count(self.decoded_hint, self.fps)  # in grid frames
         self.transform = transform
+        self.decoded = 0  # frames decoded so far
+        self.end_s = 0.0  # where the last decoded frame ends
         self.last_ts = -1.0
 
     def __iter__(self) -> Iterator[tuple[int, float, Callable[[], np.ndarray]]]:
-        index = 0
+        interval = 1.0 / self.fps
         try:
             while self.cap.grab():
                 ts = self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                 if not np.isfinite(ts) or ts <= self.last_ts:  # no usable container time: fall back to fps
                     ts = self.last_ts + 1.0 / self.fps if self.last_ts >= 0 else 0.0
-                self.last_ts = ts
-                yield index, ts, self._retrieve
-                index += 1
+                if self.decoded:
+                    interval = ts - self.last_ts
+                self.last_ts, self.end_s = ts, ts + interval
+                self.decoded += 1
+                retrieve = _Once(self._retrieve)
+                for j in self.grid.take(ts):
+                    yield j, self.grid.time(j, ts), retrieve
         finally:
             self.cap.release()
 
@@ -190,6 +242,19 @@ class _Frames:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+class _Once:
+    """A frame's `retrieve`, run at most once: grid frames that share a decoded frame share its pixels."""
+
+    def __init__(self, retrieve: Callable[[], np.ndarray]):
+        self.retrieve = retrieve
+        self.frame: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self.frame is None:
+            self.frame = self.retrieve()
+        return self.frame
+
+
 def iter_windows(
     path: str | os.PathLike[str],
     *,
@@ -198,18 +263,21 @@ def iter_windows(
     stride: int | None = None,
     num_windows: int | None = None,
     transform: FrameTransform | None = None,
+    fps: float | None = None,
 ) -> Iterator[Window]:
     """Stream the windows of a video in order, decoding it once and holding at most one window's frames.
 
-    Windows start every `stride` frames (default: `config.default_stride`, a whole number of frame_steps, so that
-    every start falls on the same frame_step grid and only those frames are converted), plus one aligned to the end
-    so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter than one window is
-    looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g.
-    the short-side resize).
+    Frames are counted on the model's clock: with `fps` (the model's `Preprocessing.fps`) the video is sampled by
+    timestamp at that rate (`FrameGrid`), so a window covers the same seconds whatever the video's own rate; None
+    takes every decoded frame. Windows start every `stride` frames (default: `config.default_stride`, a whole number
+    of frame_steps, so that every start falls on the same frame_step grid and only those frames are converted), plus
+    one aligned to the end so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter
+    than one window is looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g. the
+    short-side resize).
     """
     span = (clip_len - 1) * frame_step + 1
     stride = stride or default_stride(clip_len, frame_step)
-    source = _Frames(path, transform)
+    source = _Frames(path, transform, fps)
     n_hint = source.count_hint  # the container's count: a plan, checked against what actually decodes
     if num_windows is not None:
         pending = uniform_starts(n_hint, span, num_windows) if n_hint else [0]
@@ -226,75 +294,85 @@ def iter_windows(
                 return True
         return False
 
-    ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=span)  # the last `span` decoded frames
-    waiting: deque[tuple[int, float, np.ndarray]] = deque()  # complete windows waiting for their end time
+    ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=span)  # the last `span` grid frames
+    waiting: deque[tuple[int, np.ndarray, tuple[float, ...]]] = deque()  # complete windows waiting for their end
     next_grid = 0  # unknown length: the next start on the stride grid
-    count, last_ts, frame_dur, last_start = 0, 0.0, 1.0 / source.fps, -1
+    count, last_start = 0, -1
     for i, ts, retrieve in source:
         while waiting:  # this frame's timestamp is where the previous window ends
-            start, start_s, frames = waiting.popleft()
-            yield Window(count, start, frames, start_s, ts)
+            start, frames, times = waiting.popleft()
+            yield Window(count, start, frames, times[0], ts, times=times)
             count += 1
-        if i > 0:
-            frame_dur = max(ts - last_ts, 1e-6)
-        last_ts = ts
         ring.append((i, ts, retrieve() if needed(i) else None))
         if not n_hint and num_windows is None and i == next_grid + span - 1:
             pending.append(next_grid)
             next_grid += stride
         if pending and pending[0] + span - 1 == i:
             start = pending.pop(0)
-            waiting.append((start, ring[0][1], _take(ring, start, frame_step, path)))
+            waiting.append((start, *_take(ring, start, frame_step, path)))
             last_start = start
-    end_s = last_ts + frame_dur
+    end_s = source.end_s
     n = len(ring) and ring[-1][0] + 1
     if n == 0:
         raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
-    truncated = n_hint > 0 and n < n_hint - 1 - n_hint // 50  # a container's count may be off by a frame or two
+    listed = source.decoded_hint  # a container's count may be off by a frame or two
+    truncated = listed > 0 and source.decoded < listed - 1 - listed // 50
     if truncated:
-        log.warning("warning: %s: truncated: %d of the %d frames its container lists decode", path, n, n_hint)
+        log.warning(
+            "warning: %s: truncated: %d of the %d frames its container lists decode", path, source.decoded, listed
+        )
     if n < span:  # shorter than one window: loop its frames so that it still gets a label
-        frames = [f for (_, _, f) in ring if f is not None] if truncated else list(_take(ring, 0, 1, path))
-        if not frames:
+        if truncated:
+            held = [(t, f) for (_, t, f) in ring if f is not None]
+        else:
+            frames, times = _take(ring, 0, 1, path)
+            held = list(zip(times, frames, strict=True))
+        if not held:
             raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
         step = frame_step if not truncated else 1  # a cut video: only the frames that were converted
-        waiting.append((0, ring[0][1], np.stack([frames[(k * step) % len(frames)] for k in range(clip_len)])))
+        looped = [held[(k * step) % len(held)] for k in range(clip_len)]
+        waiting.append((0, np.stack([f for _, f in looped]), tuple(t for t, _ in looped)))
     elif last_start < 0 or (last_start + span < n and (num_windows is None or pending)):
         # The tail is not covered (or the container's count was wrong): one window aligned to the end. In a cut
         # video some of its frames were skipped as not needed: the tail's frames at hand, spread over the window.
-        tail = [f for (i, _, f) in ring if i >= n - span and (i - n + span) % frame_step == 0]
-        available = [f for (_, _, f) in ring if f is not None]
-        if all(f is not None for f in tail):
-            waiting.append((n - span, ring[0][1], np.stack(tail)))
+        tail = [(t, f) for (i, t, f) in ring if i >= n - span and (i - n + span) % frame_step == 0]
+        available = [(t, f) for (_, t, f) in ring if f is not None]
+        if all(f is not None for _, f in tail):
+            picked = tail
         elif truncated and available:
-            pick = np.linspace(0, len(available) - 1, clip_len).round().astype(int)
-            waiting.append((n - span, ring[0][1], np.stack([available[k] for k in pick])))
+            picked = [available[k] for k in np.linspace(0, len(available) - 1, clip_len).round().astype(int)]
         else:
             raise VideoError(f"{path}: frames could not be decoded (corrupt stream)")
-    for k, (start, start_s, frames) in enumerate(waiting):
-        yield Window(count + k, start, frames, start_s, end_s, video_frames=n if k == len(waiting) - 1 else 0)
+        waiting.append((n - span, np.stack([f for _, f in picked]), tuple(t for t, _ in picked)))
+    for k, (start, frames, times) in enumerate(waiting):
+        last = k == len(waiting) - 1
+        yield Window(count + k, start, frames, times[0], end_s, video_frames=source.decoded if last else 0, times=times)
 
 
-def _take(ring, start: int, frame_step: int, path) -> np.ndarray:
-    """Stack the ring's frames from `start` on, every `frame_step`-th."""
-    picked = [f for (i, _, f) in ring if i >= start and (i - start) % frame_step == 0]
-    if any(f is None for f in picked):
+def _take(ring, start: int, frame_step: int, path) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Stack the ring's frames from `start` on, every `frame_step`-th, with their times."""
+    picked = [(t, f) for (i, t, f) in ring if i >= start and (i - start) % frame_step == 0]
+    if any(f is None for _, f in picked):
         raise VideoError(f"{path}: frames could not be decoded (corrupt stream)")
-    return np.stack(picked)
+    return np.stack([f for _, f in picked]), tuple(t for t, _ in picked)
 
 
 def read_frames(
-    path: str | os.PathLike[str], indices: Sequence[int], transform: FrameTransform | None = None
+    path: str | os.PathLike[str],
+    indices: Sequence[int],
+    transform: FrameTransform | None = None,
+    fps: float | None = None,
 ) -> np.ndarray:
-    """Decode the frames at `indices` in one sequential pass: (len(indices), H, W, 3) RGB uint8.
+    """Decode the frames at `indices` (on the grid of `fps` frames a second, `FrameGrid`; None: decoded frames) in
+    one sequential pass: (len(indices), H, W, 3) RGB uint8.
 
-    Indices past the real end (a container's count can be off) take the last decoded frame.
+    Indices past the real end (a container's count can be off) take the last frame read.
     """
     wanted = set(indices)
     last = max(wanted)
     got: dict[int, np.ndarray] = {}
     tail: np.ndarray | None = None
-    for i, _, retrieve in _Frames(path, transform):
+    for i, _, retrieve in _Frames(path, transform, fps):
         if i in wanted:
             got[i] = tail = retrieve()
         if i >= last:
@@ -302,6 +380,21 @@ def read_frames(
     if tail is None:
         raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
     return np.stack([got.get(i, tail) for i in indices])
+
+
+def read_all(
+    path: str | os.PathLike[str], transform: FrameTransform | None = None, fps: float | None = None
+) -> np.ndarray:
+    """Every frame of the video on the grid of `fps` frames a second (None: every decoded frame): (N, H, W, 3)."""
+    frames = [retrieve() for _, _, retrieve in _Frames(path, transform, fps)]
+    if not frames:
+        raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
+    return np.stack(frames)
+
+
+def grid_frames(info: VideoInfo, fps: float | None) -> int:
+    """Frames of the video on the grid of `fps` frames a second, from its container's count (an estimate)."""
+    return FrameGrid(fps, 0.0).count(info.frames, info.fps)
 
 
 @dataclass

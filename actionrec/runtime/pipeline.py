@@ -19,6 +19,7 @@ import numpy as np
 from ..config import Preprocessing
 from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
+from ..io.checkpoint import model_file_kind
 from ..io.video import Window, iter_windows, probe
 from ..transforms import frame_resizer, preprocess
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
@@ -107,6 +108,7 @@ def clip_batches(
         stride=stride,
         num_windows=num_windows,
         transform=frame_resizer(spec),
+        fps=spec.fps,
     )
     return prefetch(
         ((b, preprocess(np.stack([w.frames for w in b]), spec)) for b in batched(windows, batch_size)), depth=2
@@ -199,8 +201,9 @@ class Recognizer:
 
 
 def _check_external_data(path: Path) -> None:
-    """An .onnx whose weights live in external data files that are missing: one line naming both (ONNX Runtime's
-    own message is a long shape-inference error that names neither). Needs the onnx package; skipped without it."""
+    """An .onnx whose weights live in external data files that are missing or not regular files (/dev/zero): one
+    line naming both (ONNX Runtime's own message is a long shape-inference error that names neither). Needs the onnx
+    package; skipped without it."""
     try:
         import onnx
     except ImportError:
@@ -212,8 +215,11 @@ def _check_external_data(path: Path) -> None:
     for tensor in proto.graph.initializer:
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            if location and not (path.parent / location).is_file():
+            kind = model_file_kind(path.parent / location) if location else "file"
+            if kind is None:
                 raise ModelFileError(f"{path}: its external weights file {location} is missing (expected beside it)")
+            if kind != "file":
+                raise ModelFileError(f"{path}: its external weights file {location} is {kind}, not a regular file")
 
 
 def load(

@@ -151,19 +151,19 @@ def test_heat_map_falls_back_to_mpeg4_and_says_browsers_may_not_play_it(videos, 
 
 
 def test_nearest_windows_pairs_every_frame_with_its_closest_sample():
-    """Each frame gets the window and position of the nearest sampled frame, ties to the earlier window, whatever
-    the gaps (between samples, between windows, after the last)."""
+    """Each frame gets the window and position of the sampled frame nearest in time, ties to the earlier window,
+    whatever the gaps (between samples, between windows, after the last)."""
 
     def window(index, sampled):
         return WindowMaps(index, sampled[0], tuple(sampled), {}, np.zeros(1), "x", 1.0, 0.0, 1.0)
 
     windows = [window(0, [0, 2, 4]), window(1, [10, 12, 14]), window(2, [12, 14, 16])]
-    frames = [SimpleNamespace(start_frame=i) for i in range(20)]
-    got = [(f.start_frame, w.index, w.sampled[k]) for f, w, k in nearest_windows(iter(frames), iter(windows))]
+    frames = [SimpleNamespace(start_s=float(i)) for i in range(20)]
+    got = [(f.start_s, w.index, w.sampled_s[k]) for f, w, k in nearest_windows(iter(frames), iter(windows))]
     for i, wi, s in got:
-        best = min(abs(t - i) for w in windows for t in w.sampled)
+        best = min(abs(t - i) for w in windows for t in w.sampled_s)
         assert abs(s - i) == best
-        assert wi == min(w.index for w in windows if any(abs(t - i) == best for t in w.sampled))
+        assert wi == min(w.index for w in windows if any(abs(t - i) == best for t in w.sampled_s))
     assert [i for i, _, _ in got] == list(range(20))
 
 

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 import actionrec
 from actionrec.cli import app
+from actionrec.io.checkpoint import read_meta
 from actionrec.io.output import CSV_HEADER
-from actionrec.io.video import plan_starts
+from actionrec.io.video import plan_starts, read_all
 from actionrec.runtime.backends import open_backend
 
 runner = CliRunner()
@@ -95,6 +96,10 @@ def test_batch_with_corrupt_and_empty_files_goes_on(videos, tiny_model):
     assert "Traceback" not in res.output
 
 
+def tiny_model_meta_fps(model) -> float:
+    return read_meta(model).preprocessing.fps
+
+
 def test_csv_format_rows_per_window_and_rank(videos, tiny_model):
     """--format csv has the documented header, top_k rows per window (kind "window"), then the video's segments
     (kind "segment", no rank) tiling it from 0 to its duration."""
@@ -103,7 +108,10 @@ def test_csv_format_rows_per_window_and_rank(videos, tiny_model):
     rows = list(csv.reader(io.StringIO(res.stdout)))
     assert tuple(rows[0]) == CSV_HEADER
     body = rows[1:]
-    n_windows = len(plan_starts(45, 8, 8))
+    frames = len(
+        read_all(videos["avi"], fps=tiny_model_meta_fps(tiny_model))
+    )  # 45 frames at 30 fps on the model's clock
+    n_windows = len(plan_starts(frames, 8, 8))
     windows = [r for r in body if r[6] == "window"]
     segments = [r for r in body if r[6] == "segment"]
     assert len(windows) == 3 * n_windows and body[: len(windows)] == windows

@@ -38,15 +38,17 @@ def with_bitrot(tmp_path_factory):
 def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, monkeypatch):
     """Videos whose frames fail to decode (as a bit-rotted file's do) on both sides of the split: the run finishes
     all its epochs, each such file is named exactly once in the log, and validation is scored on the others."""
-    real = clips.read_frames
+    def rotten(real):
+        def read(path, *args, **kwargs):
+            if "bitrot" in Path(path).name:
+                raise VideoError(f"{path}: frame could not be decoded (corrupt stream)")
+            return real(path, *args, **kwargs)
 
-    def rotten(path, *args, **kwargs):
-        if "bitrot" in Path(path).name:
-            raise VideoError(f"{path}: frame could not be decoded (corrupt stream)")
-        return real(path, *args, **kwargs)
+        return read
 
-    for module in (clips, frame_cache):  # the two readers of frames: clips as decoded, and the frame cache
-        monkeypatch.setattr(module, "read_frames", rotten)
+    # the two readers of frames: clips as decoded, and the frame cache
+    monkeypatch.setattr(clips, "read_frames", rotten(clips.read_frames))
+    monkeypatch.setattr(frame_cache, "read_all", rotten(frame_cache.read_all))
     split = open_dataset(with_bitrot, fmt=DataFormat.folder, val_fraction=0.25, seed=1)
     bad = {it.path for it in split.train + split.val if "bitrot" in it.path.name}
     assert any("bitrot" in it.path.name for it in split.train) and any("bitrot" in it.path.name for it in split.val)
