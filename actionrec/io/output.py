@@ -301,6 +301,20 @@ class _Table(_Sink):
         super().finish()
 
 
+@contextlib.contextmanager
+def _opened(opener: Callable[..., IO[str]], *args, **kwargs) -> Iterator[IO[str]]:
+    """`opener(*args, **kwargs)`, closed after the block; after a failed block, quietly (a full disk fails the
+    close's flush too, and that must not hide the first error)."""
+    stream = opener(*args, **kwargs)
+    try:
+        yield stream
+    except BaseException:
+        with contextlib.suppress(OSError):
+            stream.close()
+        raise
+    stream.close()
+
+
 SINKS: dict[OutputFormat, type[_Sink]] = {
     OutputFormat.table: _Table,
     OutputFormat.json: _Json,
@@ -326,14 +340,14 @@ def result_writer(
             if output is None:
                 stream: IO[str] = sys.stdout
                 if fmt == OutputFormat.json:
-                    stream = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+                    stream = stack.enter_context(_opened(tempfile.TemporaryFile, "w+", encoding="utf-8"))
             elif fmt == OutputFormat.jsonl:
                 lines = _LineFile(output, append)
                 stack.callback(lines.close)
                 stream = lines  # type: ignore[assignment]
             else:
                 tmp = stack.enter_context(atomic_path(output))
-                stream = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+                stream = stack.enter_context(_opened(open, tmp, "w", encoding="utf-8", newline=""))
             sink = SINKS[fmt](stream)
 
         def write(result: VideoResult) -> None:
