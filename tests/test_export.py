@@ -263,3 +263,40 @@ def test_int8_export_is_a_usable_model(tiny_model, videos, tmp_path):
     res = run("predict", videos["avi"], "--model", out, "--format", "json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["videos"][0]["label"] in ("left", "right", "still")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("int8", [False, True])
+def test_sigterm_mid_export_leaves_no_temporary_file_or_folder(tiny_model, videos, tmp_path, int8):
+    """`actionrec export` killed by SIGTERM while it writes (its work folder in $TMPDIR and its hidden file beside
+    the target both exist): exit 143, "terminated" on stderr, and neither the actionrec-export-* folder nor any
+    hidden temporary file is left; the model folder holds the model alone."""
+    import os
+    import signal
+    import time
+
+    models, tmp = tmp_path / "models", tmp_path / "tmp"
+    models.mkdir()
+    tmp.mkdir()
+    src = models / "tiny.safetensors"
+    src.write_bytes(tiny_model.read_bytes())
+    cmd = [sys.executable, "-m", "actionrec", "export", str(src), "--check-video", str(videos["mp4"])]
+    proc = subprocess.Popen(
+        [*cmd, *(["--int8"] if int8 else [])],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120  # a guard against a hang, not a measurement
+    while proc.poll() is None and time.monotonic() < deadline:
+        if list(tmp.glob("actionrec-export-*")) and list(models.glob(".tiny.onnx.*")):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "export finished before it could be killed mid-way"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "terminated"
+    assert list(tmp.iterdir()) == []
+    assert [p.name for p in models.iterdir()] == ["tiny.safetensors"]

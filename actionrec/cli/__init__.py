@@ -7,14 +7,17 @@ command writes, -f/--format how results are written, --layout how a data set is 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.markup import escape
 
 from . import evaluate, explain, export, hub, info, predict, synth, train, watch
-from .common import SYNTHETIC_NOTE, DataLayout, TrainArch, err
+from .common import SYNTHETIC_NOTE, DataLayout, TrainArch, err, stopped_by_signals
 
 # Help is plain text (no rich markup): "[default: ...]" in a help string stays as written, and piped help reads
 # like any other command's.
@@ -39,6 +42,22 @@ app.add_typer(export.app)
 app.add_typer(synth.app)
 app.add_typer(explain.app)
 app.add_typer(hub.app)
+
+
+def _stoppable(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The command run inside `stopped_by_signals`: SIGTERM and Ctrl-C remove its temporary files, exit 143/130."""
+
+    @functools.wraps(command)  # Typer reads the options from the wrapped function's signature
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with stopped_by_signals():
+            return command(*args, **kwargs)
+
+    return run
+
+
+for _group in app.registered_groups:  # every command, those that write files (train, export, ...) above all
+    for _command in _group.typer_instance.registered_commands:
+        _command.callback = _stoppable(_command.callback)
 
 __all__ = ["SYNTHETIC_NOTE", "DataLayout", "TrainArch", "app", "main"]
 

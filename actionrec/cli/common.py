@@ -152,6 +152,7 @@ def open_recognizer(
             threads=threads,
             compile=compile,
             streams=streams,
+            batch_size=batch_size,
         )
     except OptionError as e:
         raise typer.BadParameter(str(e), param_hint=f"--{e.option}") from None
@@ -208,3 +209,17 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Around a whole command (`cli` wraps every one): SIGTERM unwinds like Ctrl-C, so that temporary files and
+    folders are removed by their `with` blocks, then one stderr line and exit code 143 (SIGTERM) or 130 (Ctrl-C), as
+    predict's. A command that keeps partial results says so itself, inside this block."""
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated)
+        err.print("terminated" if terminated else "interrupted", highlight=False)
+        raise typer.Exit(143 if terminated else 130) from None
