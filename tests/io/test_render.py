@@ -4,7 +4,9 @@ where an encoder is at hand, MPEG-4 Part 2 otherwise, and nothing is left behind
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -141,6 +143,37 @@ def test_nothing_half_written_when_it_fails(tmp_path, monkeypatch, videos):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ActionrecError, match=r"must be \.mp4 or \.avi"):
         render_video(SEQUENCE, segments, tmp_path / "out.mkv", labels=LABELS)
+
+
+def test_disk_full_is_one_line_naming_the_video(tmp_path, monkeypatch):
+    """A disk that fills up while the annotated video is written (the encoder's write fails with ENOSPC at frame 10):
+    one line naming the file and the reason (ActionrecError, exit 1 on the command line), nothing left behind."""
+    _, segments = truth()
+    out = tmp_path / "out.mp4"
+    opened = render.open_video_writer
+
+    class FillingUp:
+        def __init__(self, writer):
+            self.writer, self.frames = writer, 0
+
+        def write(self, frame):
+            self.frames += 1
+            if self.frames > 10:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.writer.write(frame)
+
+        def release(self):
+            self.writer.release()
+
+    def filling_up(tmp, target, fps, size):
+        writer, codec = opened(tmp, target, fps, size)
+        return FillingUp(writer), codec
+
+    monkeypatch.setattr(render, "open_video_writer", filling_up)
+    with pytest.raises(ActionrecError) as caught:
+        render_video(SEQUENCE, segments, out, labels=LABELS, min_side=0)
+    assert str(caught.value) == f"{out}: cannot write: No space left on device"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_predict_render_usage_errors(tmp_path, videos):
