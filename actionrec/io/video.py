@@ -78,12 +78,13 @@ class FrameGrid:
     (a faster video), one, or several (a slower one). `rate=None`: every decoded frame is one grid frame at its own
     time. Streaming: each frame is placed as it arrives, before the next one is read."""
 
-    def __init__(self, rate: float | None, interval_s: float):
+    def __init__(self, rate: float | None, interval_s: float, first: int = 0):
         self.rate = rate
         self.interval_s = interval_s  # the first frame's interval: the container's nominal one
         self.t0: float | None = None
         self.last_ts: float | None = None
-        self.next = 0  # the first grid frame not placed yet
+        self.first = first  # the grid frame at t0 (a live source's reconnection goes on counting)
+        self.next = first  # the first grid frame not placed yet
 
     def take(self, ts: float) -> range:
         """The grid frames that the decoded frame at `ts` seconds stands for (times must increase)."""
@@ -96,13 +97,13 @@ class FrameGrid:
         interval = ts - self.last_ts if self.last_ts is not None else self.interval_s
         self.last_ts = ts
         first, bound = self.next, ts + interval / 2
-        while self.t0 + self.next / self.rate < bound:
+        while self.time(self.next, ts) < bound:
             self.next += 1
         return range(first, self.next)
 
     def time(self, j: int, ts: float) -> float:
         """Seconds of grid frame `j`, which decoded frame `ts` stands for."""
-        return ts if self.rate is None or self.t0 is None else self.t0 + j / self.rate
+        return ts if self.rate is None or self.t0 is None else self.t0 + (j - self.first) / self.rate
 
     def count(self, frames: int, fps: float) -> int:
         """Grid frames of a video of `frames` decoded frames at `fps` (an estimate, as the container's count is)."""

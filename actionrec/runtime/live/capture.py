@@ -12,6 +12,7 @@ import numpy as np
 
 from ...config import Preprocessing
 from ...errors import VideoError
+from ...io.video import FrameGrid
 from ...transforms import frame_resizer
 from .results import LiveConfig
 from .sources import Source, SourceKind
@@ -52,6 +53,8 @@ class Capture(threading.Thread):
         super().__init__(name="actionrec-capture", daemon=True)  # a read blocked in FFmpeg must not hold the exit
         self.source, self.config, self.queue, self.notify = source, config, queue, notify
         self.assembler = WindowAssembler(spec, config.stride)
+        self.rate = spec.fps  # frames are sampled by time on the model's clock (`io.video.FrameGrid`)
+        self.grid_next = 0  # the next frame number on that clock, over reconnections too
         self.resize = frame_resizer(spec)
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
@@ -114,7 +117,7 @@ class Capture(threading.Thread):
         self.notify(f"warning: {message}; reconnecting in {wait:g} s (attempt {failures} of {limit})")
         self.stop_event.wait(wait)
         self.reconnects += 1
-        self.assembler.reset(self.frames)  # no window spans the gap
+        self.assembler.reset(self.grid_next)  # no window spans the gap
 
     def _read(self, cap: cv2.VideoCapture) -> int:
         """Read frames until the source ends, fails or `stop`; returns the frame count it announced (0: unknown)."""
@@ -126,6 +129,7 @@ class Capture(threading.Thread):
         if self.first_arrival is not None:  # a reconnection: the clock goes on, by the wall time since the start
             offset = max(time.monotonic() - self.first_arrival, self.last_t + 1.0 / fps)
         clock = _Clock(offset, fps)
+        grid = FrameGrid(self.rate, 1.0 / fps, first=self.grid_next)
         paced_from: tuple[float, float] | None = None  # (monotonic, frame time) of this connection's first frame
         while not self.stop_event.is_set() and cap.grab():
             t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC))
@@ -143,12 +147,15 @@ class Capture(threading.Thread):
             i = self.frames
             self.frames += 1
             frame = None
-            if self.assembler.needed(i):
+            placed = grid.take(t)  # the model-clock frames this one stands for: none, one or several
+            self.grid_next = grid.next
+            if any(self.assembler.needed(j) for j in placed):
                 ok, bgr = cap.retrieve()
                 if not ok or bgr is None:
                     raise VideoError(f"{self.source}: a frame could not be decoded (corrupt stream)")
                 frame = cv2.cvtColor(self.resize(bgr), cv2.COLOR_BGR2RGB)
-            window = self.assembler.push(i, t, frame, arrived)
-            if window is not None:
-                self.queue.put(window)
+            for j in placed:
+                window = self.assembler.push(j, grid.time(j, t), frame, arrived, source=i)
+                if window is not None:
+                    self.queue.put(window)
         return total

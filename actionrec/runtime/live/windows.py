@@ -18,8 +18,8 @@ class LiveWindow:
     """A complete causal window, with when its last frame arrived."""
 
     index: int
-    start_frame: int  # source frame numbers, counted since the start (over reconnections too)
-    end_frame: int  # one past its last frame
+    start_frame: int  # source frame numbers (the source's own frames, not the model's clock), counted since the
+    end_frame: int  # start over reconnections too; end: one past its last frame
     frames: np.ndarray  # (clip_len, H, W, 3) RGB uint8, resized for the model
     start_s: float
     end_s: float
@@ -27,15 +27,16 @@ class LiveWindow:
 
 
 class WindowAssembler:
-    """Causal windows over a stream of frames: one starts every `stride` frames and is complete when its last
-    sampled frame arrives; only the last span of frames is held, and only the frames some window samples are
-    converted. `reset` starts a new grid (after a gap: windows never span one)."""
+    """Causal windows over a stream of frames on the model's clock (`io.video.FrameGrid`'s frames): one starts
+    every `stride` frames and is complete when its last sampled frame arrives; only the last span of frames is held,
+    and only the frames some window samples are converted. `reset` starts a new grid (after a gap: windows never
+    span one)."""
 
     def __init__(self, spec: Preprocessing, stride: int | None = None):
         self.clip_len, self.frame_step = spec.clip_len, spec.frame_step
         self.span = spec.span
         self.stride = stride or spec.stride
-        self.ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=self.span)
+        self.ring: deque[tuple[int, float, np.ndarray | None, int]] = deque(maxlen=self.span)
         self.origin = 0  # the frame number where the current grid starts
         self.count = 0  # windows completed
         self.last_dt = 0.0  # the latest frame interval, for the end of a window's last frame
@@ -50,21 +51,24 @@ class WindowAssembler:
         first = max(0, -(-(rel - self.span + 1) // self.stride))
         return any((rel - k * self.stride) % self.frame_step == 0 for k in range(first, rel // self.stride + 1))
 
-    def push(self, i: int, t: float, frame: np.ndarray | None, arrived: float) -> LiveWindow | None:
-        """Add frame number `i` at time `t` (None where not `needed`); the window it completes, if any."""
+    def push(
+        self, i: int, t: float, frame: np.ndarray | None, arrived: float, source: int | None = None
+    ) -> LiveWindow | None:
+        """Add frame number `i` at time `t` (None where not `needed`), taken from the source's frame number
+        `source` (default `i`); the window it completes, if any."""
         if self.ring:
             self.last_dt = max(t - self.ring[-1][1], 1e-6)
-        self.ring.append((i, t, frame))
+        self.ring.append((i, t, frame, i if source is None else source))
         rel = i - self.origin
         if rel < self.span - 1 or (rel - self.span + 1) % self.stride:
             return None
         start = i - self.span + 1
-        picked = [(ts, f) for (j, ts, f) in self.ring if j >= start and (j - start) % self.frame_step == 0]
+        picked = [(ts, f, n) for (j, ts, f, n) in self.ring if j >= start and (j - start) % self.frame_step == 0]
         window = LiveWindow(
             index=self.count,
-            start_frame=start,
-            end_frame=i + 1,
-            frames=np.stack([f for _, f in picked]),
+            start_frame=picked[0][2],
+            end_frame=self.ring[-1][3] + 1,
+            frames=np.stack([f for _, f, _ in picked]),
             start_s=picked[0][0],
             end_s=t + (self.last_dt or 0.04),
             arrived=arrived,
