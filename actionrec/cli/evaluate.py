@@ -142,7 +142,7 @@ def evaluate(
                 progress.console.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             progress.advance(task)
 
-        with progress:
+        with recognizer, progress:
             task = progress.add_task("evaluate", total=len(items))
             report = run_evaluation(
                 recognizer,

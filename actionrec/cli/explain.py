@@ -70,7 +70,7 @@ def explain(
         progress = Progress(
             TextColumn("explain"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
         )
-        with progress:
+        with recognizer.recognizer, progress:  # predict's back end, released at the end
             task = progress.add_task("explain", total=probe(video).frames or None)
             result = explain_video(
                 recognizer,

@@ -248,7 +248,9 @@ def predict(
                     highlight=False,
                     soft_wrap=True,
                 )
-            recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+            recognizer = held.enter_context(
+                open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+            )
             check_labels(ctx, top_k, recognizer.meta)
             progress = progress_bar(len(videos))
             with result_writer(fmt, output, append=resume) as write, progress:
@@ -377,7 +379,8 @@ def _predict_on_ray(
         require_extra("predict --ray", "ray", RAY_MODULES)
         videos = _list_videos(paths, files_from, shard)
         # the driver opens the model as predict would: the same checks of the options, the model's labels
-        meta = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size).meta
+        with open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size) as opened:
+            meta = opened.meta  # released before the workers open their own
         check_labels(ctx, top_k, meta)
         try:
             run = predict_dataset(

@@ -127,7 +127,7 @@ def watch(
         )
         width = max(len(label) for label in labels)
         stopped, failure = "", None
-        with sigterm_as_interrupt(), Watcher(recognizer, src, config, notify=_message) as watcher:
+        with recognizer, sigterm_as_interrupt(), Watcher(recognizer, src, config, notify=_message) as watcher:
             header = fmt == WatchFormat.table  # printed above the first line (none when nothing comes)
             try:
                 for label in watcher.labels():

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelFileError
+from ..io.checkpoint import check_model_file, load_state, model_file_kind, torch_load
 from ..networks import Attention3d, BasicBlock, Bottleneck, ResNet3d, attention_as_identity
 
 _PARAM = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
@@ -51,24 +52,14 @@ class InitReport:
 
 def read_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The tensors of a `.safetensors`, `.pth` or `.pt` file, `module.` prefixes stripped; nothing is unpickled
-    beyond plain containers and tensors (`torch.load(weights_only=True)`)."""
+    beyond plain containers and tensors, and no archive expands without bound (`checkpoint.torch_load`)."""
     path = Path(path)
-    if not path.is_file():
+    if model_file_kind(path) is None:
         raise ModelFileError(f"{path}: no such weights file")
+    check_model_file(path)  # a folder, a FIFO: one line, never a blocked read
     if path.suffix.lower() == ".safetensors":
-        from ..io.checkpoint import load_state
-
         return load_state(path)
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # UnpicklingError for pickled code, RuntimeError/EOFError for corrupt archives
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            raise ModelFileError(
-                f"{path}: the checkpoint needs code to unpickle, which is never run; "
-                "save its state_dict (torch.save(model.state_dict(), ...)) or a .safetensors file instead"
-            ) from None
-        raise ModelFileError(f"{path}: not a readable PyTorch checkpoint ({text})") from None
+    raw = torch_load(path)
     state = _find_tensors(raw)
     if state is None:
         raise ModelFileError(f"{path}: no state dict of tensors inside (looked at the top and {', '.join(_WRAPPERS)})")

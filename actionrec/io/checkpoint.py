@@ -150,6 +150,53 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
+MAX_EXPANSION = 64  # what a zip (.pth) archive may expand to, as a multiple of its own size ...
+MAX_EXPANDED = 4 * 2**30  # ... and in bytes at most: far above any 3D ResNet's weights (r3d50: about 0.2 GB)
+
+
+def torch_load(path: str | os.PathLike[str]) -> object:
+    """A `.pth`/`.pt` file read with `torch.load(weights_only=True)`: plain containers and tensors only, nothing
+    unpickled that could run code, and a zip archive whose members would expand past MAX_EXPANSION times its
+    size (or MAX_EXPANDED bytes) refused before anything is inflated. ModelFileError for every failure, never
+    torch's advice to re-run with weights_only=False."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    check_model_file(path)
+    size = path.stat().st_size
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                expanded = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
+            raise ModelFileError(f"{path}: not a readable PyTorch checkpoint ({e})") from None
+        limit = min(MAX_EXPANSION * size, MAX_EXPANDED)
+        if expanded > limit:
+            raise ModelFileError(
+                f"{path}: its archive would expand to {expanded:,} bytes, {expanded / max(size, 1):,.0f}x its size "
+                f"(at most {limit:,}); not read"
+            )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Unsupported global" in str(e) or "Unsupported operand" in str(e):
+            raise ModelFileError(
+                f"{path}: holds objects actionrec will not unpickle (code, which is never run: only tensors and "
+                "plain containers are read)"
+            ) from None
+        raise ModelFileError(f"{path}: not a readable PyTorch checkpoint ({_first_line(e)})") from None
+    except Exception as e:  # RuntimeError/EOFError/... for corrupt archives: torch raises several types
+        raise ModelFileError(f"{path}: not a readable PyTorch checkpoint ({_first_line(e)})") from None
+
+
+def _first_line(e: Exception) -> str:
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(e).__name__
+
+
 def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[nn.Module, ModelMeta]:
     """Rebuild the network a model file describes and load its weights; returns (model in eval mode, meta)."""
     from ..networks import build

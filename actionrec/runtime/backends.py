@@ -46,11 +46,15 @@ class Backend(Protocol):
 
     def __call__(self, clips: np.ndarray) -> np.ndarray: ...
 
+    def close(self) -> None:
+        """Release what the back end holds (threads, sessions, settings it changed); idempotent."""
+
 
 class TorchBackend:
     """A PyTorch network in eval mode; bf16 autocast and channels_last_3d when the precision asks for them (and
     channels_last_3d for wide fp32 ResNets, where it is faster), and optionally `torch.compile`d (Inductor, weights
-    frozen) for a fixed batch size that short batches are padded to.
+    frozen) for one batch size, `batch_size` (the recognizer's), that short batches are padded to and longer ones
+    split into, so that a short first video does not fix a graph that every later full batch recompiles.
 
     With `streams` > 1 a batch is split into that many parts that run at once on worker threads, each with its
     share of torch's threads (OpenVINO calls these throughput streams): independent passes do not wait at every
@@ -75,6 +79,7 @@ class TorchBackend:
         compile: bool = False,
         streams: int = 1,
         threads: int | None = None,
+        batch_size: int = 8,
     ):
         import torch
 
@@ -92,7 +97,7 @@ class TorchBackend:
         self.channels_last = self.precision == Precision.bf16 or _wide(meta)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
-        self.compiled_batch: int | None = None  # the one batch size the compiled graph was built for
+        self.compiled_batch: int | None = batch_size if compile else None  # the one batch the graph is built for
         if compile:  # Inductor sees the plain network; weights and BatchNorm folded into constants (inference)
             self.model = torch.compile(self.model, dynamic=False, options={"freezing": True})
         else:  # eager: the attention blocks run as the fused CPU kernels where they apply
@@ -118,9 +123,15 @@ class TorchBackend:
         parts = np.array_split(clips, min(self.streams, len(clips)))  # N -> streams x ~N/streams clips
         return np.concatenate(list(self._pool.map(self.forward, parts)))
 
+    def __enter__(self) -> TorchBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
-        """Stop the stream threads and put back the thread count `threads` replaced; the back end still runs, on
-        the calling thread."""
+        """Stop the stream threads and put back the thread count `threads` replaced; idempotent. The back end still
+        runs, on the calling thread."""
         import torch
 
         if self._pool is not None:
@@ -135,8 +146,10 @@ class TorchBackend:
         import torch
 
         n = clips.shape[0]
-        if self.compiled:  # one graph: pad short batches instead of compiling another
-            self.compiled_batch = self.compiled_batch or n
+        if self.compiled and self.compiled_batch:  # one graph: pad short batches, split long ones
+            if n > self.compiled_batch:
+                b = self.compiled_batch
+                return np.concatenate([self.forward(clips[i : i + b]) for i in range(0, n, b)])
             if n < self.compiled_batch:
                 pad = np.repeat(clips[-1:], self.compiled_batch - n, axis=0)
                 clips = np.concatenate([clips, pad])
@@ -228,10 +241,57 @@ class OnnxBackend:
         self.provider = self.session.get_providers()[0]  # what runs the graph: the first provider that took it
         self.meta = meta_from_onnx_props(path, self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
+        self.fixed_batch = _check_onnx_io(path, self.session, self.meta)  # None: any batch size
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
-        (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(clips, dtype=np.float32)})
-        return logits
+        if self.session is None:
+            raise ActionrecError("the ONNX Runtime back end was closed")
+        x = np.ascontiguousarray(clips, dtype=np.float32)
+        if self.fixed_batch is None:
+            (logits,) = self.session.run(None, {self.input_name: x})
+            return logits
+        n, b = len(x), self.fixed_batch  # a graph exported for one batch size: run in its batches, the last padded
+        padded = np.concatenate([x, np.repeat(x[-1:], -n % b, axis=0)]) if n % b else x
+        parts = [self.session.run(None, {self.input_name: padded[i : i + b]})[0] for i in range(0, len(padded), b)]
+        return np.concatenate(parts)[:n]
+
+    def close(self) -> None:
+        """Release the ONNX Runtime session (its memory and threads); calling it again does nothing."""
+        self.session = None
+
+    def __enter__(self) -> OnnxBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_onnx_io(path: str | os.PathLike[str], session, meta: ModelMeta) -> int | None:
+    """Check, when the model opens, that the graph takes what its metadata's preprocessing makes, (N, 3, T, crop,
+    crop) float32, and gives (N, labels): a graph whose dimensions disagree (edited to 0 or 2^40) would otherwise
+    fail on its first batch. Symbolic dimensions match anything. Returns the batch size when the graph fixes one."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    want = (None, *meta.preprocessing.input_shape)
+    dims = list(inputs[0].shape) if len(inputs) == 1 else []
+    fixed = [d if isinstance(d, int) else None for d in dims]
+    if (
+        len(inputs) != 1
+        or len(dims) != 5
+        or any(g is not None and g != w for g, w in zip(fixed[1:], want[1:], strict=True))
+    ):
+        got = ", ".join(f"{i.name} {list(i.shape)}" for i in inputs)
+        raise ModelFileError(
+            f"{path}: its graph takes {got}, but its metadata's preprocessing makes clips of "
+            f"[batch, {', '.join(map(str, want[1:]))}]"
+        )
+    if inputs[0].type != "tensor(float)":
+        raise ModelFileError(f"{path}: its graph takes {inputs[0].type}, not float32 clips")
+    if fixed[0] is not None and fixed[0] < 1:
+        raise ModelFileError(f"{path}: its graph takes batches of {fixed[0]} clips")
+    out = list(outputs[0].shape) if outputs else []
+    if len(out) != 2 or (isinstance(out[1], int) and out[1] != meta.num_classes):
+        raise ModelFileError(f"{path}: its graph gives {out}, but its metadata has {meta.num_classes} labels")
+    return fixed[0]
 
 
 def _session_options(ort, threads: int, spinning: bool):
@@ -300,12 +360,14 @@ def open_backend(
     threads: int | None = None,
     compile: bool = False,
     streams: int | None = None,
+    batch_size: int = 8,
 ) -> Backend:
     """Open a model file with the back end its suffix (or `kind`) names.
 
     threads: CPU threads for the network (default: torch's, one per core). streams (torch, CPU, eager): parts of
     each batch that run at once, each on threads // streams of them (see `TorchBackend`); default 2 where there are
-    at least 2 threads, else 1.
+    at least 2 threads, else 1. batch_size: the clips per call the caller will pass, which `compile` builds its
+    one graph for.
     """
     path = Path(path)
     device = Device(device).value
@@ -335,5 +397,12 @@ def open_backend(
 
     model, meta = load_model(path)
     return TorchBackend(
-        model, meta, device=device, precision=precision, compile=compile, streams=streams, threads=threads
+        model,
+        meta,
+        device=device,
+        precision=precision,
+        compile=compile,
+        streams=streams,
+        threads=threads,
+        batch_size=batch_size,
     )

@@ -116,11 +116,24 @@ def clip_batches(
 
 
 class Recognizer:
-    """A model file opened on a back end, ready to label videos."""
+    """A model file opened on a back end, ready to label videos. `close()` (or a `with` block) releases the back
+    end: its threads, its ONNX Runtime session, the torch thread count it set; closing twice is harmless."""
 
     def __init__(self, backend: Backend):
         self.backend = backend
         self.meta = backend.meta
+
+    def close(self) -> None:
+        """Release the back end; idempotent."""
+        close = getattr(self.backend, "close", None)  # a minimal back end (a test's) may hold nothing to release
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Recognizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def clip_batches(
         self,
@@ -231,15 +244,24 @@ def load(
     threads: int | None = None,
     compile: bool = False,
     streams: int | None = None,
+    batch_size: int = 8,
 ) -> Recognizer:
     """Open a model for prediction: a file, an installed model's name, or None / "default" for the shipped model
     (`hub.resolve_model`); `compile` builds a torch.compile graph (worth it for long videos and folders; it costs
-    seconds up front, less once Inductor's cache is warm); `streams`: parts of each batch that run at once on the
-    CPU (see `backends.open_backend`)."""
+    seconds up front, less once Inductor's cache is warm) for batches of `batch_size` clips, the size to pass to
+    `predict`; `streams`: parts of each batch that run at once on the CPU (see `backends.open_backend`). Use it as
+    a context manager, or call `close()`, to release the back end."""
     path = resolve_model(model)  # a file, an installed model's name, or None / "default": the shipped model
     if Path(path).suffix.lower() == ".onnx":
         _check_external_data(Path(path))
     backend_ = open_backend(
-        path, kind=backend, device=device, precision=precision, threads=threads, compile=compile, streams=streams
+        path,
+        kind=backend,
+        device=device,
+        precision=precision,
+        threads=threads,
+        compile=compile,
+        streams=streams,
+        batch_size=batch_size,
     )
     return Recognizer(backend_)

@@ -223,7 +223,7 @@ def test_bad_files_are_clear_errors(tmp_path):
     model = build("r3d10", num_classes=3, width=8, attention=False)
     pickled = tmp_path / "whole_model.pth"
     torch.save(TvBlock(4, 4), pickled)
-    with pytest.raises(ModelFileError, match="needs code to unpickle"):
+    with pytest.raises(ModelFileError, match="holds objects actionrec will not unpickle"):
         read_state(pickled)
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip" * 10)
@@ -271,3 +271,44 @@ def test_trained_attention_into_plain_blocks_is_refused(tmp_path):
         ModelFileError, match=r"trained\.safetensors: its blocks have trained attention .*keep attention"
     ):
         load_pretrained(build("r3d10", num_classes=3, width=8, attention=False), path)
+
+
+def test_a_planted_pickle_is_refused_without_pointing_at_the_unsafe_path(tmp_path):
+    """A `state.pt` whose pickle would run code (os.makedirs of a marker) is one ModelFileError naming the file and
+    saying it holds objects actionrec will not unpickle; torch's advice to re-run with weights_only=False is never
+    relayed, and the code never runs."""
+    import os
+
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return os.makedirs, (str(marker),)
+
+    planted = tmp_path / "state.pt"
+    torch.save({"version": 1, "model": {"stem.0.weight": torch.zeros(1)}, "extra": Payload()}, planted)
+    with pytest.raises(ModelFileError) as caught:
+        read_state(planted)
+    message = str(caught.value)
+    assert message.startswith(f"{planted}: holds objects actionrec will not unpickle")
+    assert "weights_only" not in message and "False" not in message and len(message.splitlines()) == 1
+    assert not marker.exists()
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
+    """A deflate-compressed .pth whose members would expand 1000:1 (a 20 MB tensor of zeros in a file of about
+    20 kB) is refused from the archive's directory, naming the file and the sizes, before torch reads it; the same
+    tensors in torch's own (stored) archive still load."""
+    import zipfile
+
+    plain = tmp_path / "plain.pth"
+    torch.save({"stem.0.weight": torch.zeros(5_000_000)}, plain)
+    bomb = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    ratio = sum(i.file_size for i in zipfile.ZipFile(bomb).infolist()) / bomb.stat().st_size
+    assert ratio > 500
+    with pytest.raises(ModelFileError, match=r"bomb\.pth: its archive would expand to 20,00\d,\d{3} bytes"):
+        read_state(bomb)
+    assert read_state(plain)["stem.0.weight"].shape == (5_000_000,)

@@ -197,3 +197,140 @@ def test_a_300_character_model_name_is_a_usage_error(tmp_path):
         assert "--model" in res.stderr and "File name too long" in res.stderr and "internal" not in res.output
     res = runner.invoke(app, ["info", name])
     assert res.exit_code == 2 and "MODEL" in res.stderr and "File name too long" in res.stderr
+
+
+TWIN = ROOT / "models" / "actionrec-default.onnx"
+
+
+@pytest.mark.parametrize("size", [2**40, 0])
+def test_an_onnx_graph_that_disagrees_with_its_metadata_is_refused_when_opened(tmp_path, size):
+    """The shipped ONNX twin with its input's height edited to 2^40 or 0 (its metadata still says 64): opening it
+    is one ModelFileError naming the file and both shapes, instead of a failure on the first batch; predict
+    gives one `error:` line and exit 1."""
+    onnx = pytest.importorskip("onnx")
+    from actionrec.runtime.pipeline import load
+
+    proto = onnx.load(str(TWIN))
+    proto.graph.input[0].type.tensor_type.shape.dim[3].dim_value = size
+    path = tmp_path / "edited.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelFileError) as caught:
+        load(path)
+    assert str(caught.value) == (
+        f"{path}: its graph takes clips ['batch', 3, 8, {size}, 64], but its metadata's preprocessing makes clips "
+        "of [batch, 3, 8, 64, 64]"
+    )
+    res = runner.invoke(app, ["predict", str(SAMPLE), "--model", str(path)])
+    assert res.exit_code == 1 and res.stderr.strip() == f"error: {caught.value}"
+
+
+def test_an_onnx_graph_with_a_fixed_batch_runs_any_batch(tmp_path):
+    """A graph exported for batches of exactly 3 clips labels a batch of 8 (run as 3 + 3 + 2 padded to 3) with the
+    same logits as the twin whose batch is free."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+
+    from actionrec.runtime.pipeline import load
+
+    proto = onnx.load(str(TWIN))
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 3
+    path = tmp_path / "batch3.onnx"
+    onnx.save(proto, str(path))
+    clips = np.random.default_rng(0).standard_normal((8, 3, 8, 64, 64)).astype(np.float32)
+    with load(path) as fixed, load(TWIN) as free:
+        assert fixed.backend.fixed_batch == 3 and free.backend.fixed_batch is None
+        np.testing.assert_allclose(fixed.backend(clips), free.backend(clips), rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_external_data_that_is_not_a_regular_file_says_so(tmp_path):
+    """An .onnx whose external weights file is /dev/zero is refused as "a device, not a regular file", not as
+    "missing"; a deleted one is still "missing"."""
+    onnx = pytest.importorskip("onnx")
+    from actionrec.runtime.pipeline import load
+
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(onnx.load(str(TWIN)), str(path), save_as_external_data=True, location="ext.data", size_threshold=0)
+    proto = onnx.load(str(path), load_external_data=False)
+    for tensor in proto.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "/dev/zero"
+    zero = tmp_path / "zero.onnx"
+    onnx.save_model(proto, str(zero))
+    with pytest.raises(ModelFileError) as caught:
+        load(zero)
+    assert str(caught.value) == f"{zero}: its external weights file /dev/zero is a device, not a regular file"
+    (tmp_path / "ext.data").unlink()
+    with pytest.raises(ModelFileError, match=r"ext\.onnx: its external weights file ext\.data is missing"):
+        load(path)
+
+
+# ---- opening a model: the back ends' lifecycle and compiled batch ----
+
+
+def test_recognizer_and_back_ends_share_one_lifecycle(tiny_model):
+    """`load()` gives a context manager: inside, the torch back end runs its stream threads with the thread count
+    it was given; leaving the block (or `close()`, any number of times) stops the threads and puts torch's thread
+    count back. The ONNX Runtime back end releases its session the same way and then refuses to run."""
+    import numpy as np
+    import torch
+
+    from actionrec.errors import ActionrecError
+    from actionrec.runtime.pipeline import load
+
+    before = torch.get_num_threads()
+    clips = np.zeros((2, 3, 8, 32, 32), np.float32)
+    with load(tiny_model, threads=1, streams=2) as rec:
+        assert torch.get_num_threads() == 1 and rec.backend._pool is not None
+        assert rec.backend(clips).shape == (2, 3)
+    assert rec.backend._pool is None and torch.get_num_threads() == before
+    rec.close()  # idempotent
+    assert torch.get_num_threads() == before
+    with load(TWIN) as onnx_rec:
+        assert onnx_rec.backend(np.zeros((1, 3, 8, 64, 64), np.float32)).shape == (1, 18)
+    assert onnx_rec.backend.session is None
+    onnx_rec.close()
+    with pytest.raises(ActionrecError, match="closed"):
+        onnx_rec.backend(np.zeros((1, 3, 8, 64, 64), np.float32))
+
+
+def test_predict_closes_its_recognizer(tiny_model, monkeypatch):
+    """`actionrec predict` releases the model's back end when it is done (Recognizer.close is called once)."""
+    from actionrec.runtime.pipeline import Recognizer
+
+    closed = []
+    monkeypatch.setattr(Recognizer, "close", lambda self: closed.append(self))
+    res = runner.invoke(app, ["predict", str(SAMPLE), "--model", str(tiny_model), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert len(closed) == 1 and closed[0].meta.labels == ("left", "right", "still")
+
+
+def test_compile_builds_for_the_recognizers_batch_size(tiny_model, monkeypatch):
+    """With --compile the graph sees only the batch size the recognizer was opened for (4 here): a short first
+    call (2 clips) is padded up to it rather than fixing the graph at 2, and a longer one (6) is split into 4s;
+    each clip's logits are those it gets in a full batch. torch.compile is replaced by a recorder of input
+    shapes, so the test checks what the compiled graph would be called with, without compiling."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from actionrec.runtime.pipeline import load
+
+    class Recorder(nn.Module):
+        def __init__(self, model: nn.Module):
+            super().__init__()
+            self._orig_mod, self.batches = model, []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.batches.append(x.shape[0])
+            return self._orig_mod(x)
+
+    monkeypatch.setattr(torch, "compile", lambda model, **options: Recorder(model))
+    clips = np.random.default_rng(1).standard_normal((6, 3, 8, 32, 32)).astype(np.float32)
+    with load(tiny_model, compile=True, batch_size=4, precision="fp32") as rec:
+        assert rec.backend.compiled and rec.backend.compiled_batch == 4
+        short, full, long = rec.backend(clips[:2]), rec.backend(clips[:4]), rec.backend(clips)
+    assert rec.backend.model.batches == [4, 4, 4, 4]
+    assert short.shape == (2, 3) and full.shape == (4, 3) and long.shape == (6, 3)
+    np.testing.assert_allclose(short, full[:2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(long[:4], full, rtol=1e-5, atol=1e-6)
