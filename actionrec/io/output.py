@@ -235,7 +235,7 @@ class _LineFile:
 
 
 class _Sink:
-    """Writes results in one format to an open text stream, each as it comes; keeps none of them."""
+    """Writes results in one format to an open text stream, each as it comes, and lets them go."""
 
     def __init__(self, stream: IO[str]):
         self.stream = stream
@@ -327,7 +327,7 @@ SINKS: dict[OutputFormat, type[_Sink]] = {
 def result_writer(
     fmt: OutputFormat, output: Path | None = None, *, append: bool = False
 ) -> Iterator[Callable[[VideoResult], None]]:
-    """Yield `write(result)`; each result is written as it comes and not kept (json and table keep a few facts).
+    """Yield `write(result)`; each result is written as it comes and not kept (a table keeps its summary row).
 
     With `output`: jsonl is written to it line by line as each video finishes (complete lines only; `append` adds
     to what is there, for --resume); the other formats go to a temporary file renamed onto `output` when the run
