@@ -5,10 +5,11 @@ the confusion matrix, with the report (JSON, CSV, PNG) written from them. Videos
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,9 +65,12 @@ def mean_class_accuracy(matrix: np.ndarray) -> float:
     return float(recalls[present].mean()) if present.any() else float("nan")
 
 
-def match_labels(data_labels: Sequence[str], model_labels: Sequence[str], where: str = "data set") -> list[int]:
+def match_labels(
+    data_labels: Sequence[str], model_labels: Sequence[str], where: str = "data set", *, distinct: bool = True
+) -> list[int]:
     """The model's class index of each data set class, matched by name: exactly, or else ignoring case, spaces,
-    underscores and hyphens ("riding a bike" = "riding_a_bike"). A class the model does not know is a DataError."""
+    underscores and hyphens ("riding a bike" = "riding_a_bike"). A class the model does not know is a DataError, and
+    so (with `distinct`) are two classes that match the same model class."""
     exact = {name: i for i, name in enumerate(model_labels)}
     loose: dict[str, list[int]] = {}
     for i, name in enumerate(model_labels):
@@ -83,13 +87,68 @@ def match_labels(data_labels: Sequence[str], model_labels: Sequence[str], where:
         shown = ", ".join(unknown[:8]) + (", ..." if len(unknown) > 8 else "")
         known = ", ".join(list(model_labels)[:8]) + (", ..." if len(model_labels) > 8 else "")
         raise DataError(f"{where}: {len(unknown)} classes the model does not know: {shown} (the model has: {known})")
-    if len(set(mapping)) != len(mapping):
+    if distinct and len(set(mapping)) != len(mapping):
         raise DataError(f"{where}: two data set classes map onto the same model class")
     return mapping
 
 
 def _loose(name: str) -> str:
     return re.sub(r"[\s_\-]+", "_", name.strip().casefold())
+
+
+def accuracy_in(probs: np.ndarray, right: np.ndarray, k: int) -> float:
+    """Fraction of rows with a right class among their k highest scores (ties as `accuracy_topk`). probs (N, C),
+    right (N, C) bool: the classes that count as right for each row (one or more)."""
+    if len(right) == 0:
+        return float("nan")
+    top = np.argsort(-probs, axis=1, kind="stable")[:, : max(k, 1)]  # (N, min(k, C))
+    return float(np.mean(np.take_along_axis(right, top, axis=1).any(axis=1)))
+
+
+LabelMap = dict[str, tuple[str, ...]]  # data-set class -> the model classes that count as right for it
+
+
+def read_label_map(path: str | os.PathLike[str], model_labels: Sequence[str]) -> LabelMap:
+    """A --label-map file: JSON {"data class": "model class" or ["model class", ...]}, or CSV rows `data
+    class,model class[,model class...]` (a class on several rows gets them all; a `data,model` header is skipped).
+    Model classes are matched by name as `match_labels` does; a DataError names the file and what is wrong."""
+    import csv
+    import json
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read the label map ({getattr(e, 'strerror', None) or e})") from None
+    pairs: list[tuple[str, list[str]]] = []
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise DataError(f"{path}: not JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise DataError(f'{path}: expected an object {{"data class": ["model class", ...]}}')
+        for key, value in data.items():
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise DataError(f"{path}: {key!r} must map to a model class or a non-empty list of them")
+            pairs.append((key, names))
+    else:
+        for n, row in enumerate(csv.reader(text.splitlines()), start=1):
+            cells = [c.strip() for c in row if c.strip()]
+            if not cells or (n == 1 and [c.lower() for c in cells[:2]] == ["data", "model"]):
+                continue
+            if len(cells) < 2:
+                raise DataError(f"{path} row {n}: expected 'data class,model class[,model class...]'")
+            pairs.append((cells[0], cells[1:]))
+    if not pairs:
+        raise DataError(f"{path}: the label map is empty")
+    out: dict[str, list[str]] = {}
+    for data_class, names in pairs:
+        indices = match_labels([n.strip() for n in names], model_labels, where=f"{path} ({data_class})", distinct=False)
+        mapped = out.setdefault(data_class.strip(), [])
+        mapped += [model_labels[i] for i in indices if model_labels[i] not in mapped]
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def protocol_text(clips_per_video: int, spec: Preprocessing) -> str:
@@ -255,6 +314,7 @@ class EvalReport:
     backend: str  # which back end ran the model (torch, onnxruntime)
     seconds: float  # wall time of the evaluation
     per_group: tuple[GroupResult, ...] = ()  # video top-1 per person, when the split has real groups
+    left_out: tuple[tuple[str, int], ...] = ()  # (data-set class, videos) the label map does not map: not scored
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -268,6 +328,7 @@ class EvalReport:
             row["video_top1"] = _round(row["video_top1"])
         d["confusion"] = [list(r) for r in self.confusion]
         d["skipped"] = [{"video": v, "error": e} for v, e in self.skipped]
+        d["left_out"] = dict(self.left_out)
         return d
 
 
@@ -284,11 +345,14 @@ def evaluate(
     batch_size: int = 8,
     progress: Progress | None = None,
     by_group: bool = False,
+    label_map: Mapping[str, Sequence[str]] | None = None,
 ) -> EvalReport:
     """Score each video's K uniformly spaced windows and measure clip and video accuracy.
 
     items: the videos with their true class as an index into `labels` (the data set's class names), which are
-    matched to the model's classes by name. A video that cannot be decoded is skipped and listed in `skipped`;
+    matched to the model's classes by name, or with `label_map` (`read_label_map`) each to the model classes that
+    count as right for it; the videos of data-set classes the map leaves out are not scored, and counted in
+    `left_out`. A video that cannot be decoded is skipped and listed in `skipped`;
     `progress(item, error_or_None)` is called after each video. With `by_group`, video accuracy is also reported
     per group (the items' `group`: a person, when the split was made by a group regex or a CSV group column).
 
@@ -303,11 +367,12 @@ def evaluate(
         raise ValueError("clips_per_video must be at least 1")
     meta = recognizer.meta
     model_labels = tuple(meta.labels)
-    to_model = np.asarray(match_labels(labels, model_labels), dtype=np.int64)  # data class -> model class
+    left_out: dict[str, int] = {}
+    if label_map is not None:
+        items, labels, left_out = _apply_label_map(items, labels, label_map)
+    right = _right_classes(labels, model_labels, label_map)  # (data class, model class): counts as right
     n_data = len(labels)
-    extra = len(model_labels) > n_data
-    to_confusion = np.full(len(model_labels), n_data, dtype=np.int64)  # model class -> confusion class
-    to_confusion[to_model] = np.arange(n_data)
+    extra = not right.any(axis=0).all()  # model classes right for no data class: predictions of OTHER
 
     started = time.perf_counter()
     clip_probs: list[np.ndarray] = []
@@ -342,7 +407,7 @@ def evaluate(
     video_pred = np.argmax(videos, axis=1)  # model classes (argmax: first of equals, as the stable rankings)
     clip_pred = np.argmax(clips, axis=1)
     n_conf = n_data + int(extra)
-    matrix = confusion_matrix(to_confusion[video_pred], video_true, n_conf)
+    matrix = confusion_matrix(_confusion_columns(right, video_pred, video_true), video_true, n_conf)
     recalls = class_recalls(matrix)
     per_class = []
     for c, name in enumerate(labels):
@@ -352,7 +417,7 @@ def evaluate(
                 label=name,
                 videos=int(np.sum(video_true == c)),
                 clips=int(mask.sum()),
-                clip_top1=float(np.mean(clip_pred[mask] == to_model[c])) if mask.any() else None,
+                clip_top1=float(np.mean(right[c, clip_pred[mask]])) if mask.any() else None,
                 video_top1=None if np.isnan(recalls[c]) else float(recalls[c]),
             )
         )
@@ -363,10 +428,10 @@ def evaluate(
         top_k=k,
         videos=len(kept),
         clips=len(clips),
-        clip_top1=accuracy_topk(clips, to_model[clip_true], 1),
-        clip_top5=accuracy_topk(clips, to_model[clip_true], k),
-        video_top1=accuracy_topk(videos, to_model[video_true], 1),
-        video_top5=accuracy_topk(videos, to_model[video_true], k),
+        clip_top1=accuracy_in(clips, right[clip_true], 1),
+        clip_top5=accuracy_in(clips, right[clip_true], k),
+        video_top1=accuracy_in(videos, right[video_true], 1),
+        video_top5=accuracy_in(videos, right[video_true], k),
         mean_class_accuracy=mean_class_accuracy(matrix),
         per_class=tuple(per_class),
         confusion_labels=(*labels, *((OTHER,) if extra else ())),
@@ -375,11 +440,53 @@ def evaluate(
             VideoOutcome(str(it.path), labels[it.label], model_labels[p], float(v[p]), len(cp), it.group)
             for it, p, v, cp in zip(kept, video_pred, videos, clip_probs, strict=True)
         ),
-        per_group=group_accuracy(kept, to_model[video_true] == video_pred) if by_group else (),
+        per_group=group_accuracy(kept, right[video_true, video_pred]) if by_group else (),
+        left_out=tuple(left_out.items()),
         skipped=tuple(skipped),
         backend=getattr(recognizer.backend, "name", type(recognizer.backend).__name__),
         seconds=time.perf_counter() - started,
     )
+
+
+def _apply_label_map(
+    items: Sequence[VideoItem], labels: Sequence[str], label_map: Mapping[str, Sequence[str]]
+) -> tuple[list[VideoItem], tuple[str, ...], dict[str, int]]:
+    """The items of the data-set classes the map maps, relabelled as indices into those classes (in data-set
+    order), and the videos left out per unmapped class."""
+    mapped = tuple(name for name in labels if name in label_map)
+    if not mapped:
+        shown = ", ".join(list(labels)[:8]) + (", ..." if len(labels) > 8 else "")
+        raise DataError(f"the label map maps none of the data set's classes ({shown})")
+    index = {labels.index(name): i for i, name in enumerate(mapped)}
+    kept, left_out = [], {}
+    for item in items:
+        if item.label in index:
+            kept.append(dataclasses.replace(item, label=index[item.label]))
+        else:
+            left_out[labels[item.label]] = left_out.get(labels[item.label], 0) + 1
+    return kept, mapped, left_out
+
+
+def _right_classes(
+    labels: Sequence[str], model_labels: Sequence[str], label_map: Mapping[str, Sequence[str]] | None
+) -> np.ndarray:
+    """(data classes, model classes) bool: which model classes count as right for each data-set class; without a
+    map, the one of the same name (`match_labels`)."""
+    right = np.zeros((len(labels), len(model_labels)), dtype=bool)
+    if label_map is None:
+        right[np.arange(len(labels)), match_labels(labels, model_labels)] = True
+    else:
+        for c, name in enumerate(labels):
+            right[c, match_labels(list(label_map[name]), model_labels, "label map", distinct=False)] = True
+    return right
+
+
+def _confusion_columns(right: np.ndarray, preds: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The confusion column of each prediction (a model class): its true class when it counts as right there, else
+    the first data-set class it counts for, else OTHER (the column after the data-set classes)."""
+    n_data = len(right)
+    cols = np.where(right.any(axis=0), right.argmax(axis=0), n_data)[preds]
+    return np.where(right[targets, preds], targets, cols)
 
 
 # ---- what gets shown and written ----
@@ -396,6 +503,9 @@ def summary_lines(report: EvalReport) -> list[str]:
         f"video accuracy: top-1 {_pct(report.video_top1)}  top-{k} {_pct(report.video_top5)}",
         f"mean class accuracy (video top-1): {_pct(report.mean_class_accuracy)}",
     ]
+    if report.left_out:
+        classes = ", ".join(f"{name} ({n})" for name, n in report.left_out)
+        lines.append(f"left out, not in the label map: {sum(n for _, n in report.left_out)} videos of {classes}")
     return lines
 
 

@@ -371,3 +371,40 @@ def test_cli_evaluate_holds_out_only_on_the_models_own_data(folder_set, tiny_mod
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["videos"] == 9
     assert "10 videos, every one scored" in result.stderr and "split" not in result.stderr
+
+
+def test_label_map_scores_data_classes_against_the_model_classes_it_names(scripted_videos, tmp_path):
+    """With a label map (x -> a; y -> b or d; z unmapped) a data set whose class names the model lacks is scored:
+    v1's top-1 d counts as right for y, the z video is left out and counted, never decoded; CSV and JSON maps read
+    alike. By hand: videos v0 x (a), v1 y (d), v3 x (a) all right; clips 4 of 6 (v0's second says b, v3's first d)."""
+    from actionrec.evaluate import read_label_map
+
+    (tmp_path / "map.json").write_text(json.dumps({"x": "a", "y": ["b", "D"]}))
+    (tmp_path / "map.csv").write_text("data,model\nx,a\ny,b\ny,d\n")
+    mapping = read_label_map(tmp_path / "map.json", MODEL_LABELS)
+    assert mapping == read_label_map(tmp_path / "map.csv", MODEL_LABELS) == {"x": ("a",), "y": ("b", "d")}
+    backend = ScriptedBackend()
+    items = [VideoItem(p, t, "g") for p, t in zip(scripted_videos[:4], [0, 1, 2, 0], strict=True)]
+    report = evaluate(Recognizer(backend), items, ("x", "y", "z"), clips_per_video=2, label_map=mapping)
+    assert report.videos == 3 and report.left_out == (("z", 1),) and all(v != 2 for v, _ in backend.seen)
+    assert report.video_top1 == 1.0 and report.clip_top1 == pytest.approx(4 / 6)
+    assert report.confusion_labels == ("x", "y", OTHER) and report.confusion[:2] == ((2, 0, 0), (0, 1, 0))
+    assert [o.predicted for o in report.outcomes] == ["a", "d", "a"]
+    assert report.to_dict()["left_out"] == {"z": 1}
+    (tmp_path / "bad.json").write_text(json.dumps({"x": ["zebra"]}))
+    with pytest.raises(DataError, match="does not know: zebra"):
+        read_label_map(tmp_path / "bad.json", MODEL_LABELS)
+
+
+def test_cli_evaluate_label_map(folder_set, tiny_model, tmp_path):
+    """`evaluate --label-map MAP` on a folder set: its classes scored against the mapped model classes, the unmapped
+    class's videos left out and counted on stdout and in the report."""
+    (tmp_path / "map.json").write_text(json.dumps({"left": ["right"], "right": ["left", "still"]}))
+    out = tmp_path / "eval.json"
+    args = ["evaluate", "-m", str(tiny_model), "-d", str(folder_set), "-K", "2", "--precision", "fp32"]
+    result = CliRunner().invoke(app, [*args, "--label-map", str(tmp_path / "map.json"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["videos"] == 6 and report["left_out"] == {"still": 4} and report["skipped"] == []
+    assert report["confusion_labels"][:2] == ["left", "right"] and report["label_map"] == str(tmp_path / "map.json")
+    assert "left out, not in the label map: 4 videos of still (4)" in result.stdout

@@ -67,6 +67,16 @@ def evaluate(
             "UCF-101/HMDB-51 test lists, or with --val-fraction; all on any other folder or CSV set]."
         ),
     ] = None,
+    label_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--label-map",
+            metavar="MAP",
+            help="CSV (data class,model class[,model class...]) or JSON ({data class: [model classes]}) giving, for "
+            "each data-set class, the model classes that count as right; classes it leaves out are not scored, and "
+            "counted [default: none, classes matched by name].",
+        ),
+    ] = None,
     clips_per_video: Annotated[
         int, typer.Option("--clips-per-video", "-K", min=1, help="Uniformly spaced windows scored per video.")
     ] = 10,
@@ -94,7 +104,7 @@ def evaluate(
     from ..evaluate import evaluate as run_evaluation
 
     with reported():
-        from ..evaluate import choose_split, default_subset, whole_summary
+        from ..evaluate import choose_split, default_subset, read_label_map, whole_summary
         from ..hub import resolve_model
         from ..io.checkpoint import read_meta
 
@@ -135,6 +145,7 @@ def evaluate(
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
         recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+        mapping = read_label_map(label_map, recognizer.meta.labels) if label_map is not None else None
         progress = progress_bar(len(items))
 
         def on_video(_item, error: str | None) -> None:
@@ -152,6 +163,7 @@ def evaluate(
                 batch_size=batch_size,
                 progress=on_video,
                 by_group=not dataset.by_file,
+                label_map=mapping,
             )
         for line in summary_lines(report):
             typer.echo(line)
@@ -167,6 +179,7 @@ def evaluate(
                 "data_source": dataset.source,
                 "subset": subset,
                 "data_skipped": list(dataset.skipped),
+                "label_map": None if label_map is None else str(label_map),
             }
             written = write_outputs(output, report, context)
             err.print("wrote " + ", ".join(map(str, written)), highlight=False, soft_wrap=True)
