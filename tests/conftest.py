@@ -148,3 +148,23 @@ def served_samples():
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+def reencode_at(src: Path, dst: Path, fps: float, fourcc: str = "mp4v") -> Path:
+    """`src` re-encoded at `fps` over the same seconds, each output frame the source frame shown at its time (as
+    FFmpeg's fps filter does): what a phone at 30 or 60 fps would have filmed of the same scene."""
+    cap = cv2.VideoCapture(str(src))
+    src_fps = cap.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(bgr)
+    cap.release()
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    for k in range(round(len(frames) / src_fps * fps)):
+        writer.write(frames[min(int(k * src_fps / fps + 0.5), len(frames) - 1)])
+    writer.release()
+    return dst
