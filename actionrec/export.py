@@ -81,12 +81,12 @@ def default_output(model_path: str | os.PathLike[str], int8: bool = False) -> Pa
     return Path(model_path).with_suffix(INT8_SUFFIX if int8 else ".onnx")
 
 
-def output_pair(out: Path) -> tuple[Path, Path]:
-    """(fp32, int8) files of an --int8 export to `out`: OUT.onnx and OUT.int8.onnx beside it; an `out` that names
-    the int8 file (OUT.int8.onnx) gives the same pair."""
-    if out.name.lower().endswith(INT8_SUFFIX):
-        return out.with_name(out.name[: -len(INT8_SUFFIX)] + ".onnx"), out
-    return out, out.with_suffix(INT8_SUFFIX)
+def output_pair(int8_out: Path) -> tuple[Path, Path]:
+    """(fp32, int8) files of an --int8 export whose -o names the int8 model: the fp32 one beside it, NAME.onnx for
+    NAME.int8.onnx, else OUT.fp32.onnx."""
+    if int8_out.name.lower().endswith(INT8_SUFFIX):
+        return int8_out.with_name(int8_out.name[: -len(INT8_SUFFIX)] + ".onnx"), int8_out
+    return int8_out.with_suffix(".fp32.onnx"), int8_out
 
 
 def export_onnx(
@@ -103,17 +103,23 @@ def export_onnx(
 
     Raises ActionrecError (and leaves nothing at `out`) when the export fails or when ONNX Runtime's logits differ
     from PyTorch's by more than `tolerance` x max |logit| on random or real clips. With `int8` the fp32 model is
-    written at `out` and the quantised one beside it (`output_pair`), both or neither.
+    written too: at MODEL.onnx and MODEL.int8.onnx by default, beside an `out` that names the int8 model otherwise
+    (`output_pair`), both or neither.
     """
     from .io.checkpoint import load_model
 
     model_path = Path(model_path)
     if model_path.suffix.lower() == ".onnx":
         raise ActionrecError(f"{model_path}: already an ONNX file; export needs the .safetensors model")
-    out = Path(out) if out is not None else default_output(model_path)
-    if out.suffix.lower() != ".onnx":
-        raise ActionrecError(f"{out}: an ONNX model file must end in .onnx")
-    out, int8_out = output_pair(out) if int8 else (out, None)
+    given = Path(out) if out is not None else None
+    if given is not None and given.suffix.lower() != ".onnx":
+        raise ActionrecError(f"{given}: an ONNX model file must end in .onnx")
+    if not int8:
+        out, int8_out = given or default_output(model_path), None
+    elif given is None:
+        out, int8_out = default_output(model_path), default_output(model_path, int8=True)
+    else:
+        out, int8_out = output_pair(given)
     require_extra(f"{model_path}: ONNX export", "export", EXPORT_MODULES)
     model, meta = load_model(model_path)
     spec = meta.preprocessing

@@ -171,7 +171,7 @@ def test_every_architecture_exports_and_matches(arch, arch_args, check_video, vi
     meta = ModelMeta(arch=arch, arch_args=arch_args, labels=("a", "b", "c", "d"), preprocessing=SMALL)
     src = save_model(tmp_path / f"{arch}.safetensors", build(arch, num_classes=4, **arch_args), meta)
     result = export_mod.export_onnx(src, check_videos=[videos[check_video]] if check_video else ())
-    assert result.path == tmp_path / f"{arch}.onnx" and result.path.exists() and result.precision == "fp32"
+    assert result.path == tmp_path / f"{arch}.onnx" and result.path.exists() and result.int8_path is None
     assert [p.clips for p in result.parity] == [2, 8]
     for p in result.parity:
         assert p.max_abs_diff <= 1e-4 * p.scale and p.top1_agreement == 1.0
@@ -256,6 +256,11 @@ def test_int8_export_is_a_usable_model(tiny_model, videos, tmp_path):
     assert leftovers(tmp_path) == ["tiny.int8.onnx", "tiny.onnx"]
     assert {p.key: p.value for p in onnx.load(str(fp32)).metadata_props}["precision"] == "fp32"
     assert json.loads(run("predict", videos["avi"], "--model", fp32, "--format", "json").stdout)["videos"][0]["label"]
+    named = tmp_path / "named"
+    res = run("export", src, "--int8", "-o", named / "int8.onnx", "--check-video", videos["mp4"])
+    assert res.exit_code == 0, res.output  # -o names the int8 model (as before); the fp32 one lies beside it
+    assert sorted(p.name for p in named.iterdir()) == ["int8.fp32.onnx", "int8.onnx"]
+    assert export_mod.output_pair(Path("m.int8.onnx")) == (Path("m.onnx"), Path("m.int8.onnx"))
     proto = onnx.load(str(out))
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in proto.graph.node}
     assert {p.key: p.value for p in proto.metadata_props}["precision"] == "int8"

@@ -24,7 +24,8 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            help="Where to write the fp32 model; --int8 adds OUT.int8.onnx beside it [default: MODEL.onnx].",
+            help="Where to write; with --int8 the int8 model, the fp32 one beside it (NAME.onnx for NAME.int8.onnx, "
+            "else OUT.fp32.onnx) [default: MODEL.onnx, and MODEL.int8.onnx with --int8].",
         ),
     ] = None,
     out_alias: OutAlias = None,
