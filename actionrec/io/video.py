@@ -5,6 +5,7 @@ Memory is bounded by one window's span of frames, whatever the video's length.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -120,7 +121,7 @@ def is_url(path: str | os.PathLike[str]) -> bool:
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def _open(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCapture:
+def open_capture(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCapture:
     """Open a video with FFmpeg, checking the file first (a URL: FFmpeg alone); threads: decoder threads (0:
     FFmpeg's choice)."""
     params = [cv2.CAP_PROP_N_THREADS, threads] if threads else []
@@ -138,10 +139,31 @@ def _open(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCapture:
         raise VideoError(f"{p}: permission denied")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, params)  # FFmpeg alone: the fallback parsers print to stderr
+    with _openable_name(p) as name:
+        cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)  # FFmpeg alone: the fallback parsers print to stderr
     if not cap.isOpened():
         raise VideoError(f"{p}: cannot open: not a video, or corrupt/truncated container")
     return cap
+
+
+@contextlib.contextmanager
+def _openable_name(p: Path) -> Iterator[str]:
+    """A name OpenCV can open `p` by. OpenCV takes UTF-8 text (a name holding bytes that are not UTF-8, which
+    Python keeps as lone surrogates, crashes it): such a file is opened here and handed over as /proc/self/fd/N,
+    kept open until FFmpeg has opened it too."""
+    try:
+        str(p).encode("utf-8")
+        yield str(p)
+        return
+    except UnicodeEncodeError:
+        pass
+    if not Path("/proc/self/fd").is_dir():
+        raise VideoError(f"{p}: its name is not valid UTF-8, which OpenCV cannot open here; rename the file")
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def _fourcc(cap: cv2.VideoCapture) -> str:
@@ -152,7 +174,7 @@ def _fourcc(cap: cv2.VideoCapture) -> str:
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Read the container's header: frame count, fps, duration, size and codec. Decodes nothing."""
-    cap = _open(path)
+    cap = open_capture(path)
     try:
         frames = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
@@ -201,11 +223,11 @@ class _Frames:
 
     def __init__(self, path: str | os.PathLike[str], transform: FrameTransform | None, rate: float | None = None):
         self.path = path
-        self.cap = _open(path, threads=1)
+        self.cap = open_capture(path, threads=1)
         pixels = self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) * self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
         if pixels > SINGLE_THREAD_DECODE_MAX_PIXELS:
             self.cap.release()
-            self.cap = _open(path)
+            self.cap = open_capture(path)
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 0.0
         if not np.isfinite(self.fps) or self.fps <= 0 or self.fps > 1000:
             self.fps = 25.0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -196,3 +198,14 @@ def test_a_url_decodes_like_the_file(served_samples):
     with pytest.raises(VideoError) as e:
         probe(missing)
     assert str(e.value).startswith(missing + ":") and "\n" not in str(e.value)
+
+
+def test_a_name_that_is_not_utf8_decodes(videos, tmp_path):
+    """A file whose name holds a byte that is not UTF-8 (Python keeps it as a lone surrogate, which crashed
+    OpenCV) is probed and decoded like the same file under a plain name."""
+    bad = Path(os.fsdecode(bytes(tmp_path) + b"/clip\xff.mp4"))
+    bad.write_bytes(videos["mp4"].read_bytes())
+    assert probe(bad).frames == probe(videos["mp4"]).frames
+    got = list(iter_windows(bad, clip_len=8, fps=25.0))
+    want = list(iter_windows(videos["mp4"], clip_len=8, fps=25.0))
+    assert len(got) == len(want) and all((a.frames == b.frames).all() for a, b in zip(got, want, strict=True))

@@ -328,3 +328,26 @@ def test_a_library_warning_stays_off_stderr(tmp_path):
         env={**env, "ACTIONREC_DEBUG": "1"},
     )
     assert "a library's UserWarning" in debug.stderr
+
+
+@pytest.mark.slow
+def test_a_file_name_that_is_not_utf8_is_labelled_and_the_batch_goes_on(videos, tiny_model, tmp_path):
+    """A video whose name holds a byte that is not UTF-8 (which crashed OpenCV: a segmentation fault that killed the
+    batch) is decoded and labelled like any other, in a folder and named alone, and the videos after it go on."""
+    folder = tmp_path / "names"
+    folder.mkdir()
+    data = videos["mp4"].read_bytes()
+    for name in (b"a_ok.mp4", b"b_bad\xff.mp4", b"c_ok.mp4"):
+        Path(os.fsdecode(bytes(folder) + b"/" + name)).write_bytes(data)
+    bad = os.fsdecode(bytes(folder) + b"/b_bad\xff.mp4")
+    for target in (str(folder), bad):
+        proc = subprocess.run(
+            [sys.executable, "-m", "actionrec", "predict", target, "-m", tiny_model, "-f", "jsonl"],
+            capture_output=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        records = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        assert all(r["error"] is None and r["label"] for r in records)
+        assert len(records) == (3 if target == str(folder) else 1)
+        assert any(r["video"].endswith("b_bad\udcff.mp4") for r in records)

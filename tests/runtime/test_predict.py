@@ -102,20 +102,19 @@ def tiny_model_meta_fps(model) -> float:
 
 def test_csv_format_rows_per_window_and_rank(videos, tiny_model):
     """--format csv has the documented header, top_k rows per window (kind "window"), then the video's segments
-    (kind "segment", no rank) tiling it from 0 to its duration."""
+    (kind "segment", no rank) tiling it from 0 to its duration, then the video's own row."""
     res = run("predict", videos["avi"], "--model", tiny_model, "--format", "csv", "--top-k", "3", "--stride", "8")
     assert res.exit_code == 0, res.output
     rows = list(csv.reader(io.StringIO(res.stdout)))
     assert tuple(rows[0]) == CSV_HEADER
     body = rows[1:]
-    frames = len(
-        read_all(videos["avi"], fps=tiny_model_meta_fps(tiny_model))
-    )  # 45 frames at 30 fps on the model's clock
+    clock = tiny_model_meta_fps(tiny_model)
+    frames = len(read_all(videos["avi"], fps=clock))  # its 45 frames at 30 fps, counted on the model's clock
     n_windows = len(plan_starts(frames, 8, 8))
     windows = [r for r in body if r[6] == "window"]
     segments = [r for r in body if r[6] == "segment"]
     assert len(windows) == 3 * n_windows and body[: len(windows)] == windows
-    assert len(segments) == len(body) - len(windows) >= 1
+    assert len(segments) == len(body) - len(windows) - 1 >= 1 and body[-1][6] == "video"  # the video's own row last
     assert [int(r[3]) for r in body[:3]] == [1, 2, 3]
     assert all(float(r[1]) < float(r[2]) for r in body)
     assert all(r[3] == "" for r in segments) and float(segments[0][1]) == 0.0

@@ -263,17 +263,17 @@ def test_json_and_jsonl_carry_the_segments(model):
 
 
 def test_csv_and_table_carry_the_segments():
-    """CSV has a row per segment (kind "segment", no rank) after the window rows; the table a "segments (N):"
-    block with a "m:ss.ss-m:ss.ss  label score" line per segment, above the video's line."""
+    """CSV has a row per segment (kind "segment", no rank) after the window rows, then the video's row; the table a
+    "segments (N):" block with a "m:ss.ss-m:ss.ss  label score" line per segment, above the video's line."""
     doc = json.loads(_predict("--format", "json"))["videos"][0]
     rows = list(csv.reader(io.StringIO(_predict("--format", "csv"))))
-    assert rows[0][-1] == "kind"
-    seg_rows = [r for r in rows[1:] if r[-1] == "segment"]
+    kind = rows[0].index("kind")
+    seg_rows = [r for r in rows[1:] if r[kind] == "segment"]
     assert [(float(r[1]), float(r[2]), r[3], r[4]) for r in seg_rows] == [
         (pytest.approx(s["start_s"], abs=1e-3), pytest.approx(s["end_s"], abs=1e-3), "", s["label"])
         for s in doc["segments"]
     ]
-    assert rows[-len(seg_rows) :] == seg_rows
+    assert rows[-len(seg_rows) - 1 : -1] == seg_rows and rows[-1][kind] == "video"
     lines = _predict().splitlines()
     block = lines.index(f"segments ({len(doc['segments'])}):")
     for line, s in zip(lines[block + 1 :], doc["segments"], strict=False):

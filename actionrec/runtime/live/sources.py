@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 
 from ...errors import VideoError
-from ...io.video import is_url, probe
+from ...io.video import is_url, open_capture
 
 
 class SourceKind(str, enum.Enum):
@@ -38,16 +38,13 @@ class Source:
             if not cap.isOpened():
                 raise VideoError(f"{self}: cannot open it (no such camera, no permission, or in use)")
             return cap
-        if self.kind == SourceKind.file:
-            probe(self.text)  # missing, a folder, unreadable, empty, not a video: its own one-line error
-            params = []
-        else:
-            ms = round(timeout_s * 1000)
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        if self.kind == SourceKind.file:  # missing, a folder, unreadable, empty, not a video: its own one-line error
+            return open_capture(self.text)  # any file name, UTF-8 or not
+        ms = round(timeout_s * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
         cap = cv2.VideoCapture(self.text, cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
-            what = "the stream (unreachable, refused, or not a video)" if self.kind == SourceKind.stream else "it"
-            raise VideoError(f"{self}: cannot open {what}")
+            raise VideoError(f"{self}: cannot open the stream (unreachable, refused, or not a video)")
         return cap
 
 
