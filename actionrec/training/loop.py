@@ -243,15 +243,13 @@ def _train_epoch(run: _Run, bar: Progress, task: TaskID, epoch: int) -> tuple[fl
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, clips
     t0 = time.perf_counter()
     for step, (x, y) in enumerate(loader):
-        if (y < 0).any():  # clips of videos that did not decode: dropped, named once
-            keep = run.skips.decoded(loader.dataset, y)
-            x, y = x[keep], y[keep]
-            if len(y) == 0:
-                bar.update(task, advance=1)
-                continue
-        loss, correct = _step(run, x, y, epoch, step)
-        n = len(y)
-        totals += torch.tensor([loss * n, correct, n], dtype=torch.float64)
+        keep = run.skips.decoded(loader.dataset, y) if (y < 0).any() else None  # clips of undecodable videos: out
+        kept = _kept_everywhere(keep, len(y), ctx)
+        if kept == 0:  # no process has a clip to learn from: all of them skip this step together
+            bar.update(task, advance=1)
+            continue
+        loss_sum, correct, n = _step(run, x, y, keep, kept, epoch, step)
+        totals += torch.tensor([loss_sum, correct, n], dtype=torch.float64)
         rate = totals[2].item() * ctx.world / max(time.perf_counter() - t0, 1e-9)
         bar.update(
             task,
@@ -263,19 +261,49 @@ def _train_epoch(run: _Run, bar: Progress, task: TaskID, epoch: int) -> tuple[fl
     return totals[0].item() / max(totals[2].item(), 1), totals[1].item() / max(totals[2].item(), 1), seconds
 
 
-def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int) -> tuple[float, int]:
-    """One optimizer step on a batch; returns its mean loss and how many clips it got right. A loss that is not
-    finite stops the run."""
+def _kept_everywhere(keep: torch.Tensor | None, batch: int, ctx: Context) -> int:
+    """How many clips of this step decoded, over all processes (each has its own batch, and its own undecodable
+    videos): every process learns the same number, so that they all step, or all skip, together."""
+    mine = batch if keep is None else int(keep.sum())
+    if ctx.world == 1:
+        return mine
+    count = torch.tensor([mine], dtype=torch.int64)
+    sum_over_processes(count, ctx)
+    return int(count.item())
+
+
+def _step(
+    run: _Run, x: torch.Tensor, y: torch.Tensor, keep: torch.Tensor | None, kept: int, epoch: int, step: int
+) -> tuple[float, int, int]:
+    """One optimizer step on a batch's decoded clips (`keep`: their mask, None: all), `kept` of them over all
+    processes; returns this process's loss sum, clips right and clips used. The gradient is the mean over the
+    `kept` clips wherever they are. A process none of whose clips decoded still runs forward and backward, with
+    zero weight, so that the gradient all-reduce it is part of goes ahead. A loss that is not finite stops the
+    run."""
+    empty = keep is not None and not keep.any()
+    if keep is not None and not empty:
+        x, y = x[keep], y[keep]
     x = x.to(run.ctx.device, non_blocking=True)  # (B, 3, T, crop, crop)
     x = x.contiguous(memory_format=torch.channels_last_3d)  # the model's layout
     y = y.to(run.ctx.device, non_blocking=True)
-    with run.ctx.autocast():
-        logits = run.net(x)  # (B, num_classes)
-    loss = F.cross_entropy(logits.float(), y)
+    if empty:  # one blank clip through the network in eval mode: BatchNorm's running statistics stay as they are
+        run.model.eval()
+        with run.ctx.autocast():
+            logits = run.net(x[:1])
+        run.model.train()
+        losses = logits.float().sum(1) * 0.0
+    else:
+        with run.ctx.autocast():
+            logits = run.net(x)  # (B, num_classes)
+        losses = F.cross_entropy(logits.float(), y, reduction="none")
+    # each process's share of the mean over all kept clips; DistributedDataParallel averages over the processes
+    loss = losses.sum() * (run.ctx.world / kept) if run.ctx.world > 1 else losses.mean()
     if not torch.isfinite(loss):
         raise ActionrecError(f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: lower --lr")
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
     run.scheduler.step()
-    return loss.item(), (logits.argmax(1) == y).sum().item()
+    if empty:
+        return 0.0, 0, 0
+    return losses.sum().item(), int((logits.argmax(1) == y).sum().item()), len(y)
