@@ -53,8 +53,10 @@ def quiet_decoder_logs() -> None:
     """Silence FFmpeg's and OpenCV's own messages ("moov atom not found") on stderr for this process, unless the
     environment already sets them: errors then reach the user only as `VideoError`, one line naming the file. The
     command line calls it; a program using the library may. Takes effect for videos opened afterwards."""
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when FFmpeg first opens a video
+    if "OPENCV_LOG_LEVEL" not in os.environ:  # read when cv2 is imported, which has happened: set it directly too
+        os.environ["OPENCV_LOG_LEVEL"] = "OFF"
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ def open_capture(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCap
         return cap
     p = Path(path)
     if not p.exists():
+        if p.is_symlink():
+            raise VideoError(f"{p}: a broken symbolic link (its target {os.readlink(p)} does not exist)")
         raise VideoError(f"{p}: no such file")
     if p.is_dir():
         raise VideoError(f"{p}: is a folder, not a video")
@@ -172,14 +176,19 @@ def _fourcc(cap: cv2.VideoCapture) -> str:
     return text.strip("\x00 ") if text.isprintable() else f"{code:#x}"
 
 
+def nominal_fps(cap: cv2.VideoCapture) -> float:
+    """The container's frame rate, or 0.0 where it is missing or absurd (below 1 or above 1000 fps: a damaged
+    header, which would otherwise stretch one frame over minutes)."""
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    return fps if np.isfinite(fps) and 1.0 <= fps <= 1000.0 else 0.0
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Read the container's header: frame count, fps, duration, size and codec. Decodes nothing."""
     cap = open_capture(path)
     try:
         frames = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
-        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
-        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-            fps = 0.0
+        fps = nominal_fps(cap)
         return VideoInfo(
             path=str(path),
             frames=frames,
@@ -228,9 +237,7 @@ class _Frames:
         if pixels > SINGLE_THREAD_DECODE_MAX_PIXELS:
             self.cap.release()
             self.cap = open_capture(path)
-        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 0.0
-        if not np.isfinite(self.fps) or self.fps <= 0 or self.fps > 1000:
-            self.fps = 25.0
+        self.fps = nominal_fps(self.cap) or 25.0
         self.decoded_hint = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)  # the container's frame count
         self.grid = FrameGrid(rate, 1.0 / self.fps)
         self.count_hint = self.grid.count(self.decoded_hint, self.fps)  # in grid frames
@@ -439,8 +446,8 @@ def scan_videos(paths: Sequence[str | os.PathLike[str]]) -> VideoScan:
         if p.is_dir() and p.suffix.lower() not in VIDEO_EXTENSIONS:
             found, skipped = [], []
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS:
-                    found.append(f)
+                if f.suffix.lower() in VIDEO_EXTENSIONS and (f.is_file() or (f.is_symlink() and not f.exists())):
+                    found.append(f)  # a broken link named like a video: labelled, so that it gets its own error
                 elif f.is_file() or f.suffix.lower() in VIDEO_EXTENSIONS:  # a folder "x.mp4" is no video either
                     skipped.append(f)
             scan.videos.extend(found)

@@ -15,7 +15,16 @@ from conftest import moving_square_frames, shared_clips, write_cv2_video
 
 from actionrec.config import MAX_DEFAULT_STRIDE, Preprocessing, default_stride
 from actionrec.errors import VideoError
-from actionrec.io.video import _Frames, iter_windows, plan_starts, probe, read_frames, uniform_starts
+from actionrec.io.video import (
+    _Frames,
+    iter_windows,
+    nominal_fps,
+    plan_starts,
+    probe,
+    read_frames,
+    scan_videos,
+    uniform_starts,
+)
 
 
 @pytest.mark.parametrize("kind", ["mp4", "avi", "vfr"])
@@ -209,3 +218,28 @@ def test_a_name_that_is_not_utf8_decodes(videos, tmp_path):
     got = list(iter_windows(bad, clip_len=8, fps=25.0))
     want = list(iter_windows(videos["mp4"], clip_len=8, fps=25.0))
     assert len(got) == len(want) and all((a.frames == b.frames).all() for a, b in zip(got, want, strict=True))
+
+
+def test_a_broken_link_named_like_a_video_is_labelled_with_its_own_reason(videos, tmp_path):
+    """A dangling .mp4 symlink in a folder is taken as a video (not "not a video by name") and fails with the
+    real reason: a broken link, naming its target."""
+    (tmp_path / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (tmp_path / "ok.mp4").write_bytes(videos["mp4"].read_bytes())
+    scan = scan_videos([tmp_path])
+    assert [p.name for p in scan.videos] == ["gone.mp4", "ok.mp4"] and scan.skipped == []
+    with pytest.raises(VideoError, match=r"gone\.mp4: a broken symbolic link .*nowhere\.mp4"):
+        probe(tmp_path / "gone.mp4")
+
+
+def test_an_absurd_container_rate_does_not_stretch_a_frame_over_minutes(tmp_path):
+    """A header whose frame rate is below 1 fps (a damaged mp4: 1/512 fps) counts as unknown: the first frame lasts
+    1/25 s, not 512 s, so its windows cover what was decoded."""
+    path = write_cv2_video(tmp_path / "v.mp4", moving_square_frames(3), 25.0)
+    cap = cv2.VideoCapture(str(path))
+
+    class Broken:  # the capture's answers, with the rate the damaged header gave
+        def get(self, prop):
+            return 1 / 512 if prop == cv2.CAP_PROP_FPS else cap.get(prop)
+
+    assert nominal_fps(Broken()) == 0.0 and nominal_fps(cap) == 25.0
+    cap.release()

@@ -351,3 +351,19 @@ def test_a_file_name_that_is_not_utf8_is_labelled_and_the_batch_goes_on(videos, 
         assert all(r["error"] is None and r["label"] for r in records)
         assert len(records) == (3 if target == str(folder) else 1)
         assert any(r["video"].endswith("b_bad\udcff.mp4") for r in records)
+
+
+@pytest.mark.slow
+def test_stderr_carries_actionrecs_lines_only_for_files_that_are_no_videos(videos, tiny_model, tmp_path):
+    """A text file and a corrupt container named on the command line: OpenCV's "[ WARN:0@...] global cap.cpp"
+    line and FFmpeg's own messages never reach stderr; each file is one "error:" line."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "actionrec", "predict", str(videos["text"]), str(videos["corrupt"]), "-m", tiny_model],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith(("error: ", "warning: ", "note: ", "2 of 2")) for line in lines), lines
+    assert sum(line.startswith("error: ") for line in lines) == 2
