@@ -230,7 +230,8 @@ def describe(path: str | os.PathLike[str], meta: ModelMeta) -> list[tuple[str, s
     lines.append(
         ("network", f"{meta.arch}" + (f" ({args})" if args else "") + (f", {params:,} parameters" if params else ""))
     )
-    lines.append(("input", f"{spec.clip_len} frames{step}, {size}, centre crop {spec.crop}"))
+    clock = f" at {spec.fps:g} fps ({spec.span_s:.2f} s)"
+    lines.append(("input", f"{spec.clip_len} frames{step}{clock}, {size}, centre crop {spec.crop}"))
     if training.get("data"):
         lines.append(("trained on", str(training["data"])))
     acc = training.get("val_video_acc", training.get("best_val_video_acc"))  # these weights' own epoch
