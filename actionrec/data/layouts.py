@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DataFormat
-from ..errors import DataError
+from ..errors import DataError, OptionError
 from ..io.video import VIDEO_EXTENSIONS
 from ..synth import SYNTH_CARD, SYNTH_DATA, benchmark_groups
 from .splits import DataSplit, VideoItem, finish_split, group_of, group_pattern, grouped_split
@@ -349,11 +349,12 @@ def _grouped(
             unmatched += group is None
         items.append(VideoItem(p, index[name], group if group is not None else f"{name}/{p.stem}"))
     if pattern is not None and unmatched == len(items):
-        raise DataError(f"{where}: group regex {group_regex!r} matches none of the {len(items)} file names")
+        raise OptionError("group-regex", f"{group_regex!r} matches none of the {len(items)} file names in {where}")
     train, val = grouped_split(items, len(labels), val_fraction, seed)
+    by_file = not pattern and not groups
     how = f"by regex {group_regex!r}" if pattern else ("by the group column" if groups else "by file")
-    source = f"{kind} {where}, grouped {how}, {round(100 * (1 - val_fraction))}/{round(100 * val_fraction)} split"
+    source = f"{kind} {where}, grouped {how}"
     if unmatched:
         source += f" ({unmatched} names did not match the regex: each its own group)"
-    by_file = not pattern and not groups
-    return finish_split(labels, train, val, source, missing, where, need_val=val_fraction > 0, by_file=by_file)
+    need_val = val_fraction > 0
+    return finish_split(labels, train, val, source, missing, where, need_val=need_val, by_file=by_file, grouped=True)

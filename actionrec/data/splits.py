@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, OptionError
 
 
 @dataclass(frozen=True)
@@ -26,30 +26,42 @@ class DataSplit:
     labels: tuple[str, ...]
     train: tuple[VideoItem, ...]
     val: tuple[VideoItem, ...]  # the held-out side (UCF/HMDB test list, or the grouped val split)
-    source: (
-        str  # human description, e.g. "<videos>; split 1: classInd.txt + ..." / "folder, grouped 80/20 by regex ..."
-    )
+    source: str  # where from and how split: "<videos>; split 1: classInd.txt + ..." / "folder <root>, grouped by file"
     skipped: tuple[str, ...]  # missing/unreadable entries, reported once by name and count
     synthetic: bool = False  # rendered by `actionrec synth` (its synth.json card beside the split files)
     by_file: bool = False  # split by file, for want of a group: one person's clips can fall on both sides
+    grouped: bool = False  # split into whole groups here (folder, CSV), not by official split files
 
     def summary(self) -> str:
-        """One line: where the data came from and how many videos each side holds."""
-        text = f"{self.source}: {len(self.labels)} classes, {len(self.train)} train / {len(self.val)} val videos"
+        """One line: where the data came from and how many videos (and, split by group, groups) each side holds,
+        as split: e.g. "...: 4 classes; split by group: 1 group (9 videos) train, 1 group (9 videos) validation"."""
+        text = f"{self.source}: {len(self.labels)} classes; "
+        if self.grouped and not self.by_file:
+            val = f"{_groups(self.val)} validation" if self.val else "none held out"
+            text += f"split by group: {_groups(self.train)} train, {val}"
+        else:
+            text += f"{len(self.train)} train / {len(self.val)} validation videos"
         if self.skipped:
             names = ", ".join(self.skipped[:5]) + (", ..." if len(self.skipped) > 5 else "")
             text += f"; skipped {len(self.skipped)} missing or unreadable: {names}"
         return text
 
 
+def _groups(items: Sequence[VideoItem]) -> str:
+    """How many groups and videos `items` holds: "1 group (9 videos)"."""
+    groups, videos = len({it.group for it in items}), len(items)
+    return f"{groups} group{'s' if groups != 1 else ''} ({videos} video{'s' if videos != 1 else ''})"
+
+
 def group_pattern(group_regex: str | None) -> re.Pattern[str] | None:
-    """The compiled group regex (None when none is given); a DataError names a bad one."""
+    """The compiled group regex (None when none is given); a bad one is the user's option given wrong
+    (`OptionError`, --group-regex)."""
     if not group_regex:
         return None
     try:
         return re.compile(group_regex)
     except re.error as e:
-        raise DataError(f"group regex {group_regex!r}: {e}") from None
+        raise OptionError("group-regex", f"{group_regex!r}: not a regular expression ({e})") from None
 
 
 def group_of(pattern: re.Pattern[str], name: str) -> str | None:
@@ -113,6 +125,7 @@ def finish_split(
     need_val: bool = True,
     synthetic: bool = False,
     by_file: bool = False,
+    grouped: bool = False,
 ) -> DataSplit:
     """The DataSplit, once it has two classes, training videos and (where `need_val`) validation videos."""
     if len(labels) < 2:
@@ -121,4 +134,4 @@ def finish_split(
         raise DataError(f"{where}: the training side of the split is empty")
     if need_val and not val:
         raise DataError(f"{where}: the validation side of the split is empty (too few videos or groups)")
-    return DataSplit(labels, train, val, source, tuple(skipped), synthetic, by_file)
+    return DataSplit(labels, train, val, source, tuple(skipped), synthetic, by_file, grouped)

@@ -39,6 +39,7 @@ def verified(split: DataSplit, where: Path, threads: int = 8) -> DataSplit:
         need_val=bool(split.val),
         synthetic=split.synthetic,
         by_file=split.by_file,
+        grouped=split.grouped,
     )
 
 

@@ -33,11 +33,11 @@ from .run_dir import (
     load_state,
     load_weights,
     model_meta,
-    prepare_out,
-    require_state,
     resume_state,
+    run_folder,
     save_epoch,
     write_config,
+    writing,
 )
 from .validation import improved, validate
 
@@ -61,16 +61,23 @@ def train(
     with torch_threads(threads), caller_rng_kept():
         ctx = setup(config)
         try:
-            result = _run(config, ctx, progress and ctx.main, console or Console(stderr=True), stop_after)
-            barrier(ctx)  # every process reaches the teardown together
+            with run_folder(config, lock=ctx.main):  # one run writes a run folder at a time
+                result = _run(config, ctx, progress and ctx.main, console or Console(stderr=True), stop_after)
+                barrier(ctx)  # every process reaches the teardown together
             return result
-        except ActionrecError as e:  # a DataLoader worker's error arrives with its traceback: keep the last line
-            lines = str(e).strip().splitlines()
-            if len(lines) > 1:
-                raise type(e)(re.sub(r"^[\w.]+Error: ", "", lines[-1])) from None
-            raise
+        except ActionrecError as e:
+            raise _last_line(e) from None
         finally:
             teardown(ctx)
+
+
+def _last_line(e: ActionrecError) -> ActionrecError:
+    """`e` with its message cut to the last line (a DataLoader worker's error arrives with its traceback), its type
+    and fields (an OptionError's option) kept."""
+    lines = str(e).strip().splitlines()
+    if len(lines) > 1:
+        e.args = (re.sub(r"^[\w.]+Error: ", "", lines[-1]),)
+    return e
 
 
 @dataclass
@@ -87,7 +94,9 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     skips: SkipReport
     history: list[dict[str, Any]] = field(default_factory=list)  # the metrics.jsonl records
-    best: dict[str, Any] = field(default_factory=lambda: {"epoch": 0, "val_video_acc": None, "val_clip_acc": None})
+    best: dict[str, Any] = field(
+        default_factory=lambda: {"epoch": 0, "val_video_acc": None, "val_clip_acc": None, "val_loss": None}
+    )
 
     def save(self, better: bool) -> None:
         meta = model_meta(
@@ -110,7 +119,8 @@ def _run(config: TrainConfig, ctx: Context, show: bool, console: Console, stop_a
         for epoch in range(len(run.history), end):
             _epoch(run, epoch, bar)
     if ctx.main and run.history:
-        write_plots(config.out, run.history)
+        with writing(config.out):
+            write_plots(config.out, run.history)
     return TrainResult.of(config.out, run.history, run.best)
 
 
@@ -118,7 +128,6 @@ def _open(config: TrainConfig, ctx: Context, log: Any) -> tuple[TrainConfig, Dat
     """The checked recipe (its epochs settled) and the data split; the run folder ready to write."""
     if config.resume is not None:
         config = dataclasses.replace(config, out=Path(config.resume))
-        require_state(config.out)
     check_config(config, ctx.world)
     split = open_dataset(
         config.data,
@@ -130,7 +139,6 @@ def _open(config: TrainConfig, ctx: Context, log: Any) -> tuple[TrainConfig, Dat
         csv_path=config.csv,
         verify=True,
     )
-    prepare_out(config)
     log(split.summary(), highlight=False, soft_wrap=True)
     if config.epochs is None:  # a fine-tuning run left it open: long enough for the data at hand
         config = dataclasses.replace(config, epochs=fine_tune_epochs(len(split.train), config.batch_size))
@@ -215,18 +223,19 @@ def _epoch(run: _Run, epoch: int, bar: Progress) -> None:
         "val_video_acc": None,
         "clips_per_s": round(len(run.loaders.train_set) / seconds, 2),
         "time": 0.0,
+        "best": None,  # why this epoch became the best so far, if it did
     }
     if run.loaders.val is not None:
         bar.update(task, stats=bar.tasks[-1].fields["stats"] + " | validating")
         record.update(validate(run.model, run.loaders.val, run.config.val_clips, run.ctx, run.skips))
     record["time"] = round(time.perf_counter() - t0, 2)
-    better = improved(record, run.best)
-    if better:
-        run.best = {key: record[key] for key in ("epoch", "val_video_acc", "val_clip_acc")}
+    record["best"] = improved(record, run.best)
+    if record["best"] is not None:
+        run.best = {key: record[key] for key in ("epoch", "val_video_acc", "val_clip_acc", "val_loss")}
     run.history.append(record)
     if run.ctx.main:
-        run.save(better)
-    bar.update(task, stats=_summary(record) + (" *" if better else ""))
+        run.save(record["best"] is not None)
+    bar.update(task, stats=_summary(record) + (f" * best: {record['best']}" if record["best"] else ""))
 
 
 def _summary(record: dict[str, Any]) -> str:

@@ -3,10 +3,12 @@ written after each epoch so that a kill loses at most that epoch, and read back 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,16 +18,16 @@ from torch import nn
 
 from ..config import ModelMeta
 from ..data import DataSplit
-from ..errors import ActionrecError
+from ..errors import ActionrecError, OptionError
 from ..io.checkpoint import save_model
-from ..io.files import atomic_path, write_text_atomic
+from ..io.files import atomic_path, exclusive, write_text_atomic
 from .config import TrainConfig
 from .rng import rng_state
 
 STATE_FILE = "state.pt"  # resume state: weights, optimizer, scheduler, RNG states, history
 CONFIG_FILE = "config.json"  # the recipe, as run
 METRICS_FILE = "metrics.jsonl"  # one JSON line per finished epoch
-BEST_FILE = "best.safetensors"  # highest validation video accuracy (the last epoch without validation data)
+BEST_FILE = "best.safetensors"  # highest validation video accuracy, then clip accuracy, then lowest validation loss
 LAST_FILE = "last.safetensors"  # the weights after the last epoch
 STATE_VERSION = 1
 
@@ -39,7 +41,7 @@ SYNTHETIC_DESCRIPTION = (
 @dataclass(frozen=True)
 class TrainResult:
     run_dir: Path
-    best: Path  # best.safetensors: highest validation video accuracy (last epoch without validation data)
+    best: Path  # best.safetensors: see BEST_FILE (the last epoch without validation data)
     last: Path  # last.safetensors: the weights after the last epoch
     best_epoch: int  # 1-based
     best_val_clip_acc: float | None
@@ -87,24 +89,66 @@ def require_state(run_dir: Path) -> None:
         raise ActionrecError(f"{run_dir}: no resume state ({STATE_FILE}); not a run folder, or not started")
 
 
-def prepare_out(config: TrainConfig) -> None:
-    """The run folder exists and is writable, and holds no other run (unless this one resumes it)."""
-    out = config.out
+@contextlib.contextmanager
+def run_folder(config: TrainConfig, *, lock: bool) -> Iterator[None]:
+    """The run folder held for the block. With `lock` (the process that writes it): created if need be and checked
+    writable before any work, locked so that a second run into it stops at once with one line (`BusyError`), and
+    checked to hold no other run (or, resuming, this run's state). A folder created here is removed again if the
+    block fails while it is still empty."""
+    if not lock:
+        yield
+        return
+    out = Path(config.resume) if config.resume is not None else config.out
+    created = _make_folder(out)
+    try:
+        with exclusive(out, "run folder"):
+            if config.resume is not None:
+                require_state(out)
+            elif (out / STATE_FILE).exists():
+                raise ActionrecError(
+                    f"{out}: already holds a run; continue it with --resume {out} or choose another --output"
+                )
+            yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only while empty
+        raise
+
+
+def _make_folder(out: Path) -> bool:
+    """Create the run folder (and its parents) and write a probe file in it; whether it was created. One line
+    naming the folder and the reason when it cannot be: a usage error (`--output`) when a parent is a file."""
     if out.exists() and not out.is_dir():
         raise ActionrecError(f"{out}: exists and is not a folder; choose another --output")
-    if config.resume is None and (out / STATE_FILE).exists():
-        raise ActionrecError(f"{out}: already holds a run; continue it with --resume {out} or choose another --output")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OptionError("output", f"{out}: {parent} is a file, not a folder")
+            break
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe_file = out / f".write-test-{os.getpid()}"
         probe_file.write_bytes(b"")
         probe_file.unlink()
     except OSError as e:
-        raise ActionrecError(f"{out}: run folder not writable ({e.strerror or e})") from None
+        raise ActionrecError(f"{out}: cannot write the run folder ({e.strerror or e})") from None
+    return created
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """An OSError while writing `path` (a full disk, a folder made read-only) as one line naming it."""
+    try:
+        yield
+    except OSError as e:
+        raise ActionrecError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 def write_config(config: TrainConfig) -> None:
-    write_text_atomic(config.out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
+    with writing(config.out / CONFIG_FILE):
+        write_text_atomic(config.out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def model_meta(
@@ -135,6 +179,7 @@ def model_meta(
         "best_epoch": best["epoch"],
         "best_val_clip_acc": best["val_clip_acc"],
         "best_val_video_acc": best["val_video_acc"],
+        "best_val_loss": best.get("val_loss"),
         "seed": config.seed,
         "processes": processes,
         "precision": "bf16" if bf16 else "fp32",
@@ -182,11 +227,14 @@ def save_epoch(
     state: dict[str, Any],
 ) -> None:
     """Model files, metrics, then the resume state last: a kill at any point loses at most this epoch."""
-    save_model(out / LAST_FILE, model, meta)
+    with writing(out / LAST_FILE):
+        save_model(out / LAST_FILE, model, meta)
     if improved:
-        save_model(out / BEST_FILE, model, meta)
-    write_text_atomic(out / METRICS_FILE, "".join(json.dumps(h) + "\n" for h in history))
-    with atomic_path(out / STATE_FILE) as tmp:
+        with writing(out / BEST_FILE):
+            save_model(out / BEST_FILE, model, meta)
+    with writing(out / METRICS_FILE):
+        write_text_atomic(out / METRICS_FILE, "".join(json.dumps(h) + "\n" for h in history))
+    with writing(out / STATE_FILE), atomic_path(out / STATE_FILE) as tmp:
         torch.save(state, tmp)
 
 

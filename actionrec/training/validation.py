@@ -1,5 +1,6 @@
 """Scoring on the validation videos after each epoch: each clip's probabilities, then clip and video accuracy
-(a video's score: the mean of its clips' probabilities) over all processes, and whether an epoch is the best yet."""
+(a video's score: the mean of its clips' probabilities) over all processes, and whether (and why) an epoch is the
+best yet."""
 
 from __future__ import annotations
 
@@ -72,11 +73,16 @@ def validate(
     }
 
 
-def improved(record: dict[str, Any], best: dict[str, Any]) -> bool:
-    """Whether the epoch `record` beats `best`: video accuracy first, clip accuracy on a tie."""
+def improved(record: dict[str, Any], best: dict[str, Any]) -> str | None:
+    """Why the epoch `record` beats `best`, or None if it does not: higher video accuracy, then higher clip accuracy,
+    then lower validation loss (accuracy saturates on a small validation set while the loss still falls)."""
     if record["val_video_acc"] is None:
-        return True  # no validation data: the latest is the best we know
+        return "no validation data, the latest epoch"
     if best["val_video_acc"] is None:
-        return True
-    now = (record["val_video_acc"], record["val_clip_acc"])
-    return now > (best["val_video_acc"], best["val_clip_acc"])
+        return "the first validated epoch"
+    for key, what in (("val_video_acc", "video accuracy"), ("val_clip_acc", "clip accuracy")):
+        if record[key] != best[key]:
+            return f"higher {what}" if record[key] > best[key] else None
+    if best.get("val_loss") is None or record["val_loss"] < best["val_loss"]:
+        return "same accuracy, lower validation loss"
+    return None

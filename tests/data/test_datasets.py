@@ -20,7 +20,7 @@ from actionrec.data import (
     open_dataset,
     skipped_video,
 )
-from actionrec.errors import DataError
+from actionrec.errors import DataError, OptionError
 from actionrec.io.video import read_frames
 from actionrec.transforms import centre_box, frame_resizer, preprocess
 
@@ -174,8 +174,8 @@ def test_grouped_split_keeps_groups_together_and_classes_on_both_sides():
 
 
 def test_folder_regex_and_bad_input(tmp_path):
-    """Folder-per-class: labels from folder names, groups from the regex; no videos, a bad regex or a regex
-    matching nothing raise DataError."""
+    """Folder-per-class: labels from folder names, groups from the regex; no videos raise DataError, a bad regex or
+    a regex matching nothing an OptionError naming --group-regex (a usage error)."""
     for c in ("jump", "run"):
         for p in range(4):
             _touch(tmp_path / "data" / c / "sub" / f"{c}_s{p}_a.avi")
@@ -189,10 +189,12 @@ def test_folder_regex_and_bad_input(tmp_path):
         open_dataset(tmp_path / "empty")
     with pytest.raises(DataError, match="no such data folder"):
         open_dataset(tmp_path / "nope")
-    with pytest.raises(DataError, match="group regex"):
+    with pytest.raises(OptionError, match="not a regular expression") as e:  # the option given wrong: exit 2
         open_dataset(tmp_path / "data", group_regex="(unclosed")
-    with pytest.raises(DataError, match="matches none"):
+    assert e.value.option == "group-regex"
+    with pytest.raises(OptionError, match="matches none") as e:
         open_dataset(tmp_path / "data", group_regex=r"zzz")
+    assert e.value.option == "group-regex"
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ falls back to none with one warning; a run folder that cannot be written is one 
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +15,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, moving_square_frames, write_cv2_video
+from conftest import ROOT, moving_square_frames, tiny, write_cv2_video
+from rich.console import Console
+from typer.testing import CliRunner
+
+from actionrec.cli import app
+from actionrec.errors import BusyError, OptionError
+from actionrec.io.checkpoint import read_meta
+from actionrec.io.files import exclusive
+from actionrec.training import METRICS_FILE, STATE_FILE, loop, train
+from actionrec.training.validation import improved
+
+runner = CliRunner()
 
 
 def undecodable_copy(good: Path, bad: Path) -> Path:
@@ -92,3 +105,123 @@ def test_torchrun_rank_with_only_undecodable_clips_does_not_hang(one_bad, tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("bitrot.avi: cannot decode") == 1, done.stderr[-3000:]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.fixture(scope="module")
+def two_people(tmp_path_factory) -> Path:
+    """left / right squares filmed of two people, s1 and s2, three clips each per class: 12 videos."""
+    root = tmp_path_factory.mktemp("twopeople")
+    for label in ("left", "right"):
+        (root / label).mkdir()
+        for person in (1, 2):
+            for k in range(3):
+                frames = moving_square_frames(12, 48, 40, seed=10 * person + k + (100 if label == "left" else 0))
+                path = root / label / f"{label}_s{person}_{k}.avi"
+                write_cv2_video(path, frames[::-1] if label == "left" else frames, 25, "MJPG")
+    return root
+
+
+COMMON = ["--arch", "r3d10", "--width", "4", "--clip-len", "4", "--crop", "32", "--resize", "36", "--epochs", "1"]
+COMMON += ["--workers", "0", "--precision", "fp32", "--no-hflip", "--threads", "1", "--no-cache"]
+
+
+def test_a_locked_run_folder_refuses_a_second_run(two_people, tmp_path):
+    """While another process holds the run folder (its lock taken here as `train` takes it), a second `train` into
+    it stops before any training with one line naming the folder, exit code 1, and writes nothing into it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    with exclusive(run, "run folder"):
+        result = runner.invoke(app, ["train", str(two_people), "-o", str(run), *COMMON])
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert lines[-1] == (
+            f"error: {run}: another actionrec process is writing this run folder; wait for it or choose another"
+        )
+        assert "Traceback" not in result.output
+        assert [p.name for p in run.iterdir()] == [".actionrec.lock"]  # the holder's lock, nothing else
+    with pytest.raises(BusyError), exclusive(run, "run folder"):  # the library call too, before training
+        train(tiny(two_people, run), progress=False)
+    assert not (run / STATE_FILE).exists() and not (run / METRICS_FILE).exists()
+
+
+def test_the_best_epoch_rule_breaks_accuracy_ties_by_validation_loss():
+    """The best epoch: higher video accuracy, then higher clip accuracy, then, at equal accuracy, lower validation
+    loss; a worse epoch, or a tie that is not lower in loss, is not the best. Each verdict says why."""
+    best = {"epoch": 0, "val_video_acc": None, "val_clip_acc": None, "val_loss": None}
+    epochs = [  # (video acc, clip acc, loss)
+        (0.5, 0.5, 1.1),
+        (1.0, 0.75, 0.9),
+        (1.0, 1.0, 0.95),
+        (1.0, 1.0, 0.4),
+        (1.0, 1.0, 0.4),
+        (1.0, 1.0, 0.6),
+        (0.75, 1.0, 0.1),
+        (1.0, 1.0, 0.09),
+    ]
+    verdicts = []
+    for n, (video, clip, loss) in enumerate(epochs, 1):
+        record = {"epoch": n, "val_video_acc": video, "val_clip_acc": clip, "val_loss": loss}
+        why = improved(record, best)
+        verdicts.append(why)
+        if why is not None:
+            best = {k: record[k] for k in best}
+    assert verdicts == [
+        "the first validated epoch",
+        "higher video accuracy",
+        "higher clip accuracy",
+        "same accuracy, lower validation loss",
+        None,
+        None,
+        None,
+        "same accuracy, lower validation loss",
+    ]
+    assert best["epoch"] == 8
+    no_val = {"epoch": 1, "val_video_acc": None, "val_clip_acc": None, "val_loss": None}
+    assert improved(no_val, best) is not None  # without validation data the latest epoch is kept
+
+
+@pytest.mark.slow
+def test_a_run_at_full_accuracy_keeps_the_epoch_of_lowest_loss(two_people, tmp_path, monkeypatch):
+    """Validation accuracy saturated at 100 % every epoch (validation stubbed so) while its loss falls then rises:
+    best.safetensors is the epoch of the lowest loss, metrics.jsonl says why each best became the best, and so does
+    the log; the split line counts the groups and videos really on each side."""
+    losses = iter([0.9, 0.3, 0.5])
+    monkeypatch.setattr(
+        loop, "validate", lambda *a, **k: {"val_loss": next(losses), "val_clip_acc": 1.0, "val_video_acc": 1.0}
+    )
+    log = io.StringIO()
+    config = tiny(two_people, tmp_path / "run", epochs=3, group_regex=r"_(s\d)_", val_fraction=0.2)
+    result = train(config, progress=True, console=Console(file=log, width=400, force_terminal=False))
+    records = [json.loads(line) for line in (tmp_path / "run" / METRICS_FILE).read_text().splitlines()]
+    assert [r["best"] for r in records] == ["the first validated epoch", "same accuracy, lower validation loss", None]
+    assert result.best_epoch == 2 and read_meta(result.best).training["epoch"] == 2
+    assert read_meta(result.last).training["epoch"] == 3
+    text = log.getvalue()
+    assert text.count("best: same accuracy, lower validation loss") == 1, text
+    assert "split by group: 1 group (6 videos) train, 1 group (6 videos) validation" in text, text
+    assert "80/20" not in text
+
+
+def test_a_multi_line_option_error_keeps_its_type_and_option(two_people, tmp_path, monkeypatch):
+    """An OptionError whose message arrives with a traceback (as from a DataLoader worker) leaves `train` as the
+    same OptionError, its option kept and its message the last line (it became a TypeError before)."""
+
+    def fail(*_args, **_kwargs):
+        raise OptionError("group-regex", "Traceback (most recent call last):\n  File x\nOptionError: the real reason")
+
+    monkeypatch.setattr(loop, "_open", fail)
+    with pytest.raises(OptionError) as e:
+        train(tiny(two_people, tmp_path / "run"), progress=False)
+    assert e.value.option == "group-regex" and str(e.value) == "the real reason"
+
+
+def test_a_group_regex_that_matches_nothing_is_a_usage_error(two_people, tmp_path):
+    """`--group-regex` matching none of the file names, or not a regex at all, is an option given wrong: exit 2
+    naming --group-regex, no traceback, and no run folder left behind."""
+    for regex, text in (("zzz", "matches none of the 12 file names"), ("(unclosed", "not a regular expression")):
+        run = tmp_path / f"run{len(regex)}"
+        result = runner.invoke(app, ["train", str(two_people), "-o", str(run), "--group-regex", regex, *COMMON])
+        assert result.exit_code == 2, result.output
+        assert "--group-regex" in result.output and text in result.output
+        assert "Traceback" not in result.output
+        assert not run.exists()
