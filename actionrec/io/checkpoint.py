@@ -295,6 +295,36 @@ def onnx_metadata_props(path: str | os.PathLike[str]) -> dict[str, str]:
     return props
 
 
+# GraphProto.initializer = 5; TensorProto.external_data = 13 (StringStringEntryProto), data_location = 14 (EXTERNAL = 1)
+GRAPH_INITIALIZER, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION, EXTERNAL = 5, 13, 14, 1
+
+
+def onnx_external_data(path: str | os.PathLike[str]) -> list[str]:
+    """The `location` of each graph initializer an ONNX file keeps in an external data file, in graph order (the
+    same file may repeat), read from the protobuf without the onnx package: weights held in the file are skipped,
+    not parsed. ValueError or EOFError when the bytes are not an ONNX model."""
+    locations = []
+    with open(path, "rb") as f:
+        for number, wire, size in _proto_fields(f, os.fstat(f.fileno()).st_size):
+            if number != GRAPH or wire != 2:
+                continue
+            for g_number, g_wire, g_size in _proto_fields(f, f.tell() + size):
+                if g_number != GRAPH_INITIALIZER or g_wire != 2:
+                    continue
+                external, location = False, ""
+                for t_number, t_wire, t_value in _proto_fields(f, f.tell() + g_size):
+                    if t_number == TENSOR_DATA_LOCATION and t_wire == 0:
+                        external = t_value == EXTERNAL
+                    elif t_number == TENSOR_EXTERNAL_DATA and t_wire == 2:
+                        entry = io.BytesIO(f.read(t_value))
+                        pair = {n: entry.read(s) for n, w, s in _proto_fields(entry, t_value) if w == 2}
+                        if pair.get(1) == b"location":
+                            location = pair.get(2, b"").decode("utf-8")
+                if external:
+                    locations.append(location)
+    return locations
+
+
 def _proto_fields(f, end: int) -> Iterator[tuple[int, int, int]]:
     """(field number, wire type, value) of each field of the protobuf message that runs from f's position to `end`:
     a varint's value, a length-delimited field's byte count (f at its first byte: the caller may read it; the walk

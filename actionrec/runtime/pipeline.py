@@ -19,7 +19,7 @@ import numpy as np
 from ..config import Preprocessing
 from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
-from ..io.checkpoint import model_file_kind
+from ..io.checkpoint import model_file_kind, onnx_external_data
 from ..io.video import Window, iter_windows, probe
 from ..transforms import frame_resizer, preprocess
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
@@ -215,24 +215,18 @@ class Recognizer:
 
 def _check_external_data(path: Path) -> None:
     """An .onnx whose weights live in external data files that are missing or not regular files (/dev/zero): one
-    line naming both (ONNX Runtime's own message is a long shape-inference error that names neither). Needs the onnx
-    package; skipped without it."""
+    line naming both (ONNX Runtime's own message is a long shape-inference error that names neither). Read without
+    the onnx package (`checkpoint.onnx_external_data`), whose import alone costs more than the whole prediction."""
     try:
-        import onnx
-    except ImportError:
+        locations = onnx_external_data(path)
+    except (ValueError, EOFError, UnicodeDecodeError, OSError):  # not a readable graph: ONNX Runtime says so
         return
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception:  # not a readable graph: ONNX Runtime says so when it opens it
-        return
-    for tensor in proto.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            kind = model_file_kind(path.parent / location) if location else "file"
-            if kind is None:
-                raise ModelFileError(f"{path}: its external weights file {location} is missing (expected beside it)")
-            if kind != "file":
-                raise ModelFileError(f"{path}: its external weights file {location} is {kind}, not a regular file")
+    for location in dict.fromkeys(locations):
+        kind = model_file_kind(path.parent / location) if location else "file"
+        if kind is None:
+            raise ModelFileError(f"{path}: its external weights file {location} is missing (expected beside it)")
+        if kind != "file":
+            raise ModelFileError(f"{path}: its external weights file {location} is {kind}, not a regular file")
 
 
 def load(

@@ -1,0 +1,78 @@
+"""Start-up: what a command imports before its first label (issue 28 point 2). The ONNX Runtime path never imports
+torch or onnx, `--help` and `info` import neither torch nor the decoder, and `--backend auto` picks the shipped
+model's ONNX twin for short inputs with the labels torch fp32 gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from actionrec.io import checkpoint
+
+TWIN = ROOT / "models" / "actionrec-default.onnx"
+HEAVY = ("torch", "onnx", "cv2")  # modules whose import is most of a cold start
+
+
+def imported_after(code: str) -> dict[str, bool]:
+    """Run `code` in a fresh interpreter and say which of HEAVY it left imported (its stdout must be empty)."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))\n"
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_onnx_external_data_reader_matches_onnx(tmp_path):
+    """The onnx-free reader of external-data locations gives, in graph order, what onnx.load gives: none for the
+    shipped twin (weights inside), and each initializer's file for a model saved with two external files."""
+    onnx = pytest.importorskip("onnx")
+
+    assert checkpoint.onnx_external_data(TWIN) == []
+    proto = onnx.load(str(TWIN))
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=True, location="a.data", size_threshold=0)
+    proto = onnx.load(str(path), load_external_data=False)
+    for i, tensor in enumerate(proto.graph.initializer):  # every other tensor points at a second file
+        for entry in tensor.external_data:
+            if entry.key == "location" and i % 2:
+                entry.value = "b.data"
+    onnx.save_model(proto, str(path))
+    expected = [
+        next(e.value for e in t.external_data if e.key == "location")
+        for t in proto.graph.initializer
+        if t.data_location == onnx.TensorProto.EXTERNAL
+    ]
+    assert len(expected) == len(proto.graph.initializer) > 2 and set(expected) == {"a.data", "b.data"}
+    assert checkpoint.onnx_external_data(path) == expected
+
+
+def test_onnx_external_data_reader_refuses_junk(tmp_path):
+    """Bytes that are not an ONNX model (random, or the twin cut short) are a ValueError or EOFError, never a
+    wrong answer."""
+    data = TWIN.read_bytes()
+    for name, content in {"cut.onnx": data[: len(data) // 2], "junk.onnx": bytes(range(256)) * 32}.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises((ValueError, EOFError)):
+            checkpoint.onnx_external_data(tmp_path / name)
+
+
+@pytest.mark.slow
+def test_predict_on_onnx_runtime_imports_neither_torch_nor_onnx():
+    """`actionrec predict` with the ONNX twin, run in a fresh interpreter, labels the punch sample as punch
+    without ever importing torch or the onnx package (whose import alone took 0.6-0.9 s)."""
+    code = (
+        "from actionrec.cli import app\n"
+        "try:\n"
+        f"    app(['predict', {str(ROOT / 'samples' / 'punch.mp4')!r}, '-m', {str(TWIN)!r}, '-f', 'json'])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+    )
+    probe = f"{code}\nimport sys, json\nprint(json.dumps({{m: m in sys.modules for m in ('torch', 'onnx')}}))\n"
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result, _, imported = proc.stdout.strip().rpartition("\n")
+    assert json.loads(result)["videos"][0]["label"] == "punch"
+    assert json.loads(imported) == {"torch": False, "onnx": False}
