@@ -57,12 +57,13 @@ def score_set(recognizer, name: str, folder: Path, *, clips_per_video: int, batc
     mapping = read_label_map(map_path, recognizer.meta.labels)
     split = open_dataset(folder, fmt=DataFormat.folder, val_fraction=0.0)
     items = list(split.train) + list(split.val)
+    total = sum(split.labels[it.label] in mapping for it in items)  # evaluate scores these, leaves out the rest
     done = 0
 
     def progress(item, error: str | None) -> None:
         nonlocal done
         done += 1
-        print(f"  {name} {done}/{len(items)} {item.path.name}" + (f": skipped: {error}" if error else ""),
+        print(f"  {name} {done}/{total} {item.path.name}" + (f": skipped: {error}" if error else ""),
               file=sys.stderr)  # fmt: skip
 
     report = evaluate(

@@ -178,3 +178,117 @@ def test_watch_bench_quick_run_reports_latency_drops_and_memory(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "label latency" in res.stdout and "p95" in res.stdout and "peak RSS" in res.stdout, res.stdout
+
+
+ZEROSHOT_SETS = {  # the real sets' class folders, as in ../shared/data/real, plus a class no label map names
+    "weizmann4": ("bend", "jack", "wave1", "wave2", "run"),
+    "ud810": ("a1_arms_raise_sideways", "a2_one_hand_wave", "a3_both_arms_raise_front"),
+}
+
+
+@pytest.fixture(scope="module")
+def zeroshot():
+    sys.path.insert(0, str(BENCH))  # the script imports its sibling _timing
+    try:
+        yield _load("bench_zeroshot")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def zeroshot_data(tmp_path_factory):
+    """A tiny stand-in for ../shared/data/real: one generated 1.6 s video per class folder."""
+    from conftest import moving_square_frames, write_cv2_video
+
+    root = tmp_path_factory.mktemp("real")
+    for name, classes in ZEROSHOT_SETS.items():
+        for i, cls in enumerate(classes):
+            (root / name / cls).mkdir(parents=True)
+            write_cv2_video(root / name / cls / f"{cls}_0.avi", moving_square_frames(40, 64, 48, seed=i), 25.0, "MJPG")
+    return root
+
+
+def _favouring_model(path, labels: tuple[str, ...], favoured: str):
+    """A tiny random r3d10 whose classifier answers `favoured` for every window (bias only, zero weights)."""
+    import torch
+
+    from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.io.checkpoint import save_model
+    from actionrec.networks import build
+
+    meta = ModelMeta("r3d10", {"width": 4}, labels, Preprocessing(clip_len=4, frame_step=1, resize=36, crop=32))
+    model = build(meta.arch, num_classes=len(labels), **meta.arch_args).eval()
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.zero_()
+        model.fc.bias[labels.index(favoured)] = 10.0
+    return save_model(path, model, meta)
+
+
+@pytest.mark.parametrize("favoured", ["wave_one_hand", "no_action"])
+def test_zeroshot_bench_scores_every_video_with_the_shipped_label_maps(
+    zeroshot, zeroshot_data, tmp_path, capsys, favoured
+):
+    """bench_zeroshot.py on a generated stand-in for the real sets, with a model that always answers one class:
+    every video of every set is scored (unmapped classes left out and counted), a class is right exactly when its
+    label map names that class, each miss is reported as going to it, `no_action` answers are counted apart, and
+    the markdown (first line: model file and CPU) and the JSON agree."""
+    import json
+
+    from _timing import cpu_name
+
+    from actionrec.evaluate import read_label_map
+
+    labels = ("wave_both_hands", "wave_one_hand", "jumping_jack", "bend", "clap")
+    labels += ("raise_arms_side", "lower_arms_side", "raise_arms_front", "lower_arms_front", "no_action")
+    model = _favouring_model(tmp_path / "m.safetensors", labels, favoured)
+    out = tmp_path / "zs.json"
+    argv = ["-m", str(model), "--data", str(zeroshot_data), "-K", "2", "--backend", "torch", "--json", str(out)]
+    assert zeroshot.main(argv) == 0
+    stdout, stderr = capsys.readouterr()
+    results = json.loads(out.read_text())
+    assert [s["set"] for s in results["sets"]] == ["weizmann4", "ud810"]
+    assert stdout.splitlines()[0].startswith(f"model {model} (torch") and cpu_name() in stdout.splitlines()[0]
+    assert "weizmann4 4/4" in stderr and "ud810 3/3" in stderr  # progress per scored video (not the unmapped one)
+    for row in results["sets"]:
+        mapping = read_label_map(zeroshot.LABEL_MAPS / f"{row['set']}.csv", labels)
+        mapped = [c for c in ZEROSHOT_SETS[row["set"]] if c in mapping]
+        assert row["left_out"] == {c: 1 for c in ZEROSHOT_SETS[row["set"]] if c not in mapping}
+        assert row["videos"] == len(mapped) and row["clips"] >= row["videos"]
+        right = {c for c in mapped if favoured in mapping[c]}
+        assert row["video_correct"] == len(right)
+        assert row["video_accuracy"] == pytest.approx(len(right) / len(mapped))
+        assert row["no_action"] == (len(mapped) if favoured == "no_action" else 0)
+        for c in row["per_class"]:
+            assert c["counts_as_right"] == list(mapping[c["class"]])
+            assert c["video_correct"] == (c["class"] in right)
+            assert c["misses"] == ({} if c["class"] in right else {favoured: 1})
+            line = f"| {row['set']} | {c['class']} | {' or '.join(c['counts_as_right'])} | {c['video_correct']}/1 "
+            assert line in stdout
+        assert f"| {row['set']} | {row['videos']} | " in stdout
+    assert "no_action answers" in stdout
+
+
+def test_zeroshot_bench_without_real_data_says_so_and_exits_cleanly(zeroshot, tmp_path, capsys):
+    """Where the real data folder is absent the bench prints one line saying so on stderr, nothing on stdout, and
+    exits 0 without loading a model."""
+    assert zeroshot.main(["--data", str(tmp_path / "absent"), "-m", str(tmp_path / "no-model.safetensors")]) == 0
+    stdout, stderr = capsys.readouterr()
+    assert stdout == "" and "no real data here" in stderr
+
+
+def test_zeroshot_label_maps_fit_the_shipped_model(zeroshot):
+    """The shipped label maps name, for each real class, the shipped model's classes the issue counts as right."""
+    from actionrec.evaluate import read_label_map
+    from actionrec.hub import resolve_model
+    from actionrec.io.checkpoint import read_meta
+
+    labels = read_meta(resolve_model("default")).labels
+    assert read_label_map(zeroshot.LABEL_MAPS / "weizmann4.csv", labels) == {
+        "wave2": ("wave_both_hands",), "wave1": ("wave_one_hand",), "jack": ("jumping_jack",), "bend": ("bend",)
+    }  # fmt: skip
+    assert read_label_map(zeroshot.LABEL_MAPS / "ud810.csv", labels) == {
+        "a1_arms_raise_sideways": ("raise_arms_side", "lower_arms_side"),
+        "a2_one_hand_wave": ("wave_one_hand",),
+        "a3_both_arms_raise_front": ("raise_arms_front", "lower_arms_front"),
+    }
