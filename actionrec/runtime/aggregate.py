@@ -1,6 +1,6 @@
 """Window scores -> video results: softmax, each window's top-k, the video's ranking (mean of the windows'
-probabilities) and its label (the action its segments cover longest). Also the result objects that every output
-format is written from."""
+probabilities) and its label (the action its segments cover longest; `no_action` only when nothing else happens).
+Also the result objects that every output format is written from."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from .segments import Segment
+
+NO_ACTION = "no_action"  # the label of "nothing happening": empty scenes, people standing about
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class VideoResult:
     frames: int = 0  # frames decoded
     fps: float | None = None  # nominal frame rate from the container (None: the video could not be read)
     duration_s: float | None = None  # end of the last frame, from container timestamps (None: not read)
-    label: str | None = None  # `video_label`: the label its segments cover longest
+    label: str | None = None  # `video_label`: the action its segments cover longest (no_action: nothing else)
     score: float | None = None  # that label's mean probability over its segments
     top: list[LabelScore] = field(default_factory=list)  # video ranking: mean of window probabilities
     segments: list[Segment] = field(default_factory=list)  # the actions in time order, tiling [0, duration_s]
@@ -81,10 +83,12 @@ def video_ranking(window_probs: np.ndarray) -> np.ndarray:
 
 
 def video_label(segments: Sequence[Segment]) -> LabelScore | None:
-    """The label of a video from its segments: the one they give the most time (a tie goes to the higher score),
+    """The label of a video from its segments: the action they give the most time (a tie goes to the higher score),
     scored with its mean probability over those segments (each segment's score weighted by its duration). A video
     of one action: that action and its mean probability over the windows; several: the longest-running one, never
-    an average over unrelated actions. None without segments."""
+    an average over unrelated actions. `NO_ACTION` is the label only of a video with no other segment: someone who
+    jogs through an otherwise empty scene makes a `run` video, however long the empty stretches. None without
+    segments."""
     time: dict[str, float] = {}
     mass: dict[str, float] = {}
     for s in segments:
@@ -96,5 +100,6 @@ def video_label(segments: Sequence[Segment]) -> LabelScore | None:
     def score(label: str) -> float:
         return mass[label] / time[label] if time[label] > 0 else 0.0
 
-    label = max(time, key=lambda k: (time[k], score(k)))
+    actions = [k for k in time if k != NO_ACTION] or list(time)
+    label = max(actions, key=lambda k: (time[k], score(k)))
     return LabelScore(label, score(label))

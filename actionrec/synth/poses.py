@@ -125,25 +125,40 @@ def jumping_jack(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
     w = 0.5 - 0.5 * np.cos(TAU * u)
     ua = 0.12 + 2.8 * p["amp"] * w
     arm = (ua, 0.06, ua + 0.15 * w, 0.06)
-    leg = (0.04 + 0.33 * w, 0.0, 0.02 + 0.3 * w, 0.0)
+    leg = (0.04 + p["spread"] * w, 0.0, 0.02 + 0.9 * p["spread"] * w, 0.0)
     return _pose(len(u), lift=0.05 * np.abs(np.sin(TAU * u)), arm_l=arm, arm_r=arm, leg_l=leg, leg_r=leg)
 
 
 def wave_one_hand(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
-    fa = 2.95 + 0.42 * p["amp"] * np.sin(TAU * u)
-    wave = (p["raise"], 0.2, fa, 0.2)
+    """A forearm wave with the elbow anywhere from below the shoulder (the hand at face height) to above the head,
+    or (style "arc") the whole arm swinging in a big arc over the head; either hand."""
+    s = np.sin(TAU * u)
+    if p["arc"] > 0:
+        ua = p["raise"] + 0.38 * p["amp"] * s
+        wave = (ua, p["forward"], ua + 0.15, p["forward"])
+    else:
+        wave = (p["raise"], p["forward"], 2.95 + 0.42 * p["amp"] * s, p["hand_f"])
     if p["side"] > 0:
         return _pose(len(u), torso_side=-0.04, arm_r=wave)
     return _pose(len(u), torso_side=0.04, arm_l=wave)
 
 
 def wave_both_hands(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
+    """Both hands waving up high: forearms swinging from raised elbows, or (style "arc") both whole arms swinging in
+    big arcs over the head; outwards together, or both to the same side. The arms never come down to the sides
+    (jumping_jack) and keep swinging (raise_arms_side raises them once)."""
     swing = 0.42 * p["amp"] * np.sin(TAU * u)
     other = swing if p["symmetric"] > 0 else -swing  # both outwards together, or both to the same side
+    if p["arc"] > 0:
+        return _pose(
+            len(u),
+            arm_l=(p["raise"] + swing, p["forward"], p["raise"] + swing + p["bend"], p["forward"]),
+            arm_r=(p["raise"] + other, p["forward"], p["raise"] + other + p["bend"], p["forward"]),
+        )
     return _pose(
         len(u),
-        arm_l=(p["raise"], 0.15, 3.0 + swing, 0.15),
-        arm_r=(p["raise"], 0.15, 3.0 + other, 0.15),
+        arm_l=(p["raise"], p["forward"], 3.0 + swing, 0.15),
+        arm_r=(p["raise"], p["forward"], 3.0 + other, 0.15),
     )
 
 
@@ -199,14 +214,54 @@ def kick(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
 def bend(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
     c = (0.5 - 0.5 * np.cos(TAU * u)) * p["depth"]
     arm = (0.08, 0.35 * c, 0.05, 0.45 * c)
-    leg = (0.05, -0.12 * c, 0.03, 0.05 * c)
+    knees = p["knees"] * c  # from straight legs to knees bent as the back goes down
+    leg = (0.05, -0.12 * c + knees, 0.03, 0.05 * c - knees)
     return _pose(len(u), torso_flex=1.35 * c, arm_l=arm, arm_r=arm, leg_l=leg, leg_r=leg)
 
 
 def raise_arms(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
-    top = 2.95 * p["amp"]
+    top = p["top"]  # from shoulder height (about pi / 2) to straight above the head
     if p["sideways"] > 0:
         arm = (0.1 + (top - 0.1) * u, 0.05, 0.06 + (top + 0.05 - 0.06) * u, 0.05 + 0.03 * u)
     else:
         arm = (0.1 - 0.05 * u, top * u, 0.06 - 0.02 * u, 0.08 + (top - 0.03) * u)
     return _pose(len(u), arm_l=arm, arm_r=arm)
+
+
+# How an idle person holds the arms: hanging, crossed over the chest, hands on the hips, in the pockets, behind the
+# back. Upper arm (a, f), forearm (a, f).
+IDLE_ARMS: tuple[Angles, ...] = (
+    REST_ARM,
+    (0.12, 0.45, -1.25, 1.4),
+    (0.55, -0.2, -0.75, 0.15),
+    (0.12, -0.05, -0.08, 0.3),
+    (0.15, -0.35, -0.6, -0.9),
+)
+
+
+def idle(u: np.ndarray, t: np.ndarray, p: Params) -> np.ndarray:
+    """no_action: someone standing about, shifting the weight from leg to leg (the pelvis sways, the unloaded knee
+    bends), turning the torso and head a little now and then, the arms held in one of `IDLE_ARMS` (each arm its own
+    in some clips). The phase u paces the weight shifts."""
+    w = np.sin(TAU * u)
+    shift = p["shift"]
+    unload_l, unload_r = np.maximum(w, 0.0) * shift, np.maximum(-w, 0.0) * shift  # weight on the other leg
+    stance = p["stance"]
+
+    def leg(unload: np.ndarray, lean: np.ndarray) -> Angles:
+        return (stance + lean, 0.9 * unload, stance * 0.5 + lean, -0.6 * unload)
+
+    turn = p["turn"] * np.sin(TAU * (p["turn_hz"] * t + p["turn_phase"]))
+    arm_l = IDLE_ARMS[int(p["arms_l"])]
+    arm_r = IDLE_ARMS[int(p["arms_r"])]
+    return _pose(
+        len(u),
+        torso_flex=p["lean"],
+        torso_side=-0.05 * shift * w,
+        yaw=turn,
+        dx=0.04 * shift * w,
+        arm_l=arm_l,
+        arm_r=arm_r,
+        leg_l=leg(unload_l, 0.08 * shift * w),
+        leg_r=leg(unload_r, -0.08 * shift * w),
+    )

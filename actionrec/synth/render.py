@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .actions import ACTIONS, CLASSES, PAIRS, action_spec, action_track, frames_range, place_track
+from .actions import ACTIONS, CLASSES, PAIRS, action_spec, action_track, frames_range, place_track, shows_nobody
 from .actors import Actor, random_actor
 from .camera import camera_maps, finish
 from .config import DEFAULT_CONFIG, SynthConfig
@@ -25,12 +25,16 @@ def _render(
     size: tuple[int, int],
     fps: float,
     rng: np.random.Generator,
+    nobody: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frames and actor boxes of `track` played by `actor` in `scene`, a stool under the lowest pelvis of each
-    (start, end) frame range in `stools`."""
+    (start, end) frame range in `stools`; with `nobody` the scene alone (boxes all zeros)."""
     w, h = size
     n = len(track)
     joints = skeleton(track, actor)
+    e = scene.camera.elevation  # looking down: what is nearer the camera sits lower in the image
+    y, z = joints[..., 1].copy(), joints[..., 2].copy()
+    joints[..., 1], joints[..., 2] = y * np.cos(e) + z * np.sin(e), z * np.cos(e) - y * np.sin(e)
     ww = scene.world.shape[1]
     px = scene.figure_px
     world_xy = np.empty((*joints.shape[:2], 2))
@@ -41,7 +45,9 @@ def _render(
     span = float(x_px.max() - x_px.min()) if n else 0.0
     follow = max(0.0, 1.0 - 0.7 * w / span) if span > 0 else 0.0
     follow_x = follow * (x_px - 0.5 * (x_px.max() + x_px.min()))
-    cams = camera_maps(scene.camera, scene.world.shape, w, h, n, fps, follow_x)
+    chest = world_xy[:, [J["pelvis"], J["neck"]]].mean(axis=(0, 1))  # zoom and roll about the body
+    chest[0] -= float(follow_x.mean()) if n else 0.0
+    cams = camera_maps(scene.camera, scene.world.shape, w, h, n, fps, follow_x, anchor=chest)
     img_pts = np.einsum("nij,nkj->nki", cams[:, :, :2], world_xy) + cams[:, None, :, 2]
     scale = px * np.hypot(cams[:, 0, 0], cams[:, 0, 1])  # image px per body unit
     stools_world = [
@@ -59,7 +65,8 @@ def _render(
             draw_stool(img, polys, m)
         before = img.copy()
         yaw = float(track[i, YAW])
-        draw_figure(img, parts, img_pts[i], joints[i, :, 2], float(scale[i]), yaw, actor.skin)
+        if not nobody:
+            draw_figure(img, parts, img_pts[i], joints[i, :, 2], float(scale[i]), yaw, actor, scene.light)
         frames[i] = img
         boxes[i] = changed_box(before, img)  # every pixel the actor touched, anti-aliased fringe included
     return finish(frames, scene.camera, fps, rng), boxes
@@ -96,7 +103,7 @@ def render_clip(
     x_range = config.x_range * w / scene.figure_px
     track = action_track(action, frames, fps, rng, x_range=x_range, yaw_max=config.yaw_max)
     stools = [(0, frames)] if ACTIONS[action].stool else []
-    return _render(track, actor, scene, stools, size, fps, rng)
+    return _render(track, actor, scene, stools, size, fps, rng, shows_nobody(action, rng))
 
 
 def render_sequence(

@@ -1,6 +1,7 @@
 """Multi-action sequences with their ground truth, to measure segmentation: held-out actors of the benchmark doing
-3-6 actions in a row, each at its natural length as the benchmark's clips show it, each video's per-frame truth in
-a JSON beside it (the format of samples/sequence.json)."""
+3-6 actions in a row, each at its natural length as the benchmark's clips show it, with stretches of standing about
+(no_action) before, between and after them, each video's per-frame truth in a JSON beside it (the format of
+samples/sequence.json)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from ..io.files import write_text_atomic
-from .actions import CLASSES, PAIRS, WALK_DIRECTION, WALK_FRAMES, frames_range
+from ..runtime.aggregate import NO_ACTION
+from .actions import ACTION_CLASSES, PAIRS, WALK_DIRECTION, WALK_FRAMES, frames_range
 from .actors import make_actor
 from .benchmark import benchmark_groups
 from .config import DEFAULT_CONFIG, SynthConfig
 from .render import render_sequence
 from .writers import write_video
 
-ACTIONS_PER_SEQUENCE = (3, 6)  # inclusive
+ACTIONS_PER_SEQUENCE = (3, 6)  # inclusive, no_action stretches not counted
+# How likely a stretch of no_action is at the start, between two actions (never inside a `PAIRS` pair: the actor is
+# seated or has the arms up there), and at the end of a sequence.
+IDLE_CHANCE = {"start": 0.6, "between": 0.35, "end": 0.6}
 # All walks of a sequence together stay within one clip's walk: the actor's travel, counted in frames of walking
 # at the fastest walking speed, never spans more than this, so the actor stays where a clip's walk keeps it.
 WALK_SPAN_FRAMES = 48
-SEQUENCES_VERSION = 2  # bumped when the same plan renders differently (1: every action 64-128 frames)
+SEQUENCES_VERSION = 3  # bumped when the same plan renders differently (1: every action 64-128 frames; 2: no no_action)
 _SEQUENCE_STREAM = 0x5E9  # keeps a sequence's draws apart from the benchmark clips' of the same seed
 
 
@@ -33,7 +38,7 @@ class SequencePlan:
     """What one sequence shows: which actor does which actions, each for how many frames."""
 
     index: int  # 0-based
-    actions: tuple[str, ...]  # in order, no action twice in a row
+    actions: tuple[str, ...]  # in order, no action twice in a row (no_action stretches included)
     action_frames: tuple[int, ...]  # frames of each action, in order
     actor_group: int  # a held-out (test) actor group of the benchmark of the same seed
 
@@ -72,22 +77,24 @@ def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
 def plan_sequence(index: int, *, seed: int = 0, clips_per_class: int = 240) -> SequencePlan:
     """Sequence `index` (0-based) of seed `seed`: a function of (seed, index) only. Its actor is one of the test
     actors of `actionrec synth --seed SEED --clips-per-class N` (by default the shipped model's benchmark), taken
-    in turn; its actions are drawn uniformly from the benchmark's classes, never the same twice in a row, each
-    lasting a length drawn from `frames_range`. The first action of a `PAIRS` pair comes with its second (drawn
+    in turn; its 3-6 actions are drawn uniformly from the benchmark's action classes, never the same twice in a row,
+    each lasting a length drawn from `frames_range`. The first action of a `PAIRS` pair comes with its second (drawn
     again when only one place is left), which is never drawn alone. A walk is cut short to keep all walks within
-    `WALK_SPAN_FRAMES`, or drawn again when less than `WALK_FRAMES[0]` is left in its direction."""
+    `WALK_SPAN_FRAMES`, or drawn again when less than `WALK_FRAMES[0]` is left in its direction. Stretches of
+    no_action come before, between and after the actions (`IDLE_CHANCE`)."""
     _, n_test_groups = benchmark_groups(clips_per_class)
     rng = _rng(seed, index, 0)
     count = int(rng.integers(ACTIONS_PER_SEQUENCE[0], ACTIONS_PER_SEQUENCE[1] + 1))
-    actions: list[str] = []
-    lengths: list[int] = []
+    units: list[tuple[tuple[str, ...], list[int]]] = []
     at = lo = hi = 0  # where the walks have taken the actor, in frames of walking: now, leftmost, rightmost
-    while len(actions) < count:
-        drawn = CLASSES[int(rng.integers(len(CLASSES)))]
+    drawn_count = 0
+    while drawn_count < count:
+        drawn = ACTION_CLASSES[int(rng.integers(len(ACTION_CLASSES)))]
         unit = (drawn, PAIRS[drawn]) if drawn in PAIRS else (drawn,)
-        if drawn in PAIRS.values() or (actions and drawn == actions[-1]) or len(actions) + len(unit) > count:
+        last = units[-1][0][-1] if units else None
+        if drawn in PAIRS.values() or drawn == last or drawn_count + len(unit) > count:
             continue
-        n = [int(rng.integers(first, last + 1)) for first, last in map(frames_range, unit)]
+        n = [int(rng.integers(first, last_ + 1)) for first, last_ in map(frames_range, unit)]
         if drawn in WALK_DIRECTION:
             direction = WALK_DIRECTION[drawn]
             room = WALK_SPAN_FRAMES - (hi - at if direction < 0 else at - lo)
@@ -96,8 +103,23 @@ def plan_sequence(index: int, *, seed: int = 0, clips_per_class: int = 240) -> S
             n = [min(n[0], room)]
             at += direction * n[0]
             lo, hi = min(lo, at), max(hi, at)
+        units.append((unit, n))
+        drawn_count += len(unit)
+    actions: list[str] = []
+    lengths: list[int] = []
+
+    def idle(where: str) -> None:
+        if rng.random() < IDLE_CHANCE[where]:
+            actions.append(NO_ACTION)
+            lengths.append(int(rng.integers(frames_range(NO_ACTION)[0], frames_range(NO_ACTION)[1] + 1)))
+
+    idle("start")
+    for k, (unit, n) in enumerate(units):
+        if k:
+            idle("between")
         actions.extend(unit)
         lengths.extend(n)
+    idle("end")
     return SequencePlan(index, tuple(actions), tuple(lengths), index % n_test_groups + 1)
 
 

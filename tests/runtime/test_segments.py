@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 import actionrec
 from actionrec.cli import app
-from actionrec.runtime.aggregate import LabelScore, video_label
+from actionrec.runtime.aggregate import NO_ACTION, LabelScore, video_label
 from actionrec.runtime.segment_metrics import (
     HitCounts,
     edit_score,
@@ -44,7 +44,14 @@ from actionrec.synth import (
     write_benchmark,
     write_sequences,
 )
-from actionrec.synth.actions import ONE_SHOT_FRAMES, PAIRS, REPEATED_FRAMES, WALK_DIRECTION, WALK_FRAMES
+from actionrec.synth.actions import (
+    IDLE_FRAMES,
+    ONE_SHOT_FRAMES,
+    PAIRS,
+    REPEATED_FRAMES,
+    WALK_DIRECTION,
+    WALK_FRAMES,
+)
 from actionrec.synth.sequences import WALK_SPAN_FRAMES
 
 SAMPLES = ROOT / "samples"
@@ -340,13 +347,15 @@ def test_frame_labels_sample_segments_at_frame_centres():
 
 
 def test_sequence_plans_vary_and_use_held_out_actors():
-    """24 planned sequences: 3-6 actions each, none twice in a row, of several lengths, all 24 held-out actors of
-    the shipped model's benchmark (groups 1-24 of 120) in turn; the same seed plans the same, another differs."""
+    """24 planned sequences: 3-6 actions each (no_action stretches not counted), none twice in a row, of several
+    lengths, all 24 held-out actors of the shipped model's benchmark (groups 1-24 of 120) in turn; the same seed plans
+    the same, another differs."""
     plans = [plan_sequence(i) for i in range(24)]
     lo, hi = ACTIONS_PER_SEQUENCE
-    assert all(lo <= len(p.actions) <= hi and set(p.actions) <= set(CLASSES) for p in plans)
+    counts = [sum(a != NO_ACTION for a in p.actions) for p in plans]
+    assert all(lo <= n <= hi for n in counts) and all(set(p.actions) <= set(CLASSES) for p in plans)
     assert all(a != b for p in plans for a, b in zip(p.actions, p.actions[1:], strict=False))
-    assert len({len(p.actions) for p in plans}) >= 3 and len({p.frames for p in plans}) >= 12
+    assert len(set(counts)) >= 3 and len({p.frames for p in plans}) >= 12
     assert sorted(p.actor_group for p in plans) == list(range(1, 25))
     assert plans == [plan_sequence(i, seed=0) for i in range(24)]
     assert plans != [plan_sequence(i, seed=1) for i in range(24)]
@@ -371,6 +380,8 @@ def test_sequence_actions_last_as_long_as_in_the_benchmark_clips():
                 assert WALK_FRAMES[0] <= n <= WALK_FRAMES[1]
                 at += WALK_DIRECTION[action] * n
                 lo, hi = min(lo, at), max(hi, at)
+            elif action == NO_ACTION:
+                assert IDLE_FRAMES[0] <= n <= IDLE_FRAMES[1]
             else:
                 assert REPEATED_FRAMES[0] <= n <= REPEATED_FRAMES[1]
             for first, second in PAIRS.items():
