@@ -1,7 +1,6 @@
 """The bench scripts' own logic (bench_motion, bench_table1, bench_onnx_conv, bench_zeroshot): the frame
 rearrangements, the pairwise score, where Table 1's recipe comes from, the 2-D form of a 3-D convolution, zero-shot
-scoring with the label maps. Their end-to-end paths are
-the scripts' --quick runs."""
+scoring with the label maps. Their end-to-end paths are the scripts' --quick runs."""
 
 from __future__ import annotations
 
