@@ -3,7 +3,10 @@ read memory-mapped uint8 frames afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,8 @@ from ..errors import DataError
 from ..io.files import atomic_path
 from ..io.video import read_all
 from ..transforms import frame_resizer
+
+log = logging.getLogger(__name__)
 
 
 def decode_all(path: Path, spec: Preprocessing) -> np.ndarray:
@@ -32,11 +37,15 @@ class FrameCache:
     VERSION = 1  # part of the key: bump when the stored layout changes
 
     def __init__(self, directory: Path):
+        """A DataError names a folder that cannot be created or written (read-only, under a file)."""
         self.directory = Path(directory)
+        self.writable = True  # False once a write failed (a full disk): from then on frames are decoded each time
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".write-test-"):
+                pass
         except OSError as e:
-            raise DataError(f"{self.directory}: cannot create the frame cache folder ({e.strerror})") from None
+            raise DataError(f"{self.directory}: cannot write the frame cache folder ({e.strerror or e})") from None
 
     def file_for(self, path: Path, spec: Preprocessing) -> Path:
         st = Path(path).stat()
@@ -52,8 +61,18 @@ class FrameCache:
         except FileNotFoundError:
             pass
         except (ValueError, OSError):  # unreadable (e.g. a disk that filled up): decode again
-            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)
         frames = decode_all(path, spec)
-        with atomic_path(target) as tmp, open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(frames))
-        return np.load(target, mmap_mode="r")
+        if not self.writable:
+            return frames
+        try:
+            with atomic_path(target) as tmp, open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(frames))
+            return np.load(target, mmap_mode="r")
+        except OSError as e:  # a full disk, a folder made read-only: go on without the cache, saying so once
+            self.writable = False
+            log.warning(
+                "frame cache %s: cannot write (%s); frames are decoded without it", self.directory, e.strerror or e
+            )
+            return frames

@@ -1,5 +1,6 @@
 """The run's data: training clips with the recipe's augmentation, the training and validation DataLoaders (each
-process its share), and the videos that did not decode, named once each."""
+process its share), the frame cache (none, with a warning, where its folder cannot be written), and the videos that
+did not decode, named once each."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.markup import escape
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..cpu import cache_root
 from ..data import ClipDataset, DataSplit, EpochSampler, FrameCache, VideoItem, skipped_video
+from ..errors import DataError
 from .config import TrainConfig
 from .distributed import Context, worker_context, worker_init
 
@@ -34,6 +37,10 @@ def training_clips(items: Sequence[VideoItem], config: TrainConfig, cache: Frame
     )
 
 
+def _silent(*_args: Any, **_kwargs: Any) -> None:
+    pass
+
+
 def default_workers(processes: int) -> int:
     """Decoding workers per training process: the CPUs shared among the processes, at most 8."""
     return min(8, max((os.cpu_count() or 1) // processes, 1))
@@ -51,10 +58,23 @@ class Loaders:
     val: DataLoader | None  # None: no validation videos
 
 
-def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context) -> Loaders:
-    """This process's share of the training clips (reshuffled each epoch) and of the validation clips."""
+def frame_cache(config: TrainConfig, say: Callable[..., Any]) -> FrameCache | None:
+    """The recipe's frame cache; None when it is off, or when its folder cannot be written (read-only, under a file):
+    the run goes on decoding every epoch, as `say` tells once."""
+    if not config.cache:
+        return None
+    try:
+        return FrameCache(config.cache_dir or default_cache_dir())
+    except DataError as e:
+        say(f"[yellow]warning:[/] {escape(str(e))}; training goes on without a frame cache (decoding every epoch)")
+        return None
+
+
+def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context, say: Callable[..., Any] = _silent) -> Loaders:
+    """This process's share of the training clips (reshuffled each epoch) and of the validation clips; `say` tells
+    of a frame cache that cannot be used."""
     workers = config.workers if config.workers is not None else default_workers(ctx.world)
-    cache = FrameCache(config.cache_dir or default_cache_dir()) if config.cache else None
+    cache = frame_cache(config, say)
     train_set = training_clips(split.train, config, cache)
     sampler = EpochSampler(  # the epoch travels with each index: persistent workers' datasets never see set_epoch
         DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
@@ -77,10 +97,6 @@ def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context) -> Loaders
         mine = list(range(ctx.rank, len(val_set), ctx.world))  # every process a share, no padding
         val = DataLoader(val_set, batch_size=batch, sampler=mine, **loader_args)
     return Loaders(train_set, sampler, train, val)
-
-
-def _silent(*_args: Any, **_kwargs: Any) -> None:
-    pass
 
 
 @dataclass

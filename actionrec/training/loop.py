@@ -156,7 +156,7 @@ def _assemble(config: TrainConfig, split: DataSplit, ctx: Context, log: Any, ski
     # c3d 1.17x; on GPUs it is the layout cuDNN's fast kernels want.
     model = model.to(ctx.device, memory_format=torch.channels_last_3d)
     net = parallel(model, ctx)
-    loaders = make_loaders(split, config, ctx)
+    loaders = make_loaders(split, config, ctx, skips.say)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(loaders.train))
     run = _Run(config, ctx, split, model, net, loaders, optimizer, scheduler, skips)

@@ -6,24 +6,29 @@ falls back to none with one warning; a run folder that cannot be written is one 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 from typer.testing import CliRunner
 
 from actionrec.cli import app
+from actionrec.config import Preprocessing
+from actionrec.data import frame_cache
 from actionrec.errors import BusyError, OptionError
 from actionrec.io.checkpoint import read_meta
 from actionrec.io.files import exclusive
-from actionrec.training import METRICS_FILE, STATE_FILE, loop, train
+from actionrec.training import METRICS_FILE, STATE_FILE, loop, resume_config, run_dir, train
 from actionrec.training.validation import improved
 
 runner = CliRunner()
@@ -225,3 +230,100 @@ def test_a_group_regex_that_matches_nothing_is_a_usage_error(two_people, tmp_pat
         assert "--group-regex" in result.output and text in result.output
         assert "Traceback" not in result.output
         assert not run.exists()
+
+
+def test_an_unwritable_frame_cache_folder_means_no_cache_and_one_warning(two_people, tmp_path):
+    """A frame cache folder that cannot be created or written (here below a regular file, which stops root too, as a
+    read-only ~/.cache would stop a user): the run trains all its epochs without the cache, and the log says so in
+    exactly one warning naming the folder."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    log = io.StringIO()
+    config = tiny(two_people, tmp_path / "run", epochs=2, cache=True, cache_dir=blocker / "frames")
+    result = train(config, progress=True, console=Console(file=log, width=400, force_terminal=False))
+    assert result.epochs_done == 2
+    text = log.getvalue()
+    assert text.count("without a frame cache") == 1, text
+    assert f"{blocker / 'frames'}: cannot write the frame cache folder" in text
+    assert blocker.read_text() == "not a folder\n"
+
+
+def test_a_frame_cache_write_that_fails_midway_decodes_without_it(two_people, tmp_path, monkeypatch, caplog):
+    """When writing a cached file fails (a disk that fills up mid-run), `FrameCache.frames` still returns the
+    video's frames, exactly as decoded, warns once for the process however many videos follow, and leaves no
+    partial file behind."""
+    cache = frame_cache.FrameCache(tmp_path / "cache")
+    spec = Preprocessing(clip_len=4, frame_step=2, resize=36, crop=32)
+
+    @contextlib.contextmanager
+    def full_disk(target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+        yield target
+
+    monkeypatch.setattr(frame_cache, "atomic_path", full_disk)
+    videos = sorted((two_people / "left").iterdir())[:3]
+    with caplog.at_level(logging.WARNING, logger=frame_cache.__name__):
+        for video in videos:
+            assert np.array_equal(cache.frames(video, spec), frame_cache.decode_all(video, spec))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0] and str(tmp_path / "cache") in warnings[0]
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_run_folder_that_cannot_be_made_or_written_is_one_line_before_training(two_people, tmp_path, monkeypatch):
+    """`-o` below a regular file is the option given wrong: exit 2 naming --output, nothing made. A run folder that
+    cannot be written (read-only; simulated, as the tests run as root) is one line naming it and the reason, exit 1,
+    before any training."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["train", str(two_people), "-o", str(blocker / "run"), *COMMON])
+    assert result.exit_code == 2, result.output
+    assert "--output" in result.output and f"{blocker} is a file, not a folder" in result.output
+    assert "Traceback" not in result.output and blocker.read_text() == "x"
+
+    read_only = tmp_path / "read_only"
+    real = Path.write_bytes
+
+    def refused(self: Path, data: bytes) -> int:
+        if self.parent == read_only:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", refused)
+    monkeypatch.setattr(loop, "open_dataset", lambda *a, **k: pytest.fail("training started"))
+    result = runner.invoke(app, ["train", str(two_people), "-o", str(read_only), *COMMON])
+    assert result.exit_code == 1, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line == f"error: {read_only}: cannot write the run folder (Read-only file system)"
+
+
+def test_a_run_folder_with_missing_parents_is_made(two_people, tmp_path):
+    """`-o` whose parent folders do not exist yet: they are made, as for every other output, and the run done."""
+    nested = tmp_path / "missing" / "parents" / "run"
+    result = runner.invoke(app, ["train", str(two_people), "-o", str(nested), *COMMON])
+    assert result.exit_code == 0, result.output
+    assert (nested / STATE_FILE).is_file()
+
+
+def test_a_disk_that_fills_up_mid_run_is_one_line_and_the_run_resumable(two_people, tmp_path, monkeypatch):
+    """A model file that cannot be written after epoch 2 (disk full) stops the run with one line naming the file
+    and the reason (exit 1 on the command line), and the run folder keeps epoch 1 whole: resumable."""
+    real = run_dir.save_model
+    calls = []
+
+    def fills_up(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 2:  # epoch 1: last and best written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(run_dir, "save_model", fills_up)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(two_people), "-o", str(run), *COMMON[:-1], "--epochs", "3"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {run / 'last.safetensors'}: cannot write (No space left on device)"
+    )
+    assert "Traceback" not in result.output
+    assert len((run / METRICS_FILE).read_text().splitlines()) == 1
+    assert resume_config(run).epochs == 3  # the state of epoch 1 is there to go on from
