@@ -1,4 +1,4 @@
-"""Actors: body proportions and clothing, one identity per actor group (UCF-101's g01..gNN)."""
+"""Actors: body shape, skin, hair and clothing, one identity per actor group (UCF-101's g01..gNN)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,23 @@ class Actor:
     shoes: RGB
     long_sleeves: bool  # forearms in shirt colour instead of skin
     shorts: bool  # shins in skin colour instead of trousers
+    girth: float = 1.0  # torso width factor: slim (0.85) to heavy (1.35)
+    hair_style: int = 0  # 0 short, 1 long (down to the shoulders), 2 shaved or bald
 
 
-_SKIN_TONES = ((255, 224, 196), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 56, 34))
-_HAIR = ((20, 15, 10), (60, 40, 20), (110, 70, 30), (200, 170, 100), (150, 150, 150), (120, 40, 20))
+# Skin tones from very light to very dark, as photographed under indoor light.
+_SKIN_TONES = (
+    (236, 204, 180), (224, 186, 160), (212, 170, 140), (198, 152, 118), (182, 134, 100), (160, 112, 80),
+    (138, 94, 66), (112, 74, 52), (88, 58, 42), (66, 44, 34), (230, 190, 150), (200, 160, 120),
+)  # fmt: skip
+_HAIR = ((20, 16, 14), (38, 28, 22), (60, 42, 30), (96, 66, 40), (140, 100, 60), (190, 160, 110), (150, 146, 140))
+# Clothing palettes (saturation and value ranges) and how often each is worn: most people wear dark or muted clothes.
+_DARK = ((0.0, 0.45), (0.06, 0.32))
+_MUTED = ((0.05, 0.4), (0.3, 0.75))
+_BRIGHT = ((0.4, 1.0), (0.5, 1.0))
+_LIGHT = ((0.0, 0.15), (0.75, 0.97))  # white and pale shirts
+_SHIRT_PALETTES = ((_DARK, 0.35), (_MUTED, 0.3), (_BRIGHT, 0.2), (_LIGHT, 0.15))
+_TROUSER_PALETTES = ((_DARK, 0.5), (_MUTED, 0.3), (((0.35, 0.65), (0.2, 0.5)), 0.2))  # the last: blue jeans
 
 
 def hsv_colour(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float]) -> RGB:
@@ -45,40 +58,48 @@ def hsv_colour(rng: np.random.Generator, sat: tuple[float, float], val: tuple[fl
     return round(r * 255), round(g * 255), round(b * 255)
 
 
+def _clothing(rng: np.random.Generator, palettes: tuple, jeans: bool = False) -> RGB:
+    """A colour from one of `palettes` ((sat, val), weight), picked by weight; the jeans palette is blue."""
+    weights = np.array([w for _, w in palettes])
+    k = int(rng.choice(len(palettes), p=weights / weights.sum()))
+    sat, val = palettes[k][0]
+    if jeans and k == len(palettes) - 1:
+        r, g, b = colorsys.hsv_to_rgb(rng.uniform(0.58, 0.64), rng.uniform(*sat), rng.uniform(*val))
+        return round(r * 255), round(g * 255), round(b * 255)
+    return hsv_colour(rng, sat, val)
+
+
 def make_actor(group: int, seed: int = 0) -> Actor:
     """The actor of group `group` (1-based) for benchmark seed `seed`: the same in every class."""
     return random_actor(np.random.default_rng([seed, 0xAC7, group]))
 
 
 def random_actor(rng: np.random.Generator) -> Actor:
-    """An actor drawn from `rng`: proportions, skin, hair, and clothes that stand out from each other."""
+    """An actor drawn from `rng`: body shape, skin, hair, and clothes mostly dark or muted, as people dress."""
     u = rng.uniform
-    shirt = hsv_colour(rng, (0.35, 1.0), (0.35, 1.0))
-    trousers = hsv_colour(rng, (0.1, 0.8), (0.12, 0.75))
-    while sum(abs(a - b) for a, b in zip(shirt, trousers, strict=True)) < 90:  # keep arms and legs distinct
-        trousers = hsv_colour(rng, (0.1, 0.8), (0.12, 0.75))
-    skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))]
-    # Bare arms stand out from the shirt.
-    while sum(abs(a - b) for a, b in zip(shirt, skin, strict=True)) < 90:
-        shirt = hsv_colour(rng, (0.35, 1.0), (0.35, 1.0))
+    build = u(0.85, 1.3)  # slim to broad: shoulders, hips and limbs together
+    shirt = _clothing(rng, _SHIRT_PALETTES)
+    trousers = _clothing(rng, _TROUSER_PALETTES, jeans=True)
     return Actor(
-        head_r=u(0.056, 0.072),
+        head_r=u(0.054, 0.074),
         neck=u(0.02, 0.035),
         torso=u(0.27, 0.32),
-        shoulder=u(0.085, 0.115),
-        hip=u(0.045, 0.065),
+        shoulder=build * u(0.08, 0.105),
+        hip=build * u(0.042, 0.06),
         upper_arm=u(0.15, 0.18),
         forearm=u(0.14, 0.17),
         thigh=u(0.22, 0.26),
         shin=u(0.21, 0.25),
         foot=u(0.05, 0.07),
-        arm_w=u(0.036, 0.05),
-        leg_w=u(0.046, 0.064),
-        skin=skin,
+        arm_w=build * u(0.036, 0.05),
+        leg_w=build * u(0.046, 0.064),
+        skin=_SKIN_TONES[rng.integers(len(_SKIN_TONES))],
         hair=_HAIR[rng.integers(len(_HAIR))],
         shirt=shirt,
         trousers=trousers,
-        shoes=hsv_colour(rng, (0.0, 0.5), (0.05, 0.35)),
-        long_sleeves=bool(rng.random() < 0.5),
-        shorts=bool(rng.random() < 0.25),
+        shoes=hsv_colour(rng, (0.0, 0.4), (0.05, 0.5)),
+        long_sleeves=bool(rng.random() < 0.6),
+        shorts=bool(rng.random() < 0.15),
+        girth=u(0.85, 1.35),
+        hair_style=int(rng.choice(3, p=[0.55, 0.3, 0.15])),
     )

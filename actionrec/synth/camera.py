@@ -1,5 +1,5 @@
-"""The camera and the light: pan, zoom, roll and hand-held shake, then exposure, tint, flicker, light gradient,
-defocus and sensor noise, all drawn from the clip's rng."""
+"""The camera, the light and the sensor: pan, zoom, roll, hand-held shake and elevation, then defocus, resolution,
+exposure, tint, flicker, light gradient, sensor noise, grey-scale and compression, all drawn from the clip's rng."""
 
 from __future__ import annotations
 
@@ -14,17 +14,21 @@ from .config import SynthConfig
 
 @dataclass(frozen=True)
 class Camera:
-    """One clip's camera motion and lighting."""
+    """One clip's camera motion, lighting and sensor."""
 
     zoom: tuple[float, float]  # at the first and the last frame
     pan: np.ndarray  # camera centre velocity over the clip, world px
     shake: np.ndarray  # (2 axes, 2 sinusoids, amplitude/hz/phase)
     roll: float
+    elevation: float  # radians the camera looks down on the body (negative: up)
     gain: np.ndarray  # (3,) exposure times tint
     flicker: tuple[float, float, float]  # amplitude, hz, phase
     illumination: tuple[float, float]  # strength, direction
     noise: float
     blur: float
+    grey: bool  # a grey-scale camera
+    low_res: float  # the sensor's resolution / the frame's; 1: full
+    jpeg: int  # JPEG quality every frame passes through; 0: none
 
 
 def random_camera(rng: np.random.Generator, w: int, h: int, cfg: SynthConfig) -> Camera:
@@ -38,23 +42,36 @@ def random_camera(rng: np.random.Generator, w: int, h: int, cfg: SynthConfig) ->
         axis=-1,
     )
     tint = 1.0 + rng.uniform(-cfg.tint, cfg.tint, size=3)
+    low_res = rng.uniform(*cfg.low_res)
     return Camera(
         zoom=(rng.uniform(*cfg.zoom), rng.uniform(*cfg.zoom)),
         pan=rng.uniform(-1.0, 1.0, size=2) * cfg.pan * np.array([w, 0.4 * h]),
         shake=shake,
         roll=rng.uniform(-cfg.roll, cfg.roll),
+        elevation=rng.uniform(-cfg.elevation, cfg.elevation),
         gain=rng.uniform(*cfg.gain) * tint,
         flicker=(rng.uniform(0, cfg.flicker), rng.uniform(0.2, 1.5), rng.uniform(0, TAU)),
         illumination=(rng.uniform(0, cfg.illumination), rng.uniform(0, TAU)),
         noise=rng.uniform(*cfg.noise),
         blur=rng.uniform(*cfg.blur),
+        grey=bool(rng.random() < cfg.grey),
+        low_res=1.0 if low_res > 0.9 else low_res,
+        jpeg=int(rng.integers(12, 51)) if rng.random() < cfg.compression else 0,
     )
 
 
 def camera_maps(
-    camera: Camera, world_shape: tuple[int, ...], w: int, h: int, n: int, fps: float, follow_x: np.ndarray
+    camera: Camera,
+    world_shape: tuple[int, ...],
+    w: int,
+    h: int,
+    n: int,
+    fps: float,
+    follow_x: np.ndarray,
+    anchor: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, 2, 3) affine maps world px -> image px: zoom, roll and shake about a panning centre."""
+    """(n, 2, 3) affine maps world px -> image px: zoom and roll about `anchor` (world px: the body, so a zoom keeps
+    it in view; default the view's centre) and shake, about a panning centre."""
     hw, ww = world_shape[:2]
     x = np.linspace(-0.5, 0.5, n) if n > 1 else np.zeros(1)
     t = np.arange(n) / fps
@@ -67,31 +84,49 @@ def camera_maps(
     a, b = zoom * np.cos(roll), zoom * np.sin(roll)
     m = np.empty((n, 2, 3))
     m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = a, -b, b, a
-    m[:, :, 2] = np.array([(w - 1) / 2, (h - 1) / 2]) - np.einsum("nij,nj->ni", m[:, :, :2], centre)
+    view = np.array([(w - 1) / 2, (h - 1) / 2])
+    fixed = centre if anchor is None else np.broadcast_to(anchor, centre.shape)
+    # The fixed point stays where an unzoomed, unrolled camera would show it.
+    m[:, :, 2] = view + (fixed - centre) - np.einsum("nij,nj->ni", m[:, :, :2], fixed)
     return m
 
 
 def finish(frames: np.ndarray, camera: Camera, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """Lighting, defocus and sensor noise over the whole clip at once."""
+    """Defocus, a low-resolution sensor, lighting, sensor noise, grey-scale and compression over the whole clip."""
     n, h, w, _ = frames.shape
     if camera.blur > 0.3:
         for i in range(n):
             frames[i] = cv2.GaussianBlur(frames[i], (0, 0), camera.blur)
+    small = (max(8, round(w * camera.low_res)), max(8, round(h * camera.low_res)))
+    if camera.low_res < 1.0:  # what a small sensor saw: the rest is upscaling
+        frames = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA) for f in frames])
+    sh, sw = frames.shape[1:3]
     t = np.arange(n) / fps
     amp, hz, phase = camera.flicker
     gain = camera.gain[None, :] * (1.0 + amp * np.sin(TAU * hz * t + phase))[:, None]
     strength, direction = camera.illumination
-    ys = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
-    xs = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
+    ys = np.linspace(-1.0, 1.0, sh, dtype=np.float32)[:, None]
+    xs = np.linspace(-1.0, 1.0, sw, dtype=np.float32)[None, :]
     light = 1.0 + strength * (xs * np.cos(direction) + ys * np.sin(direction))
     out = frames.astype(np.float32)  # in place from here on: this is the bulk of a clip's arithmetic
     out *= light[None, :, :, None]
     out *= gain[:, None, None, :].astype(np.float32)
+    if camera.grey:
+        out[:] = (out @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
     if camera.noise > 0:  # uniform noise of the drawn sigma: a quarter the cost of Gaussian draws
-        noise = rng.random(out.shape, dtype=np.float32)
+        noise = rng.random(out.shape[:3] + ((1,) if camera.grey else (3,)), dtype=np.float32)
         noise -= np.float32(0.5)
         noise *= np.float32(camera.noise * np.sqrt(12.0))
         out += noise
     out += np.float32(0.5)
     np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8)
+    clip = out.astype(np.uint8)
+    if camera.jpeg:
+        params = [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg]
+        clip = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, params)[1], cv2.IMREAD_UNCHANGED) for f in clip])
+        clip = clip.reshape(n, sh, sw, -1)  # a grey frame may come back with one channel
+        if clip.shape[-1] == 1:
+            clip = np.repeat(clip, 3, axis=-1)
+    if camera.low_res < 1.0:
+        clip = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in clip])
+    return clip

@@ -1,5 +1,5 @@
 """Drawing one frame's contents with anti-aliased sub-pixel cv2 primitives: distractors, the stool, the actor
-(parts furthest from the camera first), and the box of the pixels the actor changed."""
+(shaded solids, parts furthest from the camera first), and the box of the pixels the actor changed."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _transform(m: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ m[:, :2].T + m[:, 2]
 
 
-def _shade(colour: RGB, factor: float) -> tuple[float, float, float]:
+def _shade(colour, factor: float) -> tuple[float, float, float]:
     return tuple(min(255.0, c * factor) for c in colour)
 
 
@@ -81,9 +81,9 @@ def figure_parts(actor: Actor) -> list[tuple[str, list[tuple]]]:
             (
                 f"leg_{side}",
                 [
-                    ("line", (f"hip_{side}", f"knee_{side}"), actor.leg_w, actor.trousers),
-                    ("line", (f"knee_{side}", f"ankle_{side}"), 0.85 * actor.leg_w, shin),
-                    ("line", (f"ankle_{side}", f"toe_{side}"), 0.9 * actor.leg_w, actor.shoes),
+                    ("limb", (f"hip_{side}", f"knee_{side}"), actor.leg_w, actor.trousers),
+                    ("limb", (f"knee_{side}", f"ankle_{side}"), 0.85 * actor.leg_w, shin),
+                    ("limb", (f"ankle_{side}", f"toe_{side}"), 0.9 * actor.leg_w, actor.shoes),
                 ],
             )
         )
@@ -91,10 +91,9 @@ def figure_parts(actor: Actor) -> list[tuple[str, list[tuple]]]:
         (
             "torso",
             [
-                ("poly", ("torso_sl", "torso_sr", "torso_hr", "torso_hl"), 0.0, actor.shirt),
-                ("line", ("pelvis", "neck"), 0.09, actor.shirt),
-                ("line", ("torso_hl", "torso_hr"), actor.leg_w, actor.trousers),
-                ("line", ("neck", "head"), 0.8 * actor.arm_w, actor.skin),
+                ("limb", ("neck", "head"), 0.9 * actor.arm_w, actor.skin),
+                ("torso", ("torso_sl", "torso_sr", "torso_hr", "torso_hl"), actor.girth, actor.shirt),
+                ("limb", ("torso_hl", "torso_hr"), actor.leg_w, actor.trousers),
             ],
         )
     )
@@ -104,9 +103,9 @@ def figure_parts(actor: Actor) -> list[tuple[str, list[tuple]]]:
             (
                 f"arm_{side}",
                 [
-                    ("line", (f"shoulder_{side}", f"elbow_{side}"), actor.arm_w, actor.shirt),
-                    ("line", (f"elbow_{side}", f"wrist_{side}"), 0.85 * actor.arm_w, sleeve),
-                    ("disc", (f"wrist_{side}",), 0.62 * actor.arm_w, actor.skin),
+                    ("limb", (f"shoulder_{side}", f"elbow_{side}"), actor.arm_w, actor.shirt),
+                    ("limb", (f"elbow_{side}", f"wrist_{side}"), 0.85 * actor.arm_w, sleeve),
+                    ("disc", (f"wrist_{side}",), 0.6 * actor.arm_w, actor.skin),
                 ],
             )
         )
@@ -117,13 +116,85 @@ _DEPTH_JOINTS = {
     "leg_l": ("knee_l", "ankle_l"), "leg_r": ("knee_r", "ankle_r"), "arm_l": ("elbow_l", "wrist_l"),
     "arm_r": ("elbow_r", "wrist_r"), "torso": ("pelvis", "neck"), "head": ("head",),
 }  # fmt: skip
+# A solid's shading: its rim in shadow, its body, and a highlight towards the light (colour factor, width, offset).
+_EDGE, _BODY, _HIGHLIGHT = 0.55, 0.9, 1.15
+
+
+def _limb(
+    img: np.ndarray, a: np.ndarray, b: np.ndarray, width: float, colour: RGB, f: float, light: np.ndarray
+) -> None:
+    """A shaded capsule from `a` to `b` (image px): a dark rim, its body, and a highlight on the side of `light`."""
+    d = b - a
+    n = float(np.hypot(*d))
+    d = d / n if n > 1e-6 else np.array([0.0, 1.0])
+    towards = light - float(light @ d) * d  # the light's direction across the limb
+    p0, p1 = _fixed(a), _fixed(b)
+    cv2.line(img, tuple(p0), tuple(p1), _shade(colour, _EDGE * f), max(1, round(width)), cv2.LINE_AA, _SHIFT)
+    if width < 2.5:  # too thin for more than a rim: a mid tone over it
+        cv2.line(img, tuple(p0), tuple(p1), _shade(colour, 0.8 * f), 1, cv2.LINE_AA, _SHIFT)
+        return
+    for factor, w, off in ((_BODY, 0.7, 0.1), (_HIGHLIGHT, 0.3, 0.22)):
+        shift = _fixed(towards * off * width)
+        cv2.line(
+            img, tuple(p0 + shift), tuple(p1 + shift), _shade(colour, factor * f), max(1, round(w * width)),
+            cv2.LINE_AA, _SHIFT,
+        )  # fmt: skip
+
+
+def _torso(img: np.ndarray, corners: np.ndarray, girth: float, colour: RGB, f: float, light: np.ndarray) -> None:
+    """The torso as a shaded solid: `corners` (shoulder l, r, hip r, l) widened by `girth` about its middle line."""
+    top, bottom = corners[:2].mean(axis=0), corners[2:].mean(axis=0)
+    mid = np.array([top, top, bottom, bottom])
+    wide = mid + girth * (corners - mid)
+    cv2.fillConvexPoly(img, _fixed(wide), _shade(colour, _EDGE * f), cv2.LINE_AA, _SHIFT)
+    width = float(np.hypot(*(wide[1] - wide[0])))
+    inner = mid + 0.78 * (wide - mid) + 0.12 * width * light
+    inner[:2] += 0.08 * (bottom - top)  # the body's shading leaves a darker line at the shoulders
+    cv2.fillConvexPoly(img, _fixed(inner), _shade(colour, _BODY * f), cv2.LINE_AA, _SHIFT)
+    if width >= 4:
+        axis = np.array([top + 0.2 * (bottom - top), bottom - 0.1 * (bottom - top)]) + 0.22 * width * light
+        cv2.line(
+            img, tuple(_fixed(axis[0])), tuple(_fixed(axis[1])), _shade(colour, _HIGHLIGHT * f),
+            max(1, round(0.3 * width)), cv2.LINE_AA, _SHIFT,
+        )  # fmt: skip
+
+
+def _head(img: np.ndarray, c: np.ndarray, r: float, actor: Actor, f: float, yaw: float, light: np.ndarray) -> None:
+    """A shaded head with hair: a cap (or long hair behind) on the back of the head, the face turned by `yaw`."""
+    side = np.sin(yaw)
+    hair = _shade(actor.hair, f)
+    if actor.hair_style == 1:  # long hair falls behind the head to the shoulders
+        _ellipse(img, c + np.array([-0.25 * side, 0.25]) * r, (1.1 * r, 1.15 * r), 0.0, 0, 360, hair)
+    _disc(img, c, r, _shade(actor.skin, _EDGE * f))
+    _disc(img, c + np.array([0.15 * side, 0.0]) * r + 0.12 * r * light, 0.86 * r, _shade(actor.skin, _BODY * f))
+    if r >= 2.5:
+        _disc(img, c + np.array([0.25 * side, 0.0]) * r + 0.35 * r * light, 0.35 * r, _shade(actor.skin, 1.08 * f))
+    if actor.hair_style != 2:  # a cap of hair over the top and the back of the head
+        back = c + np.array([-0.22 * side, -0.08]) * r
+        _ellipse(img, back, (1.04 * r, 0.95 * r), float(np.degrees(0.4 * side)), 170 - 60 * side, 370 - 60 * side, hair)
+    elif r >= 2.5:
+        _ellipse(img, c + np.array([-0.1 * side, -0.1]) * r, (0.95 * r, 0.8 * r), 0.0, 200, 340, _shade(hair, 0.8))
+
+
+def _ellipse(
+    img: np.ndarray, c: np.ndarray, axes: tuple[float, float], angle: float, a0: float, a1: float, colour
+) -> None:
+    ax = (max(1, round(axes[0] * _ONE)), max(1, round(axes[1] * _ONE)))
+    cv2.ellipse(img, tuple(_fixed(c)), ax, angle, a0, a1, colour, -1, cv2.LINE_AA, _SHIFT)
 
 
 def draw_figure(
-    img: np.ndarray, parts: list, pts: np.ndarray, z: np.ndarray, scale: float, yaw: float, skin: RGB
+    img: np.ndarray,
+    parts: list,
+    pts: np.ndarray,
+    z: np.ndarray,
+    scale: float,
+    yaw: float,
+    actor: Actor,
+    light: np.ndarray,
 ) -> None:
-    """Draw the actor at image points `pts` (J, 2), the parts furthest from the camera (depths `z`) first."""
-    fixed = [tuple(p) for p in np.round(pts * _ONE).astype(np.int32).tolist()]
+    """Draw the actor at image points `pts` (J, 2), the parts furthest from the camera (depths `z`) first, lit
+    from the image direction `light` (a unit vector pointing at the light)."""
     zs = z.tolist()
     torso_z = 0.5 * (zs[J["pelvis"]] + zs[J["neck"]])
     depth = {g: sum(zs[J[k]] for k in ks) / len(ks) for g, ks in _DEPTH_JOINTS.items()}
@@ -131,19 +202,16 @@ def draw_figure(
     for group, items in sorted(parts, key=lambda gi: depth[gi[0]]):
         factor = min(max(1.0 + 1.5 * (depth[group] - torso_z), 0.78), 1.12)  # nearer is brighter
         for kind, names, width, colour in items:
-            c = _shade(colour, factor)
-            if kind == "line":
-                thickness = max(1, round(width * scale))
-                cv2.line(img, fixed[J[names[0]]], fixed[J[names[1]]], c, thickness, cv2.LINE_AA, _SHIFT)
+            if kind == "limb":
+                _limb(img, pts[J[names[0]]], pts[J[names[1]]], width * scale, colour, factor, light)
             elif kind == "disc":
-                _disc(img, pts[J[names[0]]], width * scale, c)
-            elif kind == "poly":
-                cv2.fillConvexPoly(img, np.array([fixed[J[k]] for k in names]), c, cv2.LINE_AA, _SHIFT)
-            else:  # head: hair, then the face turned the way the body faces
-                r = width * scale
-                _disc(img, pts[J["head"]], r, c)
-                face = pts[J["head"]] + np.array([0.25 * np.sin(yaw), 0.12]) * r
-                _disc(img, face, 0.72 * r, _shade(skin, factor))
+                c = pts[J[names[0]]]
+                _disc(img, c, width * scale, _shade(colour, _EDGE * factor))
+                _disc(img, c + 0.2 * width * scale * light, 0.7 * width * scale, _shade(colour, _BODY * factor))
+            elif kind == "torso":
+                _torso(img, pts[[J[k] for k in names]], width, colour, factor, light)
+            else:
+                _head(img, pts[J["head"]], width * scale, actor, factor, yaw, light)
 
 
 def changed_box(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int]:

@@ -46,7 +46,6 @@ def _render(
     follow = max(0.0, 1.0 - 0.7 * w / span) if span > 0 else 0.0
     follow_x = follow * (x_px - 0.5 * (x_px.max() + x_px.min()))
     chest = world_xy[:, [J["pelvis"], J["neck"]]].mean(axis=(0, 1))  # zoom and roll about the body
-    chest[0] -= float(follow_x.mean()) if n else 0.0
     cams = camera_maps(scene.camera, scene.world.shape, w, h, n, fps, follow_x, anchor=chest)
     img_pts = np.einsum("nij,nkj->nki", cams[:, :, :2], world_xy) + cams[:, None, :, 2]
     scale = px * np.hypot(cams[:, 0, 0], cams[:, 0, 1])  # image px per body unit

@@ -20,7 +20,8 @@ PLAIN = synth.SynthConfig.plain()
 # Plain background but the camera still pans, zooms, shakes and rolls: boxes must follow the camera.
 MOVING_CAMERA = synth.SynthConfig(
     textured=False, distractors=(0, 0), gain=(1.0, 1.0), tint=0.0, flicker=0.0, illumination=0.0,
-    noise=(0.0, 0.0), blur=(0.0, 0.0), pan=0.2, shake=0.03,
+    noise=(0.0, 0.0), blur=(0.0, 0.0), pan=0.2, shake=0.03, figure_height=(0.5, 0.95), light_side=0.0,
+    background_blur=(0.0, 0.0), grey=0.0, low_res=(1.0, 1.0), compression=0.0,
 )  # fmt: skip
 
 
