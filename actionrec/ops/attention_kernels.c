@@ -1,6 +1,6 @@
 /* Fused CPU kernels of the attention blocks: channel and spatial pooling, the 7x7 spatial convolution, gates +
-   add + ReLU, and their backward. actionrec/kernels.py compiles this file (with SPAN defined) and calls it through
-   ctypes after checking shapes, dtypes and layouts. */
+   add + ReLU (on fp32 or bf16 activations), and their backward (fp32). actionrec/ops/fused_attention.py compiles this
+   file (with SPAN defined) and calls it through ctypes after checking shapes, dtypes and layouts. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,10 +10,38 @@ typedef float v8 __attribute__((vector_size(32)));  /* GCC/Clang vector extensio
 /* Loops over independent rows or chunks run on OpenMP threads. Compiled with -fopenmp, the library binds to the
    libgomp that torch has already loaded, so these loops share torch's thread pool instead of fighting it. */
 
+/* Activations are fp32 or bf16 (the top half of an fp32, stored as uint16_t); every sum, max and gate is fp32.
+   Kernels 1-3 are written once over a constant B16 flag and inlined, so each exported variant (`name` for fp32,
+   `name_bf16`) is compiled with its loads and stores known. bf16 -> fp32 is a shift; fp32 -> bf16 rounds to
+   nearest even, as torch does. */
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE float load(const void *p, int64_t i, const int B16) {
+    if (!B16) return ((const float *)p)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)p)[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+INLINE uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  /* NaN stays NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+INLINE void store(void *p, int64_t i, float v, const int B16) {
+    if (B16) ((uint16_t *)p)[i] = to_bf16(v);
+    else ((float *)p)[i] = v;
+}
+
+INLINE const void *at(const void *p, int64_t i, const int B16) { return (const char *)p + i * (B16 ? 2 : 4); }
+
 /* 1. mean and max of each row (N*C rows of S = T*H*W values): one read of x. */
-static void row_mean_max(const float *restrict x, int64_t S, float *mean, float *max) {
-    float sum = 0.0f, mx = x[0];
-    for (int64_t i = 0; i < S; i++) { float v = x[i]; sum += v; mx = v > mx ? v : mx; }
+INLINE void row_mean_max(const void *restrict x, int64_t S, float *mean, float *max, const int B16) {
+    float sum = 0.0f, mx = load(x, 0, B16);
+    for (int64_t i = 0; i < S; i++) { float v = load(x, i, B16); sum += v; mx = v > mx ? v : mx; }
     *mean = sum / (float)S;
     *max = mx;
 }
@@ -40,68 +68,73 @@ static void shared_mlp(const float *avg, const float *max, int64_t N, int64_t C,
 }
 
 /* The channel gate of x (N, C, S): pools in one read of x, then the MLP. work holds 2 N C + 2 H floats. */
-void channel_gate(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
-                  float *gate, float *work, int threads) {
+INLINE void channel_gate_t(const void *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H,
+                           const float *w2, float *gate, float *work, int threads, const int B16) {
     float *avg = work, *max = work + N * C;
     #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < N * C; r++) row_mean_max(x + r * S, S, avg + r, max + r);
+    for (int64_t r = 0; r < N * C; r++) row_mean_max(at(x, r * S, B16), S, avg + r, max + r, B16);
     shared_mlp(avg, max, N, C, w1, H, w2, gate, work + 2 * N * C, work + 2 * N * C + H);
 }
 
 /* 2. mean and max over channels of gate[n, c] * x[n, c, s], without writing the product: out is (N, 2, S). */
 enum { CHUNK = 512 };
 
-static void chunk_pool(const float *restrict x, const float *restrict g, int64_t C, int64_t S, int64_t len,
-                       float *restrict mean, float *restrict max) {
+INLINE void chunk_pool(const void *restrict x, const float *restrict g, int64_t C, int64_t S, int64_t len,
+                       float *restrict mean, float *restrict max, const int B16) {
     float s[CHUNK], m[CHUNK];
-    for (int64_t i = 0; i < len; i++) { float v = x[i] * g[0]; s[i] = v; m[i] = v; }
+    for (int64_t i = 0; i < len; i++) { float v = load(x, i, B16) * g[0]; s[i] = v; m[i] = v; }
     for (int64_t c = 1; c < C; c++) {
-        const float *restrict xc = x + c * S;
+        const void *restrict xc = at(x, c * S, B16);
         float gc = g[c];
-        for (int64_t i = 0; i < len; i++) { float v = xc[i] * gc; s[i] += v; m[i] = v > m[i] ? v : m[i]; }
+        for (int64_t i = 0; i < len; i++) { float v = load(xc, i, B16) * gc; s[i] += v; m[i] = v > m[i] ? v : m[i]; }
     }
     for (int64_t i = 0; i < len; i++) { mean[i] = s[i] / (float)C; max[i] = m[i]; }
 }
 
-void spatial_pool(const float *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out, int threads) {
+INLINE void spatial_pool_t(const void *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out,
+                           int threads, const int B16) {
     int64_t chunks = (S + CHUNK - 1) / CHUNK;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t t = 0; t < N * chunks; t++) {
         int64_t n = t / chunks, s0 = (t % chunks) * CHUNK;
         int64_t len = S - s0 < CHUNK ? S - s0 : CHUNK;
         float *mean = out + n * 2 * S + s0;
-        chunk_pool(x + n * C * S + s0, gate + n * C, C, S, len, mean, mean + S);
+        chunk_pool(at(x, n * C * S + s0, B16), gate + n * C, C, S, len, mean, mean + S, B16);
     }
 }
 
 /* 3. out = relu(identity + (x * gate[n, c]) * smap[n, s]): both gates, the add and the ReLU in one pass. */
-static void row_apply(const float *x, float g, const float *restrict sm, const float *restrict id, int64_t S,
-                      float *out) {  /* out may be x */
-    for (int64_t i = 0; i < S; i++) { float v = id[i] + (x[i] * g) * sm[i]; out[i] = v > 0.0f ? v : 0.0f; }
+INLINE void row_apply(const void *x, float g, const float *restrict sm, const void *restrict id, int64_t S,
+                      void *out, const int B16) {  /* out may be x */
+    for (int64_t i = 0; i < S; i++) {
+        float v = load(id, i, B16) + (load(x, i, B16) * g) * sm[i];
+        store(out, i, v > 0.0f ? v : 0.0f, B16);
+    }
 }
 
-void gate_add_relu(const float *x, const float *gate, const float *smap, const float *identity, int64_t N,
-                   int64_t C, int64_t S, float *out, int threads) {
+INLINE void gate_add_relu_t(const void *x, const float *gate, const float *smap, const void *identity, int64_t N,
+                            int64_t C, int64_t S, void *out, int threads, const int B16) {
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < N * C; r++)
-        row_apply(x + r * S, gate[r], smap + (r / C) * S, identity + r * S, S, out + r * S);
+        row_apply(at(x, r * S, B16), gate[r], smap + (r / C) * S, at(identity, r * S, B16), S,
+                  (void *)at(out, r * S, B16), B16);
 }
 
 /* Channels-last (N, S, C) versions of 1-3, vectorised along C; smap and the pooled maps stay (N, S). */
 
 /* work holds 2 N C (ceil(S / SPAN) + 1) + 2 H floats: partial pools per span, then the totals. */
-void channel_gate_cl(const float *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2,
-                     float *gate, float *work, int threads) {
+INLINE void channel_gate_cl_t(const void *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H,
+                              const float *w2, float *gate, float *work, int threads, const int B16) {
     int64_t spans = (S + SPAN - 1) / SPAN;
     float *psum = work, *pmax = work + N * spans * C, *avg = pmax + N * spans * C, *max = avg + N * C;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t t = 0; t < N * spans; t++) {
         int64_t n = t / spans, s0 = (t % spans) * SPAN, s1 = s0 + SPAN < S ? s0 + SPAN : S;
         float *restrict ps = psum + t * C, *restrict pm = pmax + t * C;
-        const float *restrict xs = x + (n * S + s0) * C;
-        for (int64_t c = 0; c < C; c++) { ps[c] = 0.0f; pm[c] = xs[c]; }
-        for (int64_t s = s0; s < s1; s++, xs += C)
-            for (int64_t c = 0; c < C; c++) { float v = xs[c]; ps[c] += v; pm[c] = v > pm[c] ? v : pm[c]; }
+        const void *restrict xs = at(x, (n * S + s0) * C, B16);
+        for (int64_t c = 0; c < C; c++) { ps[c] = 0.0f; pm[c] = load(xs, c, B16); }
+        for (int64_t s = s0; s < s1; s++, xs = at(xs, C, B16))
+            for (int64_t c = 0; c < C; c++) { float v = load(xs, c, B16); ps[c] += v; pm[c] = v > pm[c] ? v : pm[c]; }
     }
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = 0; c < C; c++) {
@@ -117,27 +150,105 @@ void channel_gate_cl(const float *x, int64_t N, int64_t C, int64_t S, const floa
     shared_mlp(avg, max, N, C, w1, H, w2, gate, max + N * C, max + N * C + H);
 }
 
-void spatial_pool_cl(const float *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out, int threads) {
+INLINE void spatial_pool_cl_t(const void *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out,
+                              int threads, const int B16) {
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < N * S; p++) {
         int64_t n = p / S, s = p % S;
-        const float *restrict xp = x + p * C, *restrict g = gate + n * C;
-        float sum = 0.0f, mx = xp[0] * g[0];
-        for (int64_t c = 0; c < C; c++) { float v = xp[c] * g[c]; sum += v; mx = v > mx ? v : mx; }
+        const void *restrict xp = at(x, p * C, B16);
+        const float *restrict g = gate + n * C;
+        float sum = 0.0f, mx = load(xp, 0, B16) * g[0];
+        for (int64_t c = 0; c < C; c++) { float v = load(xp, c, B16) * g[c]; sum += v; mx = v > mx ? v : mx; }
         out[n * 2 * S + s] = sum / (float)C;
         out[n * 2 * S + S + s] = mx;
     }
 }
 
-void gate_add_relu_cl(const float *x, const float *gate, const float *smap, const float *identity, int64_t N,
-                      int64_t C, int64_t S, float *out, int threads) {
+INLINE void gate_add_relu_cl_t(const void *x, const float *gate, const float *smap, const void *identity,
+                               int64_t N, int64_t C, int64_t S, void *out, int threads, const int B16) {
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < N * S; p++) {
-        const float *xp = x + p * C, *restrict g = gate + (p / S) * C, *restrict id = identity + p * C;
-        float *op = out + p * C, sm = smap[p];  /* op may be xp */
-        for (int64_t c = 0; c < C; c++) { float v = id[c] + (xp[c] * g[c]) * sm; op[c] = v > 0.0f ? v : 0.0f; }
+        const void *xp = at(x, p * C, B16), *restrict id = at(identity, p * C, B16);
+        const float *restrict g = gate + (p / S) * C;
+        void *op = (void *)at(out, p * C, B16);  /* op may be xp */
+        float sm = smap[p];
+        for (int64_t c = 0; c < C; c++) {
+            float v = load(id, c, B16) + (load(xp, c, B16) * g[c]) * sm;
+            store(op, c, v > 0.0f ? v : 0.0f, B16);
+        }
     }
 }
+
+/* The exported kernels 1-3: `name` on fp32 activations, `name_bf16` on bf16 ones, for each layout. */
+#define POOL_ARGS const void *x, int64_t N, int64_t C, int64_t S, const float *w1, int64_t H, const float *w2, \
+                  float *gate, float *work, int threads
+#define SPOOL_ARGS const void *x, const float *gate, int64_t N, int64_t C, int64_t S, float *out, int threads
+#define APPLY_ARGS const void *x, const float *gate, const float *smap, const void *identity, int64_t N, int64_t C, \
+                   int64_t S, void *out, int threads
+#define EXPORT(name, ARGS, ...) \
+    void name(ARGS) { name##_t(__VA_ARGS__, 0); } \
+    void name##_bf16(ARGS) { name##_t(__VA_ARGS__, 1); }
+EXPORT(channel_gate, POOL_ARGS, x, N, C, S, w1, H, w2, gate, work, threads)
+EXPORT(channel_gate_cl, POOL_ARGS, x, N, C, S, w1, H, w2, gate, work, threads)
+EXPORT(spatial_pool, SPOOL_ARGS, x, gate, N, C, S, out, threads)
+EXPORT(spatial_pool_cl, SPOOL_ARGS, x, gate, N, C, S, out, threads)
+EXPORT(gate_add_relu, APPLY_ARGS, x, gate, smap, identity, N, C, S, out, threads)
+EXPORT(gate_add_relu_cl, APPLY_ARGS, x, gate, smap, identity, N, C, S, out, threads)
+
+/* 3 in bf16 with AVX-512 BF16 (vcvtneps2bf16 rounds 16 values to nearest even in one instruction), compiled for
+   that ISA whatever -march says; the caller picks them only on a CPU with the avx512_bf16 flag
+   (`bf16_native_kernels` says whether this build has them). 16 lanes at a time, the tail masked. */
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 10)
+#include <immintrin.h>
+#define AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+int bf16_native_kernels(void) { return 1; }
+
+AVX512_BF16 static inline __m512 load16(const uint16_t *p, __mmask16 m) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+
+AVX512_BF16 static inline void store16(uint16_t *p, __m512 v, __mmask16 m) {
+    __m256bh h = _mm512_cvtneps_pbh(_mm512_max_ps(v, _mm512_setzero_ps()));
+    _mm256_mask_storeu_epi16(p, m, (__m256i)h);
+}
+
+AVX512_BF16 static inline __mmask16 tail(int64_t left) { return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1); }
+
+AVX512_BF16 void gate_add_relu_bf16_avx512(APPLY_ARGS) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < N * C; r++) {
+        const uint16_t *xr = (const uint16_t *)x + r * S, *id = (const uint16_t *)identity + r * S;
+        const float *sm = smap + (r / C) * S;
+        uint16_t *o = (uint16_t *)out + r * S;
+        __m512 g = _mm512_set1_ps(gate[r]);
+        for (int64_t i = 0; i < S; i += 16) {
+            __mmask16 m = tail(S - i);
+            __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(load16(xr + i, m), g), _mm512_maskz_loadu_ps(m, sm + i),
+                                       load16(id + i, m));
+            store16(o + i, v, m);
+        }
+    }
+}
+
+AVX512_BF16 void gate_add_relu_cl_bf16_avx512(APPLY_ARGS) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t p = 0; p < N * S; p++) {
+        const uint16_t *xp = (const uint16_t *)x + p * C, *id = (const uint16_t *)identity + p * C;
+        const float *g = gate + (p / S) * C;
+        uint16_t *o = (uint16_t *)out + p * C;
+        __m512 sm = _mm512_set1_ps(smap[p]);
+        for (int64_t c = 0; c < C; c += 16) {
+            __mmask16 m = tail(C - c);
+            __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(load16(xp + c, m), _mm512_maskz_loadu_ps(m, g + c)), sm,
+                                       load16(id + c, m));
+            store16(o + c, v, m);
+        }
+    }
+}
+#else
+int bf16_native_kernels(void) { return 0; }
+#endif
 
 /* 4. The spatial gate's convolution (before its sigmoid), on an input already zero-padded by half a kernel on
    every side and on the right up to a whole number of blocks: in (N, CI, T + KT - 1, H + KH - 1, WB + KW - 1) with

@@ -1,7 +1,9 @@
-"""Fused CPU kernels for the attention gates at fp32: C source, compiled on first use into a per-user cache (under a
-second with the system's C compiler), loaded with ctypes. Inference takes them on dense (contiguous or channels_last_3d)
-fp32 CPU tensors, training (an autograd function with its own backward) on channels_last_3d ones, the layout training
-uses. Where there is no compiler, or elsewhere, the blocks use the torch formulation: same numbers, more passes.
+"""Fused CPU kernels for the attention gates: C source, compiled on first use into a per-user cache (under a second
+with the system's C compiler), loaded with ctypes. Inference takes them on dense (contiguous or channels_last_3d) fp32
+or bf16 CPU tensors (bf16: pools and gates in fp32, the result rounded to bf16 once, with AVX-512 BF16 instructions
+where the CPU has them), training (an autograd function with its own backward) on channels_last_3d fp32 ones, the
+layout training uses. Where there is no compiler, or elsewhere, the blocks use the torch formulation: same numbers,
+more passes.
 
 A block's relu(identity + Ms * (Mc * x)) then reads x three times and writes it once, in place: one pass pools over
 T, H, W (mean and max together; the shared MLP and sigmoid run on the pooled values inside the same call), one pools
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 DISABLE_ENV = "ACTIONREC_NO_FUSED"  # set to 1 to always use the plain torch formulation
 SMALL = 1 << 15  # elements under which one thread does the whole kernel: thread start-up would cost more
 SPAN = 256  # positions per task of the channels-last channel pool (SPAN in the C source)
+ACTIVATIONS = (torch.float32, torch.bfloat16)  # the dtypes the inference kernels take x and identity in
+NATIVE_BF16 = ("gate_add_relu",)  # the kernels with an AVX-512 BF16 variant (`<name>[_cl]_bf16_avx512` in C)
 
 _C = (resources.files(__package__) / "attention_kernels.c").read_text(encoding="utf-8")  # package data
 SOURCE = f"#define SPAN {SPAN}\n{_C}"  # one value of SPAN for the C loops and the Python work buffer
@@ -168,18 +172,23 @@ def _build_and_load(compiler: list[str], folder: Path) -> tuple[ctypes.CDLL | No
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    for layout in ("", "_cl"):
-        getattr(lib, "channel_gate" + layout).argtypes = [p, i64, i64, i64, p, i64, p, p, p, i32]
-        getattr(lib, "spatial_pool" + layout).argtypes = [p, p, i64, i64, i64, p, i32]
-        getattr(lib, "gate_add_relu" + layout).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
+    lib.bf16_native_kernels.argtypes, lib.bf16_native_kernels.restype = [], i32
+    for variant in ("", "_cl", "_bf16", "_cl_bf16"):
+        getattr(lib, "channel_gate" + variant).argtypes = [p, i64, i64, i64, p, i64, p, p, p, i32]
+        getattr(lib, "spatial_pool" + variant).argtypes = [p, p, i64, i64, i64, p, i32]
+        getattr(lib, "gate_add_relu" + variant).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
+        for name in ("channel_gate", "spatial_pool", "gate_add_relu"):
+            getattr(lib, name + variant).restype = None
+    if lib.bf16_native_kernels():
+        for variant in ("_bf16_avx512", "_cl_bf16_avx512"):
+            getattr(lib, "gate_add_relu" + variant).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
+            getattr(lib, "gate_add_relu" + variant).restype = None
     lib.spatial_conv.argtypes = [p, p, i64, i64, i64, i64, i64, i64, i64, i64, p, i32]
     lib.channel_pool_arg_cl.argtypes = [p, i64, i64, i64, p, p, p, p, p, i32]
     lib.attention_grad_out_cl.argtypes = [p, p, p, p, i64, i64, i64, p, p, i32]
     lib.attention_grad_x_cl.argtypes = [p, p, p, p, p, i64, i64, i64, p, p, p, i32]
     for name in ("channel_pool_arg_cl", "attention_grad_out_cl", "attention_grad_x_cl"):
         getattr(lib, name).restype = None
-    for name in ("channel_gate", "spatial_pool", "gate_add_relu"):
-        getattr(lib, name).restype = getattr(lib, name + "_cl").restype = None
     lib.spatial_conv.restype = None
     lib.conv_vectors.argtypes, lib.conv_vectors.restype = [i64], i32
     return lib
@@ -194,14 +203,15 @@ def _dense(x: torch.Tensor) -> bool:
     return x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last_3d)
 
 
-def _plain_fp32_pair(x: torch.Tensor, identity: torch.Tensor) -> bool:
-    """Real (not fake or traced) fp32 CPU tensors of one 5-D shape, outside tracing and compiling, kernels built."""
+def _plain_pair(x: torch.Tensor, identity: torch.Tensor, dtypes: tuple[torch.dtype, ...]) -> bool:
+    """Real (not fake or traced) CPU tensors of one 5-D shape and one of `dtypes`, outside tracing and compiling,
+    kernels built."""
     return (
         type(x) is torch.Tensor  # not a fake or traced tensor (torch.export, ONNX export)
         and type(identity) is torch.Tensor
         and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and identity.dtype == torch.float32
+        and x.dtype in dtypes
+        and identity.dtype == x.dtype
         and x.dim() == 5
         and x.shape == identity.shape
         and not torch.jit.is_tracing()
@@ -211,11 +221,11 @@ def _plain_fp32_pair(x: torch.Tensor, identity: torch.Tensor) -> bool:
 
 
 def usable(x: torch.Tensor, identity: torch.Tensor) -> bool:
-    """Whether the fused kernels can run this block: inference on fp32 CPU tensors of one shape, both contiguous
-    or both channels_last_3d."""
+    """Whether the fused kernels can run this block: inference on fp32 or bf16 CPU tensors of one shape and dtype,
+    both contiguous or both channels_last_3d."""
     return (
         not torch.is_grad_enabled()
-        and _plain_fp32_pair(x, identity)
+        and _plain_pair(x, identity, ACTIVATIONS)
         and _dense(x)
         and _dense(identity)
         and _channels_last(x) == _channels_last(identity)
@@ -226,26 +236,51 @@ def _threads(numel: int) -> int:
     return 1 if numel < SMALL else torch.get_num_threads()
 
 
+def native_bf16_kernels() -> bool:
+    """Whether the bf16 kernels that write their result use AVX-512 BF16 instructions here: this build has them and
+    this CPU has the avx512_bf16 flag (else the portable C rounds to bf16 with integer arithmetic)."""
+    lib = library()
+    return lib is not None and _native_bf16(lib)
+
+
+@functools.lru_cache(maxsize=1)
+def _native_bf16(lib: ctypes.CDLL) -> bool:
+    return bool(lib.bf16_native_kernels()) and cpu_facts().avx512_bf16
+
+
 def _kernel(name: str, x: torch.Tensor | None = None):
-    """The C function `name`; for the layout-specific ones, its variant for x's memory layout."""
+    """The C function `name`; for the layout- and dtype-specific ones, its variant for x's memory layout and dtype
+    (`_cl`, `_bf16`), the AVX-512 BF16 one where there is one (`NATIVE_BF16`) and `native_bf16_kernels()`."""
     lib = library()
     if lib is None:
         raise RuntimeError("fused attention kernels unavailable (check kernels.usable first)")
-    return getattr(lib, name + "_cl" if x is not None and _channels_last(x) else name)
+    if x is None:
+        return getattr(lib, name)
+    variant = name + ("_cl" if _channels_last(x) else "")
+    if x.dtype == torch.bfloat16:
+        variant += "_bf16_avx512" if name in NATIVE_BF16 and native_bf16_kernels() else "_bf16"
+    return getattr(lib, variant)
 
 
-def _check(kernel: str, x: torch.Tensor, **shapes: tuple[torch.Tensor, tuple[int, ...]]) -> None:
-    """What the C code reads by raw pointer, checked before it runs: x a 5-D fp32 CPU tensor stored densely
-    (contiguous or channels_last_3d), each other tensor fp32 on the CPU with the shape given (`name=(tensor,
-    shape)`). A ValueError names the kernel and the tensor; nothing is read out of bounds."""
-    if not (x.dim() == 5 and x.dtype == torch.float32 and x.device.type == "cpu" and _dense(x)):
+def _check(
+    kernel: str, x: torch.Tensor, *, same_as_x: tuple[str, ...] = (), **shapes: tuple[torch.Tensor, tuple[int, ...]]
+) -> None:
+    """What the C code reads by raw pointer, checked before it runs: x a 5-D fp32 or bf16 CPU tensor stored densely
+    (contiguous or channels_last_3d), each other tensor on the CPU with the shape given (`name=(tensor, shape)`),
+    in x's dtype if its name is in `same_as_x`, else fp32. A ValueError names the kernel and the tensor; nothing is
+    read out of bounds."""
+    if not (x.dim() == 5 and x.dtype in ACTIVATIONS and x.device.type == "cpu" and _dense(x)):
         raise ValueError(
-            f"{kernel}: x must be a dense (contiguous or channels_last_3d) 5-D float32 CPU tensor, got "
+            f"{kernel}: x must be a dense (contiguous or channels_last_3d) 5-D float32 or bfloat16 CPU tensor, got "
             f"{x.dtype} {tuple(x.shape)} on {x.device} with strides {x.stride()}"
         )
     for name, (t, shape) in shapes.items():
-        if tuple(t.shape) != shape or t.dtype != torch.float32 or t.device.type != "cpu":
-            raise ValueError(f"{kernel}: {name} must be float32 {shape} on the CPU, got {t.dtype} {tuple(t.shape)}")
+        dtype = x.dtype if name in same_as_x else torch.float32
+        if tuple(t.shape) != shape or t.dtype != dtype or t.device.type != "cpu":
+            raise ValueError(
+                f"{kernel}: {name} must be {str(dtype).removeprefix('torch.')} {shape} on the CPU, got "
+                f"{t.dtype} {tuple(t.shape)}"
+            )
 
 
 def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
@@ -266,11 +301,11 @@ def channel_gate(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.T
 
 
 def spatial_pool(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    """(N, 2, T, H, W), contiguous: mean and max over channels of gate * x, for gate (N, C, 1, 1, 1)."""
+    """(N, 2, T, H, W), contiguous fp32: mean and max over channels of gate * x, for gate (N, C, 1, 1, 1)."""
     n, c, *thw = x.shape
     _check("spatial_pool", x, gate=(gate, (n, c, 1, 1, 1)))
     gate = gate.contiguous()
-    out = torch.empty(n, 2, *thw, dtype=x.dtype)
+    out = torch.empty(n, 2, *thw)
     _kernel("spatial_pool", x)(
         x.data_ptr(), gate.data_ptr(), n, c, math.prod(thw), out.data_ptr(), _threads(x.numel())
     )  # fmt: skip
@@ -280,11 +315,16 @@ def spatial_pool(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
 def gate_add_relu(
     x: torch.Tensor, gate: torch.Tensor, smap: torch.Tensor, identity: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
-    """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W), in one pass, in x's
-    layout; with `inplace`, written over x."""
+    """relu(identity + (x * gate) * smap) for gate (N, C, 1, 1, 1) and smap (N, 1, T, H, W) in fp32, in one pass,
+    in x's layout and dtype (identity in both too); with `inplace`, written over x."""
     n, c, *thw = x.shape
     _check(
-        "gate_add_relu", x, gate=(gate, (n, c, 1, 1, 1)), smap=(smap, (n, 1, *thw)), identity=(identity, (n, c, *thw))
+        "gate_add_relu",
+        x,
+        same_as_x=("identity",),
+        gate=(gate, (n, c, 1, 1, 1)),
+        smap=(smap, (n, 1, *thw)),
+        identity=(identity, (n, c, *thw)),
     )
     if _channels_last(identity) != _channels_last(x) or not _dense(identity):
         raise ValueError(
@@ -331,7 +371,7 @@ def trainable(x: torch.Tensor, identity: torch.Tensor) -> bool:
     return (
         torch.is_grad_enabled()
         and not torch.is_autocast_enabled("cpu")
-        and _plain_fp32_pair(x, identity)
+        and _plain_pair(x, identity, (torch.float32,))
         and _channels_last(x)
         and _channels_last(identity)
     )
@@ -406,6 +446,8 @@ def attention_residual(
 ) -> torch.Tensor:
     """relu(identity + Ms * (Mc * x)) with gradients to x, identity and the three weights (see `trainable`)."""
     c, hidden = x.shape[1], w1.shape[0]
+    if x.dtype != torch.float32:
+        raise ValueError(f"attention_residual: x must be float32 (training kernels), got {x.dtype}")
     _check(
         "attention_residual",
         x,

@@ -1,7 +1,7 @@
 """The fused CPU attention kernels: same numbers as the plain-torch network on every shape a block sees, at inference
-(contiguous or channels_last_3d fp32 CPU tensors) and in channels_last_3d training (output and gradients), applied
-from outside by a module swap that keeps the state dict, built once and cached, and a clean fallback where they can't
-be built."""
+(contiguous or channels_last_3d fp32 CPU tensors; bf16 ones to bf16 rounding, portable and AVX-512 BF16) and in
+channels_last_3d training (output and gradients), applied from outside by a module swap that keeps the state dict,
+built once and cached, and a clean fallback where they can't be built."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from actionrec.samples import path as sample_path
 from conftest import ROOT
 
 from actionrec.config import ModelMeta
@@ -26,7 +27,8 @@ from actionrec.networks.resnet import BasicBlock
 from actionrec.ops import FusedAttentionBlock, fuse_attention, unfuse_attention
 from actionrec.ops import fused_attention as kernels
 from actionrec.ops.fused_blocks import attention_add_relu
-from actionrec.runtime.backends import Precision, TorchBackend
+from actionrec.runtime.backends import BackendKind, Precision, TorchBackend
+from actionrec.runtime.pipeline import load
 
 needs_compiler = pytest.mark.skipif(kernels._compiler() is None, reason="no C compiler: fused kernels not built")
 
@@ -119,15 +121,20 @@ def test_whole_network_gives_the_same_logits(threads, layout):
     torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-5)
 
 
+@needs_compiler
 def test_not_used_for_training_or_other_dtypes_or_mixed_layouts():
-    """With gradients on, in bf16, with mixed or strided layouts the torch formulation runs (kernels.usable False)."""
+    """With gradients on, in fp16 or fp64, with mixed dtypes, mixed or strided layouts the torch formulation runs
+    (kernels.usable False); fp32 and bf16 pairs take the kernels."""
     x = torch.randn(2, 8, 2, 6, 6)
     assert not kernels.usable(x, x)  # gradients enabled
     with torch.inference_mode():
         cl = x.contiguous(memory_format=torch.channels_last_3d)
+        assert kernels.usable(x, x) and kernels.usable(x.bfloat16(), x.bfloat16())
         assert not kernels.usable(cl, x)
         assert not kernels.usable(x[..., ::2], x[..., ::2])
-        assert not kernels.usable(x.bfloat16(), x.bfloat16())
+        assert not kernels.usable(x.half(), x.half())
+        assert not kernels.usable(x.double(), x.double())
+        assert not kernels.usable(x.bfloat16(), x)  # dtypes differ
         assert not kernels.usable(x, x[:, :, :1])  # shapes differ
 
 
@@ -376,6 +383,14 @@ def test_kernels_refuse_what_they_would_read_out_of_bounds():
             "gate_add_relu: identity",
         ),
         (lambda: kernels.spatial_conv(torch.rand(1, 2, 2, 6, 6), torch.rand(1, 2, 1, 4, 4)), "spatial_conv"),
+        (lambda: kernels.channel_gate(x.half(), w1, w2), "channel_gate: x"),
+        (lambda: kernels.spatial_pool(x.double(), gate), "spatial_pool: x"),
+        (lambda: kernels.gate_add_relu(x.half(), gate, smap, x.half()), "gate_add_relu: x"),
+        (lambda: kernels.gate_add_relu(x.bfloat16(), gate, smap, x), "gate_add_relu: identity must be bfloat16"),
+        (lambda: kernels.gate_add_relu(x, gate, smap, x.bfloat16()), "gate_add_relu: identity must be float32"),
+        (lambda: kernels.gate_add_relu(x.bfloat16(), gate.bfloat16(), smap, x.bfloat16()), "gate_add_relu: gate"),
+        (lambda: kernels.spatial_pool(x.bfloat16(), gate.bfloat16()), "spatial_pool: gate"),
+        (lambda: kernels.channel_gate(x.bfloat16(), w1.bfloat16(), w2), "channel_gate: w1"),
     ]
     for call, message in bad:
         with pytest.raises(ValueError, match=message):
@@ -446,3 +461,102 @@ def test_unwritable_cache_leaves_no_folder_in_the_temporary_folder(tmp_path, mon
     x, identity = torch.randn(2, 8, 2, 6, 6), torch.randn(2, 8, 2, 6, 6)
     fused, plain = _both(att, x, identity)
     torch.testing.assert_close(fused, plain)
+
+
+# ---- bf16 inference: what `--precision auto` runs on CPUs with native bf16 ----
+
+BF16_ULP = 2.0**-8  # bf16's spacing relative to a value: 8 significant bits
+
+_native_here = kernels._compiler() is not None and kernels.native_bf16_kernels()
+
+
+def _bf16_kernels_ran(monkeypatch) -> list[str]:
+    """The names of the C functions the fused path calls from now on (recorded as they are looked up)."""
+    names: list[str] = []
+    original = kernels._kernel
+
+    def spy(name, x=None):
+        fn = original(name, x)
+        names.append(fn.__name__)
+        return fn
+
+    monkeypatch.setattr(kernels, "_kernel", spy)
+    return names
+
+
+@needs_compiler
+@pytest.mark.parametrize(
+    "native", [False, pytest.param(True, marks=pytest.mark.skipif(not _native_here, reason="no AVX-512 BF16"))]
+)
+@pytest.mark.parametrize(
+    "shape", [(2, 16, 8, 32, 32), (3, 24, 3, 17, 19), (4, 128, 1, 2, 2), (1, 8, 5, 23, 29), (2, 40, 2, 7, 9)]
+)
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
+def test_bf16_block_agrees_with_torch_to_bf16_rounding(shape, layout, native, monkeypatch):
+    """On bf16 activations the kernels (the AVX-512 BF16 writer and the portable C one) run in place, in x's layout,
+    and give the fp32 formula on the same bf16 numbers rounded once to bf16 (within one bf16 step), and the torch-ops
+    path the back end ran before (bf16 autocast, every gate in bf16) to within bf16 rounding of its gates."""
+    monkeypatch.setattr(kernels, "native_bf16_kernels", lambda: native)
+    names = _bf16_kernels_ran(monkeypatch)
+    att = _attention(shape[1])
+    x = torch.randn(shape).bfloat16().contiguous(memory_format=layout)
+    identity = torch.randn(shape).bfloat16().contiguous(memory_format=layout)
+    with torch.inference_mode():
+        exact = torch.relu(identity.float() + att(x.float()))  # fp32 arithmetic on the bf16 inputs
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = att.channel(x)
+            torch_ops = torch.addcmul(identity, y, att.spatial.gate(y)).relu_()  # what ran before the kernels
+            into = x.clone()
+            fused = attention_add_relu(into, identity, att)
+    suffix = "_cl" if layout == torch.channels_last_3d else ""
+    assert f"gate_add_relu{suffix}_bf16{'_avx512' if native else ''}" in names
+    assert f"channel_gate{suffix}_bf16" in names and f"spatial_pool{suffix}_bf16" in names
+    assert fused.dtype == torch.bfloat16 and fused.data_ptr() == into.data_ptr()  # in place
+    assert fused.is_contiguous(memory_format=layout)
+    torch.testing.assert_close(fused.float(), exact, rtol=BF16_ULP, atol=1e-5)
+    assert (fused.float() - exact).abs().max() > 0  # it did round to bf16
+    # torch's path also rounds Mc, Ms, their logits and Mc * x to bf16: on these gates (far from 0.5) up to 9 bf16
+    # steps of the terms |identity| + |x| (Mc, Ms < 1) off the exact result, where the kernels stay within one
+    terms = identity.float().abs() + x.float().abs()
+    assert ((fused.float() - torch_ops.float()).abs() <= 12 * BF16_ULP * terms).all()
+    assert (fused.float() - exact).abs().max() <= (torch_ops.float() - exact).abs().max()  # no less exact
+
+
+@needs_compiler
+def test_bf16_rounds_to_nearest_even_like_torch(monkeypatch):
+    """The portable and the AVX-512 BF16 writers round fp32 results to bf16 as torch's .bfloat16() does, ties to
+    even included: with x = 1, map 1 and identity 0 the result is relu(gate), for gates whose low 16 bits are each
+    rounding case (exact, below, at and above half a step, odd and even)."""
+    high = torch.tensor([1.0, 3.0, 1e-3, 250.0, 1.5]).view(torch.int32) & ~0xFFFF
+    low = torch.tensor([0x0000, 0x7FFF, 0x8000, 0x8001, 0x18000, 0xFFFF])
+    gate = (high.view(-1, 1) | low.view(1, -1)).flatten().view(torch.float32)
+    c = gate.numel()
+    x = torch.ones(1, c, 1, 1, 1, dtype=torch.bfloat16)
+    expected = gate.bfloat16().view(1, c, 1, 1, 1)  # torch's rounding of the same fp32 values
+    for native in [False] + ([True] if _native_here else []):
+        monkeypatch.setattr(kernels, "native_bf16_kernels", lambda native=native: native)
+        out = kernels.gate_add_relu(x, gate.view(1, c, 1, 1, 1), torch.ones(1, 1, 1, 1, 1), torch.zeros_like(x))
+        assert torch.equal(out.view(torch.int16), expected.view(torch.int16)), f"native={native}"
+
+
+@needs_compiler
+def test_bf16_backend_runs_the_kernels_and_keeps_the_labels_on_the_sample(monkeypatch):
+    """The torch back end in bf16 (what `--precision auto` picks on AMX and AVX-512 BF16 CPUs) runs the bf16 kernels
+    on the shipped model and sample, and its window labels are those of the torch-ops path in bf16 and of fp32,
+    with logits within bf16 rounding."""
+    calls: list[torch.dtype] = []
+    original = kernels.gate_add_relu
+    monkeypatch.setattr(kernels, "gate_add_relu", lambda x, *a, **k: calls.append(x.dtype) or original(x, *a, **k))
+    logits = {}
+    for precision, dtype in ((Precision.fp32, torch.float32), (Precision.bf16, torch.bfloat16)):
+        with load(None, backend=BackendKind.torch, precision=precision) as recognizer:
+            clips = np.concatenate([x for _, x in recognizer.clip_batches(sample_path("sequence.mp4"), num_windows=6)])
+            calls.clear()
+            logits[precision, "fused"] = recognizer.backend.forward(clips)
+            assert calls == [dtype] * 4  # r3d10: one attention block per stage
+            unfuse_attention(recognizer.backend.model)
+            logits[precision, "torch"] = recognizer.backend.forward(clips)
+    fused = logits[Precision.bf16, "fused"]
+    for other in (logits[Precision.bf16, "torch"], logits[Precision.fp32, "torch"]):
+        np.testing.assert_array_equal(fused.argmax(1), other.argmax(1))
+        np.testing.assert_allclose(fused, other, atol=8 * BF16_ULP * np.abs(other).max())
