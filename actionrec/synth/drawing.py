@@ -93,7 +93,7 @@ def figure_parts(actor: Actor) -> list[tuple[str, list[tuple]]]:
             [
                 ("limb", ("neck", "head"), 0.9 * actor.arm_w, actor.skin),
                 ("torso", ("torso_sl", "torso_sr", "torso_hr", "torso_hl"), actor.girth, actor.shirt),
-                ("limb", ("torso_hl", "torso_hr"), actor.leg_w, actor.trousers),
+                ("limb", ("torso_hl", "torso_hr"), 0.8 * actor.leg_w, actor.trousers),
             ],
         )
     )
@@ -165,8 +165,8 @@ def _head(img: np.ndarray, c: np.ndarray, r: float, actor: Actor, f: float, yaw:
     hair = _shade(actor.hair, f)
     if actor.hair_style == 1:  # long hair falls behind the head to the shoulders
         _ellipse(img, c + np.array([-0.25 * side, 0.25]) * r, (1.1 * r, 1.15 * r), 0.0, 0, 360, hair)
-    _disc(img, c, r, _shade(actor.skin, _EDGE * f))
-    _disc(img, c + np.array([0.15 * side, 0.0]) * r + 0.12 * r * light, 0.86 * r, _shade(actor.skin, _BODY * f))
+    _disc(img, c, r, _shade(actor.skin, 0.72 * f))  # a rounder head than a limb: a softer rim
+    _disc(img, c + np.array([0.1 * side, 0.0]) * r + 0.06 * r * light, 0.9 * r, _shade(actor.skin, _BODY * f))
     if r >= 2.5:
         _disc(img, c + np.array([0.25 * side, 0.0]) * r + 0.35 * r * light, 0.35 * r, _shade(actor.skin, 1.08 * f))
     if actor.hair_style != 2:  # a cap of hair over the top and the back of the head

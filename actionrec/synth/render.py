@@ -40,13 +40,14 @@ def _render(
     world_xy = np.empty((*joints.shape[:2], 2))
     world_xy[..., 0] = (ww - 1) / 2 + px * joints[..., 0]
     world_xy[..., 1] = scene.ground_y + px * joints[..., 1]
-    # A long walk in a sequence would leave the frame: the camera follows whatever exceeds 70% of the width.
+    # A long walk would leave the frame: the camera follows whatever exceeds 70% of the width (less for a large
+    # figure, which would leave it sooner).
     x_px = world_xy[:, J["pelvis"], 0] - (ww - 1) / 2
     span = float(x_px.max() - x_px.min()) if n else 0.0
-    follow = max(0.0, 1.0 - 0.7 * w / span) if span > 0 else 0.0
+    follow = max(0.0, 1.0 - 0.7 * w / (1.0 + px / h) / span) if span > 0 else 0.0
     follow_x = follow * (x_px - 0.5 * (x_px.max() + x_px.min()))
-    chest = world_xy[:, [J["pelvis"], J["neck"]]].mean(axis=(0, 1))  # zoom and roll about the body
-    cams = camera_maps(scene.camera, scene.world.shape, w, h, n, fps, follow_x, anchor=chest)
+    neck = world_xy[:, J["neck"]].mean(axis=0)  # zoom and roll about the body: the head stays in view
+    cams = camera_maps(scene.camera, scene.world.shape, w, h, n, fps, follow_x, anchor=neck)
     img_pts = np.einsum("nij,nkj->nki", cams[:, :, :2], world_xy) + cams[:, None, :, 2]
     scale = px * np.hypot(cams[:, 0, 0], cams[:, 0, 1])  # image px per body unit
     stools_world = [
@@ -69,6 +70,13 @@ def _render(
         frames[i] = img
         boxes[i] = changed_box(before, img)  # every pixel the actor touched, anti-aliased fringe included
     return finish(frames, scene.camera, fps, rng), boxes
+
+
+def _x_range(config: SynthConfig, scene: Scene, size: tuple[int, int]) -> float:
+    """How far the pelvis may stray from the middle, body units: `config.x_range` of the width, less for a figure
+    larger than the frame's height (a waist-up view is centred on the person)."""
+    w, h = size
+    return config.x_range * w / scene.figure_px * min(1.0, 0.8 * h / scene.figure_px)
 
 
 def _rng(seed: int, rng: np.random.Generator | None) -> np.random.Generator:
@@ -99,7 +107,7 @@ def render_clip(
     rng = _rng(seed, rng)
     actor = actor if actor is not None else random_actor(rng)
     scene = random_scene(rng, w, h, actor, config)
-    x_range = config.x_range * w / scene.figure_px
+    x_range = _x_range(config, scene, size)
     track = action_track(action, frames, fps, rng, x_range=x_range, yaw_max=config.yaw_max)
     stools = [(0, frames)] if ACTIONS[action].stool else []
     return _render(track, actor, scene, stools, size, fps, rng, shows_nobody(action, rng))
@@ -149,7 +157,7 @@ def render_sequence(
             track[:blend] = (1.0 - weight) * prev[None, :] + weight * track[:blend]
         tracks.append(track)
     track = np.concatenate(tracks)
-    x_range = config.x_range * w / scene.figure_px
+    x_range = _x_range(config, scene, size)
     place_track(track, rng.uniform(-1.0, 1.0), x_range)
     ends = np.cumsum(lengths).tolist()
     segments = [(a, e - n, e) for a, n, e in zip(actions, lengths, ends, strict=True)]
