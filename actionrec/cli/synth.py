@@ -51,7 +51,8 @@ def synth(
             metavar="N",
             help="Write N multi-action sequences with per-frame ground truth instead (seqNN.avi + seqNN.json: 3-6 "
             "actions each, at their natural length: 1.9 s for one-shot actions, 2.6-5.1 s for repeated ones, "
-            "walks that stay in view), played by the held-out actors of the benchmark of this --seed "
+            "walks that stay in view; 1-4 s stretches of no_action before, between and after them), played by "
+            "the held-out actors of the benchmark of this --seed "
             "and --clips-per-class [default: off].",
         ),
     ] = None,
@@ -64,7 +65,8 @@ def synth(
         ),
     ] = False,
 ) -> None:
-    """Render the synthetic action benchmark: articulated actors doing its actions, split by actor. The folder must be
+    """Render the synthetic action benchmark: articulated actors doing its actions (and no_action: empty scenes,
+    people standing about), split by actor. The folder must be
     new or empty, or hold a complete benchmark of the very same settings (rendered again, identically); --force
     starts clean."""
     from ..synth import DEFAULT_CONFIG, SynthConfig, write_benchmark, write_samples, write_sequences

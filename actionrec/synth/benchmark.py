@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ActionrecError
 from ..io.files import exclusive, write_text_atomic
-from .actions import CLASSES
+from .actions import ACTION_CLASSES, CLASSES
 from .actors import make_actor
 from .config import DEFAULT_CONFIG, SynthConfig
 from .render import render_clip, render_transition
@@ -33,7 +33,10 @@ class BenchmarkSummary:
 
 _TRANSITION_STREAM = 0x7A5
 SYNTH_CARD = "synth.json"  # written beside the split files: marks a data folder as rendered, not real
-SYNTH_DATA = f"synthetic: {len(CLASSES)} actions of rendered articulated figures (actionrec synth), split by actor"
+SYNTH_DATA = (
+    f"synthetic: {len(ACTION_CLASSES)} actions and no_action of rendered articulated figures (actionrec synth), "
+    "split by actor"
+)
 SPLIT_FILES = ("classInd.txt", "trainlist01.txt", "testlist01.txt")
 LOCK_NAME = ".actionrec.lock"  # `io.files.exclusive`'s lock inside a folder: not content
 

@@ -165,6 +165,31 @@ def test_video_label_breaks_a_tie_in_time_by_score():
     assert video_label([]) is None
 
 
+def test_video_label_is_the_action_shown_however_long_nothing_happens():
+    """Someone jogging through an otherwise empty scene: the video is `run`, scored over the run alone, though
+    no_action covers four times as long; two actions among idle stretches: the longer action; a video of no_action
+    alone is `no_action`."""
+    jog = [Segment(0.0, 4.0, NO_ACTION, 0.95), Segment(4.0, 6.0, "run", 0.7), Segment(6.0, 12.0, NO_ACTION, 0.9)]
+    assert video_label(jog) == LabelScore("run", pytest.approx(0.7))
+    both = [*jog, Segment(12.0, 13.0, "clap", 0.99), Segment(13.0, 20.0, NO_ACTION, 0.9)]
+    assert video_label(both).label == "run"
+    assert video_label([Segment(0.0, 5.0, NO_ACTION, 0.8)]) == LabelScore(NO_ACTION, pytest.approx(0.8))
+
+
+def test_segments_of_hand_made_probabilities_keep_a_short_action_among_empty_stretches():
+    """Window probabilities of a clip where a run of 2.5 s sits between 6 s and 8 s of nothing: the segments are
+    no_action, run, no_action in that order, and the video's label is run."""
+    labels = ("run", "walk_left", NO_ACTION)
+    starts = np.arange(0.0, 16.0, 0.5)
+    ends = starts + 1.0
+    centres = (starts + ends) / 2
+    running = (centres >= 6.0) & (centres < 8.5)
+    probs = np.where(running[:, None], [0.85, 0.1, 0.05], [0.03, 0.02, 0.95])
+    segments = segment(probs, starts, ends, labels)
+    assert [s.label for s in segments] == [NO_ACTION, "run", NO_ACTION]
+    assert video_label(segments).label == "run"
+
+
 # ---- live input ----
 
 
