@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import ActionrecError
-from ..runtime.aggregate import VideoResult
+from ..runtime.aggregate import NO_ACTION, VideoResult
 from .files import atomic_path, exclusive, writing
 
 # Per video: a row per window and rank (kind "window"), one per segment (kind "segment", rank empty), then the
@@ -83,10 +83,17 @@ def clock(seconds: float) -> str:
     return f"{int(m)}:{s:05.2f}"
 
 
+def label_style(label: str, style: str = "") -> str:
+    """How a label is shown in a table: `style`, but dim grey for no_action, so the actions stand out."""
+    return "dim" if label == NO_ACTION else style
+
+
 def segment_lines(result: VideoResult) -> Text:
     """The video's segments, one line each: "  0:03.84-0:07.68  wave_one_hand 0.93"."""
     lines = [
-        Text.assemble(f"  {clock(s.start_s)}-{clock(s.end_s)}  ", (s.label, "bold"), f" {s.score:.2f}")
+        Text.assemble(
+            f"  {clock(s.start_s)}-{clock(s.end_s)}  ", (s.label, label_style(s.label, "bold")), f" {s.score:.2f}"
+        )
         for s in result.segments
     ]
     return Text("\n").join([Text(f"segments ({len(result.segments)}):"), *lines])
@@ -107,11 +114,13 @@ def video_table(result: VideoResult) -> Group:
     for rank in range(1, k + 1):
         table.add_column(f"top {rank}" if rank > 1 else "label", overflow="fold")
     for i, w in enumerate(result.windows):
-        cells = [Text.assemble(ls.label, (f" {ls.score:.2f}", "dim")) for ls in w.top]
+        cells = [Text.assemble((ls.label, label_style(ls.label)), (f" {ls.score:.2f}", "dim")) for ls in w.top]
         table.add_row(str(i), clock(w.start_s), clock(w.end_s), *cells)
     ranking = "  ".join(f"{ls.label} {ls.score:.3f}" for ls in result.top)
     caption = Text.assemble(
-        "video: ", (result.label or "", "bold"), f" ({result.score:.3f})   ranking (mean of windows): {ranking}"
+        "video: ",
+        (result.label or "", label_style(result.label or "", "bold")),
+        f" ({result.score:.3f})   ranking (mean of windows): {ranking}",
     )
     return Group(title, table, segment_lines(result), caption)
 
@@ -125,7 +134,7 @@ def summary_table(results: list[VideoResult]) -> Table:
         table.add_row(
             Text(shown(r.video)),
             f"{r.duration_s:.2f} s" if r.ok else "",
-            Text(r.label or ""),
+            Text(r.label or "", style=label_style(r.label or "")),
             f"{r.score:.3f}" if r.score is not None else "",
             Text(shown(r.error or "")),
             style=None if r.ok else "red",

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import ActionrecError
+from ..runtime.aggregate import NO_ACTION
 from .files import atomic_path, writing
 from .video import iter_windows, probe
 from .video_writer import VIDEO_SUFFIXES, VideoCodec, open_video_writer
@@ -33,6 +34,9 @@ PALETTE = (
     (150, 152, 255), (213, 176, 197), (148, 156, 196), (210, 182, 247), (199, 199, 199), (141, 219, 219),
     (229, 218, 158),
 )  # fmt: skip
+
+
+NO_ACTION_COLOUR = (88, 88, 88)  # BGR: a neutral grey for no_action, darker than the palette's greys
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,10 @@ def _pad(scale: float) -> int:
 
 
 def label_colour(label: str, labels: Sequence[str]) -> tuple[int, int, int]:
-    """The BGR colour of `label`: by its place among the model's `labels` (one not among them: by its name)."""
+    """The BGR colour of `label`: by its place among the model's `labels` (one not among them: by its name);
+    no_action is a neutral grey, whatever its place."""
+    if label == NO_ACTION:
+        return NO_ACTION_COLOUR
     try:
         index = list(labels).index(label)
     except ValueError:

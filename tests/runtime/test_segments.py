@@ -452,3 +452,63 @@ def test_bench_segments_runs_on_written_sequences(tmp_path, capsys):
     # a boundary found with the right labels is also placed in time; the bound row places every one
     assert all(0 <= r["boundaries_found"] <= r["boundaries_placed"] <= 1 for r in result["rows"])
     assert result["rows"][-1]["boundaries_placed"] == 1.0
+
+
+# ---- no_action shown like any label, set apart ----
+
+
+def test_no_action_is_reported_dim_in_the_table_and_actions_bold():
+    """The table shows no_action like any label (window cells, segment lines, the video line, the summary row) but
+    dim, so the actions stand out in bold; a video that shows nothing is labelled no_action, dim too."""
+    from actionrec.io.output import segment_lines, summary_table, video_table
+    from actionrec.runtime.aggregate import VideoResult, WindowResult
+
+    def styles(text) -> dict[str, str]:
+        return {text.plain[s.start : s.end]: str(s.style) for s in text.spans}
+
+    segments = [Segment(0.0, 4.0, NO_ACTION, 0.95), Segment(4.0, 6.0, "run", 0.7), Segment(6.0, 12.0, NO_ACTION, 0.9)]
+    windows = [WindowResult(0.0, 1.0, [LabelScore(NO_ACTION, 0.9), LabelScore("run", 0.1)])]
+    label = video_label(segments)
+    result = VideoResult("jog.mp4", 300, 25.0, 12.0, label.label, label.score, [label], segments, windows)
+    lines = styles(segment_lines(result))
+    assert lines[NO_ACTION] == "dim" and lines["run"] == "bold"
+    _, table, _, caption = video_table(result).renderables
+    cell = table.columns[3]._cells[0]
+    assert styles(cell)[NO_ACTION] == "dim" and styles(caption)["run"] == "bold"
+    idle = VideoResult("empty.mp4", 100, 25.0, 4.0, NO_ACTION, 0.9, [], [Segment(0.0, 4.0, NO_ACTION, 0.9)])
+    rows = summary_table([result, idle]).columns[2]._cells
+    assert [r.plain for r in rows] == ["run", NO_ACTION] and [str(r.style) for r in rows] == ["", "dim"]
+
+
+def test_rendered_video_shows_no_action_in_a_neutral_grey(tmp_path):
+    """predict --render on a shipped sample with a no_action stretch then an action: the header's swatch and the
+    timeline are neutral grey over the no_action stretch (whatever its place among the labels) and the action's
+    palette colour over the action; the header names no_action."""
+    from actionrec.io.render import NO_ACTION_COLOUR, PALETTE, _pad, label_colour, layout, render_video
+
+    video = SAMPLES / "walk_left.mp4"
+    cap = cv2.VideoCapture(str(video))
+    n, w, h = (int(cap.get(p)) for p in (cv2.CAP_PROP_FRAME_COUNT, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    half = n / 25.0 / 2
+    segments = [Segment(0.0, half, NO_ACTION, 0.9), Segment(half, 2 * half, "walk_left", 0.8)]
+    labels = ("walk_left", NO_ACTION)
+    out = tmp_path / "out.avi"
+    render_video(video, segments, out, labels=labels)
+    assert label_colour(NO_ACTION, labels) == label_colour(NO_ACTION, ()) == NO_ACTION_COLOUR
+    assert NO_ACTION_COLOUR not in PALETTE and len(set(NO_ACTION_COLOUR)) == 1
+    lay = layout(w, h)
+    pad = _pad(lay.text_scale)
+    swatch = (lay.header_h // 2, pad + (lay.header_h - 2 * pad) // 2)
+    timeline_y = lay.timeline_box[3] - 2  # under the label names written on the bars
+    cap = cv2.VideoCapture(str(out))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    cap.release()
+    assert len(frames) == n
+    first, last = frames[0], frames[-1]
+    assert np.abs(first[swatch].astype(int) - NO_ACTION_COLOUR).max() <= 12
+    assert np.abs(last[swatch].astype(int) - PALETTE[0]).max() <= 12
+    assert np.abs(last[timeline_y, lay.width // 4].astype(int) - NO_ACTION_COLOUR).max() <= 12
+    assert np.abs(first[timeline_y, 3 * lay.width // 4].astype(int) - PALETTE[0]).max() <= 12
