@@ -9,10 +9,39 @@ Importing the package changes no process-wide state; `actionrec.io.video.quiet_d
 own messages, as the command line does.
 """
 
+from typing import TYPE_CHECKING
+
 from .config import ModelMeta, Preprocessing
 from .errors import ActionrecError, DataError, ModelFileError, VideoError
-from .runtime.aggregate import LabelScore, VideoResult, WindowResult
-from .runtime.pipeline import Recognizer, load
+
+if TYPE_CHECKING:
+    from .runtime.aggregate import LabelScore, VideoResult, WindowResult
+    from .runtime.pipeline import Recognizer, load
+
+# Imported on first use (PEP 562): `import actionrec.cli` then costs no numpy, OpenCV or back end, which is what
+# keeps `actionrec --help` and `actionrec info` fast.
+_LAZY = {
+    "LabelScore": "runtime.aggregate",
+    "VideoResult": "runtime.aggregate",
+    "WindowResult": "runtime.aggregate",
+    "Recognizer": "runtime.pipeline",
+    "load": "runtime.pipeline",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ActionrecError",

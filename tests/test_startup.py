@@ -76,3 +76,71 @@ def test_predict_on_onnx_runtime_imports_neither_torch_nor_onnx():
     result, _, imported = proc.stdout.strip().rpartition("\n")
     assert json.loads(result)["videos"][0]["label"] == "punch"
     assert json.loads(imported) == {"torch": False, "onnx": False}
+
+
+SAMPLES = sorted((ROOT / "samples").glob("*.mp4"))
+
+
+@pytest.fixture(scope="module")
+def torch_fp32():
+    """The shipped model on torch at fp32: the reference labels."""
+    from actionrec.runtime.pipeline import load
+
+    with load(backend="torch", precision="fp32") as recognizer:
+        yield recognizer
+
+
+@pytest.mark.slow
+def test_auto_runs_the_onnx_twin_on_short_samples_with_torch_fp32_labels(torch_fp32):
+    """On each of the 6 shipped samples (2-15 s, at most 64 clips), `backend=auto` given the video opens the
+    shipped model's ONNX twin on ONNX Runtime, and its video label, segments and every window's top label equal
+    torch fp32's."""
+    from actionrec.runtime.pipeline import load
+
+    assert len(SAMPLES) == 6
+    for sample in SAMPLES:
+        with load(videos=[sample]) as auto:
+            assert auto.backend.name == "onnxruntime", sample
+            got, want = auto.predict(sample), torch_fp32.predict(sample)
+        assert got.label == want.label, sample
+        assert [(s.label, s.start_s, s.end_s) for s in got.segments] == [
+            (s.label, s.start_s, s.end_s) for s in want.segments
+        ], sample
+        assert [w.top[0].label for w in got.windows] == [w.top[0].label for w in want.windows], sample
+
+
+def test_clip_count_from_headers_is_the_windows_predict_makes(torch_fp32):
+    """`count_clips` reads only the headers, yet gives exactly the windows predict labels, for each sample and
+    stride 4; a URL or a missing file counts as past the limit (may be long), and the count stops past it."""
+    from actionrec.runtime.pipeline import count_clips
+
+    spec = torch_fp32.meta.preprocessing
+    for sample in (ROOT / "samples" / "punch.mp4", ROOT / "samples" / "sequence.mp4"):
+        for stride in (None, 4):
+            windows = torch_fp32.window_probs(sample, stride=stride)[1]
+            assert count_clips([sample], spec, stride=stride, limit=10_000) == len(windows)
+    assert count_clips(["http://camera.local/stream"], spec, limit=64) == 65
+    assert count_clips([ROOT / "samples" / "missing.mp4"], spec, limit=64) == 65
+    assert 64 < count_clips([ROOT / "samples" / "sequence.mp4"] * 10, spec, limit=64) < 31 * 10
+
+
+def test_auto_keeps_torch_where_the_twin_does_not_apply(tiny_model):
+    """`backend=auto` opens torch: without `videos` (the Python API as before), for a run of more clips than
+    AUTO_ONNX_MAX_CLIPS (the 15 s sample 3 times: 93), with bf16 asked for, with --compile or --streams 2 (torch
+    options), and for a model that is not the shipped one."""
+    from actionrec.runtime.pipeline import AUTO_ONNX_MAX_CLIPS, load
+
+    sequence = ROOT / "samples" / "sequence.mp4"
+    assert AUTO_ONNX_MAX_CLIPS < 93
+    cases = [
+        {},
+        {"videos": [sequence] * 3},
+        {"videos": [sequence], "precision": "bf16"},
+        {"videos": [sequence], "streams": 2},
+        {"videos": [sequence], "model": tiny_model},
+    ]
+    for options in cases:
+        with load(**options) as recognizer:
+            assert recognizer.backend.name == "torch", options
+    with load(videos=[sequence], precision="fp32") as recognizer:
+        assert recognizer.backend.name == "onnxruntime"

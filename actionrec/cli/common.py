@@ -19,7 +19,13 @@ from ..runtime.backends import BackendKind, Device, Precision
 
 err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
 
-BackendOpt = Annotated[BackendKind, typer.Option(help="auto: the one the model file is for.")]
+BackendOpt = Annotated[
+    BackendKind,
+    typer.Option(
+        help="auto: the one the model file is for; for the shipped model on a few short videos (predict), its ONNX "
+        "twin on onnxruntime, which starts faster."
+    ),
+]
 DeviceOpt = Annotated[Device, typer.Option(help="Where the network runs.")]
 PrecisionOpt = Annotated[Precision, typer.Option(help="auto: bf16 where the hardware has it natively, else fp32.")]
 StrideOpt = Annotated[
@@ -124,9 +130,12 @@ def open_recognizer(
     streams: int | None,
     compile: bool,
     batch_size: int,
+    videos: list | None = None,
+    stride: int | None = None,
 ):
     """Open the model with predict's and evaluate's shared network options: a --streams that could never all run
-    (more than the threads or the batch) is refused here, options the back end can't take by `open_backend`."""
+    (more than the threads or the batch) is refused here, options the back end can't take by `open_backend`.
+    `videos` and `stride`: what the run will label, for `--backend auto`'s choice (`runtime.pipeline.load`)."""
     from ..errors import OptionError
     from ..runtime.pipeline import load
 
@@ -153,6 +162,8 @@ def open_recognizer(
             compile=compile,
             streams=streams,
             batch_size=batch_size,
+            videos=videos,
+            stride=stride,
         )
     except OptionError as e:
         raise typer.BadParameter(str(e), param_hint=f"--{e.option}") from None

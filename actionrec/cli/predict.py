@@ -249,7 +249,9 @@ def predict(
                     soft_wrap=True,
                 )
             recognizer = held.enter_context(
-                open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+                open_recognizer(
+                    model, backend, device, precision, threads, streams, compile, batch_size, videos, stride
+                )
             )
             check_labels(ctx, top_k, recognizer.meta)
             progress = progress_bar(len(videos))

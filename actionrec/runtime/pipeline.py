@@ -19,14 +19,19 @@ import numpy as np
 from ..config import Preprocessing
 from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
-from ..io.checkpoint import model_file_kind, onnx_external_data
-from ..io.video import Window, iter_windows, probe
+from ..io.checkpoint import model_file_kind, onnx_external_data, read_meta
+from ..io.video import Window, iter_windows, plan_starts, probe
 from ..transforms import frame_resizer, preprocess
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
 from .segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
 
 DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
+# `backend=auto` runs the shipped model's ONNX twin on ONNX Runtime for a run of at most this many clips: ONNX Runtime
+# is ready about 0.9 s sooner (no `import torch`) and, on its own CPU provider, takes about 8 ms a clip more than
+# torch (docs/speed.md#start-up, bench/bench_startup.py), so it is ahead up to about 100 clips; 64 (30 s of video at
+# the shipped model's 0.48 s stride) keeps a margin for CPUs where torch is relatively faster.
+AUTO_ONNX_MAX_CLIPS = 64
 _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole window's pixels alive
 
 
@@ -35,8 +40,10 @@ def default_model_path() -> Path:
     checkout's models/, mapped in pyproject.toml; in a wheel, actionrec/models/), found through importlib.resources;
     in a checkout that is not installed, models/ beside the package."""
     env = os.environ.get("ACTIONREC_MODEL")
-    if env:
-        return Path(env)
+    return Path(env) if env else _shipped_model_path()
+
+
+def _shipped_model_path() -> Path:
     try:
         found = resources.files("actionrec.models") / DEFAULT_MODEL_NAME
     except ModuleNotFoundError:  # a bare checkout on sys.path: no install, so no package mapping
@@ -229,6 +236,55 @@ def _check_external_data(path: Path) -> None:
             raise ModelFileError(f"{path}: its external weights file {location} is {kind}, not a regular file")
 
 
+def shipped_onnx_twin(path: str | os.PathLike[str]) -> Path | None:
+    """The ONNX twin of the shipped model (the same network exported, shipped beside it, with the same metadata)
+    when `path` is the shipped model and the twin is there; else None."""
+    path = Path(path)
+    if path.resolve() != _shipped_model_path().resolve():
+        return None
+    twin = path.with_suffix(".onnx")
+    try:
+        return twin if model_file_kind(twin) == "file" and read_meta(twin) == read_meta(path) else None
+    except ActionrecError:  # a damaged twin: the torch model runs
+        return None
+
+
+def count_clips(
+    videos: Iterable[str | os.PathLike[str]], spec: Preprocessing, *, stride: int | None = None, limit: int
+) -> int:
+    """The clips (windows) the videos will give, from their headers (`probe`, nothing decoded), counted until the
+    sum passes `limit`. A video that is not a local file (a URL, a camera, a missing path) or whose header gives no
+    frame count may be long: it counts as limit + 1. A file that cannot be read gives none (it fails at once)."""
+    total = 0
+    for video in videos:
+        if total > limit:
+            break
+        if model_file_kind(video) != "file":
+            return limit + 1
+        try:
+            info = probe(video)
+        except ActionrecError:
+            continue
+        if info.frames <= 0 or info.fps <= 0:
+            return limit + 1
+        total += len(plan_starts(max(round(info.duration_s * spec.fps), 1), spec.span, stride or spec.stride))
+    return total
+
+
+def _auto_model(
+    path: Path, videos: Iterable[str | os.PathLike[str]], stride: int | None, device: str, precision: Precision
+) -> Path:
+    """What `backend=auto` opens: the shipped model's ONNX twin for a run of at most AUTO_ONNX_MAX_CLIPS clips on
+    the CPU at fp32 (ONNX Runtime runs no bf16), else the model as given."""
+    if device != Device.cpu.value or precision == Precision.bf16:
+        return path
+    twin = shipped_onnx_twin(path)
+    if twin is None:
+        return path
+    clips = count_clips(videos, read_meta(path).preprocessing, stride=stride, limit=AUTO_ONNX_MAX_CLIPS)
+    return twin if clips <= AUTO_ONNX_MAX_CLIPS else path
+
+
 def load(
     model: str | os.PathLike[str] | None = None,
     *,
@@ -239,13 +295,21 @@ def load(
     compile: bool = False,
     streams: int | None = None,
     batch_size: int = 8,
+    videos: Iterable[str | os.PathLike[str]] | None = None,
+    stride: int | None = None,
 ) -> Recognizer:
     """Open a model for prediction: a file, an installed model's name, or None / "default" for the shipped model
     (`hub.resolve_model`); `compile` builds a torch.compile graph (worth it for long videos and folders; it costs
     seconds up front, less once Inductor's cache is warm) for batches of `batch_size` clips, the size to pass to
     `predict`; `streams`: parts of each batch that run at once on the CPU (see `backends.open_backend`). Use it as
-    a context manager, or call `close()`, to release the back end."""
+    a context manager, or call `close()`, to release the back end.
+
+    `videos` (and `stride`, as `predict` will be given it) name the videos the recognizer will label: with
+    `backend=auto` on the shipped model, few enough clips in all (AUTO_ONNX_MAX_CLIPS) run on its ONNX twin on ONNX
+    Runtime, which starts about 0.9 s sooner; without `videos` auto keeps the file's own back end."""
     path = resolve_model(model)  # a file, an installed model's name, or None / "default": the shipped model
+    if backend == BackendKind.auto and videos is not None and not compile and streams in (None, 1):
+        path = _auto_model(Path(path), videos, stride, Device(device).value, Precision(precision))
     if Path(path).suffix.lower() == ".onnx":
         _check_external_data(Path(path))
     backend_ = open_backend(
