@@ -121,12 +121,11 @@ def finish(frames: np.ndarray, camera: Camera, fps: float, rng: np.random.Genera
     out += np.float32(0.5)
     np.clip(out, 0, 255, out=out)
     clip = out.astype(np.uint8)
-    if camera.jpeg:
+    if camera.jpeg:  # a grey camera's frames are encoded as one-channel JPEGs: they stay exactly grey
         params = [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg]
-        clip = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, params)[1], cv2.IMREAD_UNCHANGED) for f in clip])
-        clip = clip.reshape(n, sh, sw, -1)  # a grey frame may come back with one channel
-        if clip.shape[-1] == 1:
-            clip = np.repeat(clip, 3, axis=-1)
+        frames_in = clip[..., 0] if camera.grey else clip
+        clip = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, params)[1], cv2.IMREAD_UNCHANGED) for f in frames_in])
+        clip = np.repeat(clip[..., None], 3, axis=-1) if camera.grey else clip
     if camera.low_res < 1.0:
         clip = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in clip])
     return clip

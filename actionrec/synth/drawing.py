@@ -120,7 +120,7 @@ _DEPTH_JOINTS = {
 _EDGE, _BODY, _HIGHLIGHT = 0.55, 0.9, 1.15
 
 
-def _limb(
+def draw_limb(
     img: np.ndarray, a: np.ndarray, b: np.ndarray, width: float, colour: RGB, f: float, light: np.ndarray
 ) -> None:
     """A shaded capsule from `a` to `b` (image px): a dark rim, its body, and a highlight on the side of `light`."""
@@ -203,7 +203,7 @@ def draw_figure(
         factor = min(max(1.0 + 1.5 * (depth[group] - torso_z), 0.78), 1.12)  # nearer is brighter
         for kind, names, width, colour in items:
             if kind == "limb":
-                _limb(img, pts[J[names[0]]], pts[J[names[1]]], width * scale, colour, factor, light)
+                draw_limb(img, pts[J[names[0]]], pts[J[names[1]]], width * scale, colour, factor, light)
             elif kind == "disc":
                 c = pts[J[names[0]]]
                 _disc(img, c, width * scale, _shade(colour, _EDGE * factor))

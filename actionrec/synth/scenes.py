@@ -181,8 +181,8 @@ def random_scene(rng: np.random.Generator, w: int, h: int, actor: Actor, cfg: Sy
     fraction = np.exp(rng.uniform(*np.log(cfg.figure_height)))  # as many small figures as large ones, in ratio
     figure_px = fraction * h
     view_top = (hw - 1) / 2 - h / 2
-    if fraction > 0.85:  # a large figure: the view's top just above the head (raised hands may leave it)
-        ground_y = view_top + figure_px * rng.uniform(1.08, 1.24) + 0.03 * h
+    if fraction > 0.85:  # a large figure: the head near the view's top as a webcam frames it; raised hands may leave
+        ground_y = view_top + figure_px + rng.uniform(0.04, 0.25) * h
     else:  # the whole body, feet somewhere in the lower part of the view; raised hands stay in it
         top_margin = 1.22 * figure_px + 0.04 * h
         ground_y = view_top + rng.uniform(min(max(top_margin, 0.6 * h), 0.95 * h), 0.95 * h)
