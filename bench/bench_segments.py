@@ -245,7 +245,9 @@ def truth_at_centres(data: list[Labelled], labels: tuple[str, ...]) -> list[Labe
         truth = item.truth.frame_labels()
         probs = np.zeros_like(item.probs)
         for k, (s, e) in enumerate(zip(item.starts, item.ends, strict=True)):
-            probs[k, labels.index(truth[min(int(0.5 * (s + e) * item.truth.fps), len(truth) - 1)])] = 1.0
+            label = truth[min(int(0.5 * (s + e) * item.truth.fps), len(truth) - 1)]
+            if label in labels:  # a model without no_action cannot say it: no label for that window
+                probs[k, labels.index(label)] = 1.0
         out.append(dataclasses.replace(item, probs=probs))
     return out
 
