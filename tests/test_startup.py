@@ -144,3 +144,32 @@ def test_auto_keeps_torch_where_the_twin_does_not_apply(tiny_model):
             assert recognizer.backend.name == "torch", options
     with load(videos=[sequence], precision="fp32") as recognizer:
         assert recognizer.backend.name == "onnxruntime"
+
+
+@pytest.mark.slow
+def test_help_and_info_import_neither_torch_nor_onnx_nor_opencv():
+    """`actionrec --help` and `actionrec info` (on the shipped model and on its ONNX twin) run in a fresh
+    interpreter without importing torch, onnx or OpenCV (cv2): what they print needs none of them."""
+    for argv in (["--help"], ["info"], ["info", str(TWIN)]):
+        code = (
+            f"from actionrec.cli import app\ntry:\n    app({argv!r})\nexcept SystemExit as e:\n    assert not e.code\n"
+        )
+        assert imported_after(code) == dict.fromkeys(HEAVY, False), argv
+
+
+@pytest.mark.slow
+def test_a_broken_video_is_still_one_line_on_stderr(tmp_path):
+    """FFmpeg's own messages stay silenced now that OpenCV is imported only by commands that read video: predict
+    on an .mp4 cut to its first 5,000 bytes prints actionrec's lines only (the model note, the error, the count)."""
+    broken = tmp_path / "cut.mp4"
+    broken.write_bytes((ROOT / "samples" / "punch.mp4").read_bytes()[:5000])
+    proc = subprocess.run(
+        [sys.executable, "-m", "actionrec", "predict", str(broken), "-m", str(TWIN)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1
+    assert [line.split(":")[0] for line in lines] == ["note", "error", "1 of 1 videos failed"], proc.stderr
+    assert str(broken) in lines[1]

@@ -44,11 +44,21 @@ app.add_typer(explain.app)
 app.add_typer(hub.app)
 
 
-def _stoppable(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The command run inside `stopped_by_signals`: SIGTERM and Ctrl-C remove its temporary files, exit 143/130."""
+# Commands that never open a video: they skip `quiet_decoder_logs`, whose import of OpenCV would be a tenth of their
+# run (`actionrec info`).
+NO_VIDEO = (info.app, hub.app)
+
+
+def _stoppable(command: Callable[..., Any], decodes: bool) -> Callable[..., Any]:
+    """The command run inside `stopped_by_signals`: SIGTERM and Ctrl-C remove its temporary files, exit 143/130.
+    A command that `decodes` video first silences FFmpeg's own messages: a bad video is one VideoError line."""
 
     @functools.wraps(command)  # Typer reads the options from the wrapped function's signature
     def run(*args: Any, **kwargs: Any) -> Any:
+        if decodes:
+            from ..io.video import quiet_decoder_logs
+
+            quiet_decoder_logs()
         with stopped_by_signals():
             return command(*args, **kwargs)
 
@@ -57,7 +67,7 @@ def _stoppable(command: Callable[..., Any]) -> Callable[..., Any]:
 
 for _group in app.registered_groups:  # every command, those that write files (train, export, ...) above all
     for _command in _group.typer_instance.registered_commands:
-        _command.callback = _stoppable(_command.callback)
+        _command.callback = _stoppable(_command.callback, _group.typer_instance not in NO_VIDEO)
 
 __all__ = ["SYNTHETIC_NOTE", "DataLayout", "TrainArch", "app", "main"]
 
@@ -65,9 +75,6 @@ __all__ = ["SYNTHETIC_NOTE", "DataLayout", "TrainArch", "app", "main"]
 def main() -> None:
     """Console entry point: no traceback reaches the user unless ACTIONREC_DEBUG=1, and no library's warnings
     (torch's UserWarnings, numpy's RuntimeWarnings, onnx's): stderr carries actionrec's own lines only."""
-    from ..io.video import quiet_decoder_logs
-
-    quiet_decoder_logs()  # a bad video is one VideoError line, not FFmpeg's own messages too
     if not os.environ.get("ACTIONREC_DEBUG"):
         import warnings
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,11 +21,12 @@ from ..config import Preprocessing
 from ..errors import ActionrecError, ModelFileError
 from ..hub import resolve_model
 from ..io.checkpoint import model_file_kind, onnx_external_data, read_meta
-from ..io.video import Window, iter_windows, plan_starts, probe
-from ..transforms import frame_resizer, preprocess
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
 from .segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
+
+if TYPE_CHECKING:  # decoding (OpenCV) is imported where a video is read: `default_model_path` and `info` need none
+    from ..io.video import Window
 
 DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
 # `backend=auto` runs the shipped model's ONNX twin on ONNX Runtime for a run of at most this many clips: ONNX Runtime
@@ -108,6 +110,9 @@ def clip_batches(
     """The video's windows in batches with their network input (B, 3, T, crop, crop), decoded ahead on a thread
     while the caller runs the network: the one way every path (predict, evaluate, explain, export's check) turns a
     video into clips."""
+    from ..io.video import iter_windows
+    from ..transforms import frame_resizer, preprocess
+
     windows = iter_windows(
         path,
         clip_len=spec.clip_len,
@@ -181,6 +186,8 @@ class Recognizer:
     ) -> VideoResult:
         """Label one video: each window's top-k, the video's ranking, its segments (`segments.segment` with
         `segment_config`) and its label (`aggregate.video_label`); raises `VideoError` when it cannot be read."""
+        from ..io.video import probe
+
         info = probe(path)
         probs, windows = self.window_probs(path, stride=stride, batch_size=batch_size)
         if not np.isfinite(probs).all():  # NaN never reaches a result (nor JSON): it is this video's error
@@ -255,6 +262,8 @@ def count_clips(
     """The clips (windows) the videos will give, from their headers (`probe`, nothing decoded), counted until the
     sum passes `limit`. A video that is not a local file (a URL, a camera, a missing path) or whose header gives no
     frame count may be long: it counts as limit + 1. A file that cannot be read gives none (it fails at once)."""
+    from ..io.video import plan_starts, probe
+
     total = 0
     for video in videos:
         if total > limit:

@@ -1,0 +1,98 @@
+"""Start-up: the wall time of whole `actionrec` processes, as a user in a shell meets it (issue 28 point 2).
+
+Each command runs `--runs` times after one untimed warm-up run (the files in the page cache: a warm start), in
+rounds that run every command once in turn, so that a change in the machine's load hits them all alike. Prints the
+CPU, the load average, and per command the median with the spread (fastest, slowest); two reference rows give the
+floor (an empty interpreter) and what `import torch` alone costs. Targets: `--help` and `info` <= 0.3 s, predict on
+a 2-second clip with the default model (`--backend auto`) <= 0.8 s.
+
+    python bench/bench_startup.py                # 10 runs each: the measurement in docs/speed.md
+    python bench/bench_startup.py --quick        # 2 runs each: checks the script works
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from actionrec.cpu import cpu_facts
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"--help": 0.3, "info": 0.3, "predict (auto)": 0.8}  # seconds, median
+
+
+def actionrec_command() -> list[str]:
+    """The `actionrec` console script beside this interpreter, as a user runs it; else `python -m actionrec`."""
+    script = Path(sys.executable).parent / "actionrec"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "actionrec"]
+
+
+def commands(clip: Path, model: Path) -> dict[str, list[str]]:
+    """What is timed, by name: the references, then the commands (predict on each back end)."""
+    exe = actionrec_command()
+    twin = model.with_suffix(".onnx")
+    return {
+        "python (empty)": [sys.executable, "-c", "pass"],
+        "python -c 'import torch'": [sys.executable, "-c", "import torch"],
+        "--help": [*exe, "--help"],
+        "info": [*exe, "info"],
+        "predict (auto)": [*exe, "predict", str(clip)],
+        "predict --backend torch": [*exe, "predict", str(clip), "--backend", "torch"],
+        "predict --backend onnxruntime": [*exe, "predict", str(clip), "-m", str(twin), "--backend", "onnxruntime"],
+    }
+
+
+def run_once(argv: list[str]) -> float:
+    """Seconds of wall time of one process; it must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+    return seconds
+
+
+def time_commands(argvs: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Each command's wall times: one warm-up run each, then `runs` interleaved rounds."""
+    for argv in argvs.values():
+        run_once(argv)
+    seconds: dict[str, list[float]] = {name: [] for name in argvs}
+    for _ in range(runs):
+        for name, argv in argvs.items():
+            seconds[name].append(run_once(argv))
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="timed runs of each command")
+    parser.add_argument("--clip", type=Path, default=ROOT / "samples" / "punch.mp4", help="the short clip (2 s)")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "actionrec-default.safetensors")
+    parser.add_argument("--quick", action="store_true", help="2 runs each: a smoke run, not a measurement")
+    args = parser.parse_args()
+    runs = 2 if args.quick else args.runs
+    load = os.getloadavg()[0]
+    print(
+        f"{cpu_facts().model} ({os.cpu_count()} CPUs), load average {load:.1f}; python {sys.version.split()[0]}, "
+        f"torch {version('torch')}, onnxruntime {version('onnxruntime')}"
+    )
+    print(f"{runs} warm runs of each command, interleaved; clip {args.clip.name}\n")
+    seconds = time_commands(commands(args.clip, args.model), runs)
+    print("| command | median s | fastest | slowest | target |")
+    print("|---|---:|---:|---:|---|")
+    for name, values in seconds.items():
+        median = statistics.median(values)
+        target = TARGETS.get(name)
+        verdict = f"<= {target} {'met' if median <= target else 'MISSED'}" if target else ""
+        print(f"| `{name}` | {median:.3f} | {min(values):.3f} | {max(values):.3f} | {verdict} |")
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
