@@ -12,8 +12,9 @@ from .writers import write_mp4
 
 SAMPLE_CLIPS = ("walk_left", "jumping_jack", "wave_both_hands", "sit_down", "punch")  # one short clip each
 SAMPLE_SEQUENCE = ("walk_right", "wave_one_hand", "jumping_jack", "squat")  # the long clip, in this order
-# The samples show the whole figure, feet on the floor: the benchmark's ranges but for its upper-body views.
-SAMPLE_CONFIG = SynthConfig(figure_height=(0.55, 0.75))
+# The samples show the whole figure, feet on the floor, in colour from a clean sensor: the benchmark's ranges but
+# for its small and upper-body views, grey-scale, low-resolution and blocky clips.
+SAMPLE_CONFIG = SynthConfig(figure_height=(0.55, 0.75), grey=0.0, low_res=(1.0, 1.0), compression=0.0)
 
 
 def write_samples(

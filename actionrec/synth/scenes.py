@@ -3,6 +3,7 @@ is, where the light comes from, and the shapes moving behind the actor, all draw
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import tau as TAU
@@ -45,6 +46,11 @@ def _noise(rng: np.random.Generator, h: int, w: int, cells: tuple[int, ...]) -> 
 
 def _colour(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float]) -> np.ndarray:
     return np.array(hsv_colour(rng, sat, val), np.float32)
+
+
+def _hued(rng: np.random.Generator, hue: tuple[float, float], sat: tuple[float, float], val: tuple[float, float]):
+    """A colour (3,) float32 with hue, saturation and value drawn from the given ranges."""
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(*hue), rng.uniform(*sat), rng.uniform(*val)), np.float32) * 255
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, base: np.ndarray, scale: float) -> np.ndarray:
@@ -122,18 +128,17 @@ def _furniture(rng: np.random.Generator, img: np.ndarray, floor_y: int, office: 
 def _outdoor(rng: np.random.Generator, hw: int, ww: int, horizon: int, scale: float) -> np.ndarray:
     """Sky (clear, hazy or grey), a band of distant trees or buildings, and ground: grass, dirt, sand or asphalt."""
     img = np.empty((hw, ww, 3), np.float32)
-    sky = _colour(rng, (0.0, 0.45), (0.6, 1.0))
-    sky[2] = max(sky[2], sky[0])  # sky is blue or grey, never orange-heavy
+    sky = _hued(rng, (0.53, 0.64), (0.0, 0.45), (0.6, 1.0))  # blue, hazy or overcast
     ys = np.linspace(0.85, 1.1, max(1, horizon), dtype=np.float32)[:, None, None]
     img[:horizon] = sky * ys
     band = rng.uniform(0.05, 0.3) * scale
     top = (horizon - band * (0.6 + 0.8 * _noise(rng, 1, ww, (6, 20))[0])).astype(int)
-    trees = _colour(rng, (0.1, 0.6), (0.1, 0.45))
+    trees = _hued(rng, (0.12, 0.42), (0.0, 0.6), (0.1, 0.45))  # trees, hedges or grey buildings
     rows = np.arange(hw)[:, None]
     mask = (rows >= top[None, :]) & (rows < horizon)
     img[mask] = trees
     img[:horizon] += (8.0 * _noise(rng, horizon, ww, (20, 50)))[..., None] * mask[:horizon, :, None]
-    ground = _colour(rng, (0.1, 0.6), (0.2, 0.65))
+    ground = _hued(rng, (0.05, 0.33), (0.0, 0.55), (0.2, 0.65))  # grass, dirt, sand, a grey field or asphalt
     depth = np.linspace(0.85, 1.15, hw - horizon, dtype=np.float32)[:, None, None]
     img[horizon:] = ground * depth
     img[horizon:] += (rng.uniform(6, 20) * _noise(rng, hw - horizon, ww, (8, 30, 80)))[..., None]
@@ -154,7 +159,7 @@ def _world_background(
         wall = _colour(rng, (0.0, 0.35), (0.35, 0.95)) if rng.random() < 0.85 else _colour(rng, (0.0, 1.0), (0.2, 0.9))
         img = _texture(rng, hw, ww, wall, h)
         if kind != "wall" or rng.random() < 0.5:
-            floor = _colour(rng, (0.0, 0.6), (0.15, 0.7))
+            floor = _colour(rng, (0.0, 0.45), (0.15, 0.7))
             img[horizon:] = (
                 _texture(rng, hw - horizon, ww, floor, h)
                 * np.linspace(0.85, 1.1, hw - horizon, dtype=np.float32)[:, None, None]
