@@ -166,12 +166,29 @@ def _head(img: np.ndarray, c: np.ndarray, r: float, actor: Actor, f: float, yaw:
     if actor.hair_style == 1:  # long hair falls behind the head to the shoulders
         _ellipse(img, c + np.array([-0.25 * side, 0.25]) * r, (1.1 * r, 1.15 * r), 0.0, 0, 360, hair)
     _disc(img, c, r, _shade(actor.skin, 0.72 * f))  # a rounder head than a limb: a softer rim
-    _disc(img, c + np.array([0.1 * side, 0.0]) * r + 0.06 * r * light, 0.9 * r, _shade(actor.skin, _BODY * f))
+    _disc(img, c + np.array([0.2 * side, 0.0]) * r + 0.06 * r * light, 0.9 * r, _shade(actor.skin, _BODY * f))
+    if actor.hair_style == 1:  # the chin and jaw in front of the long hair
+        _disc(img, c + np.array([0.1 * side, 0.3]) * r, 0.7 * r, _shade(actor.skin, _BODY * f))
     if r >= 2.5:
         _disc(img, c + np.array([0.25 * side, 0.0]) * r + 0.35 * r * light, 0.35 * r, _shade(actor.skin, 1.08 * f))
+    if r >= 4.0:  # eyes and mouth as shadows, the far eye hidden in a side view
+        dark = _shade(actor.skin, 0.45 * f)
+        for eye in (-0.33, 0.33):
+            x = eye * np.cos(yaw) + 0.45 * side
+            if abs(x) < 0.8:
+                _disc(img, c + np.array([x, 0.05]) * r, 0.11 * r, dark)
+        _ellipse(
+            img,
+            c + np.array([0.45 * side, 0.5]) * r,
+            (0.22 * r * abs(np.cos(yaw)) + 0.05 * r, 0.06 * r),
+            0.0,
+            0,
+            360,
+            dark,
+        )
     if actor.hair_style != 2:  # a cap of hair over the top and the back of the head
         back = c + np.array([-0.22 * side, -0.08]) * r
-        _ellipse(img, back, (1.04 * r, 0.95 * r), float(np.degrees(0.4 * side)), 170 - 60 * side, 370 - 60 * side, hair)
+        _ellipse(img, back, (1.04 * r, 0.95 * r), float(np.degrees(0.4 * side)), 170 - 35 * side, 370 - 35 * side, hair)
     elif r >= 2.5:
         _ellipse(img, c + np.array([-0.1 * side, -0.1]) * r, (0.95 * r, 0.8 * r), 0.0, 200, 340, _shade(hair, 0.8))
 
