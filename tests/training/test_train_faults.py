@@ -38,6 +38,7 @@ def with_bitrot(tmp_path_factory):
 def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, monkeypatch):
     """Videos whose frames fail to decode (as a bit-rotted file's do) on both sides of the split: the run finishes
     all its epochs, each such file is named exactly once in the log, and validation is scored on the others."""
+
     def rotten(real):
         def read(path, *args, **kwargs):
             if "bitrot" in Path(path).name:
