@@ -8,6 +8,8 @@ a 2-second clip with the default model (`--backend auto`) <= 0.8 s.
 
     python bench/bench_startup.py                # 10 runs each: the measurement in docs/speed.md
     python bench/bench_startup.py --quick        # 2 runs each: checks the script works
+    git archive 4565ddf | tar -x -C /tmp/before && python bench/bench_startup.py --compare /tmp/before
+                                                 # also the commands of another checkout, in the same rounds
 """
 
 from __future__ import annotations
@@ -33,13 +35,10 @@ def actionrec_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "actionrec"]
 
 
-def commands(clip: Path, model: Path) -> dict[str, list[str]]:
-    """What is timed, by name: the references, then the commands (predict on each back end)."""
-    exe = actionrec_command()
+def commands(exe: list[str], clip: Path, model: Path) -> dict[str, list[str]]:
+    """The commands timed, by name: --help, info, and predict on each back end."""
     twin = model.with_suffix(".onnx")
     return {
-        "python (empty)": [sys.executable, "-c", "pass"],
-        "python -c 'import torch'": [sys.executable, "-c", "import torch"],
         "--help": [*exe, "--help"],
         "info": [*exe, "info"],
         "predict (auto)": [*exe, "predict", str(clip)],
@@ -48,24 +47,45 @@ def commands(clip: Path, model: Path) -> dict[str, list[str]]:
     }
 
 
-def run_once(argv: list[str]) -> float:
-    """Seconds of wall time of one process; it must succeed."""
+def all_rows(clip: Path, model: Path, compare: Path | None) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each row's command line and environment: the references (an empty interpreter, `import torch` alone), this
+    checkout's commands, and with `compare` the same commands of that checkout (`python -m actionrec` on
+    PYTHONPATH=compare, and so this checkout's too, for a fair comparison)."""
+    env = dict(os.environ)
+    rows = {
+        "python (empty)": ([sys.executable, "-c", "pass"], env),
+        "python -c 'import torch'": ([sys.executable, "-c", "import torch"], env),
+    }
+    module = [sys.executable, "-m", "actionrec"]
+    here = {**env, "PYTHONPATH": str(ROOT)}
+    rows |= {
+        name: (argv, here) for name, argv in commands(module if compare else actionrec_command(), clip, model).items()
+    }
+    if compare:
+        other = {**env, "PYTHONPATH": str(compare.resolve())}
+        rows |= {f"{name} [{compare.name}]": (argv, other) for name, argv in commands(module, clip, model).items()}
+    return rows
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds of wall time of one process, run from the root folder (`python -m` puts its working folder first on
+    sys.path: from the checkout it would shadow PYTHONPATH); it must succeed."""
     start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd="/")
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
     return seconds
 
 
-def time_commands(argvs: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
-    """Each command's wall times: one warm-up run each, then `runs` interleaved rounds."""
-    for argv in argvs.values():
-        run_once(argv)
-    seconds: dict[str, list[float]] = {name: [] for name in argvs}
+def time_rows(rows: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, list[float]]:
+    """Each row's wall times: one warm-up run each, then `runs` interleaved rounds."""
+    for argv, env in rows.values():
+        run_once(argv, env)
+    seconds: dict[str, list[float]] = {name: [] for name in rows}
     for _ in range(runs):
-        for name, argv in argvs.items():
-            seconds[name].append(run_once(argv))
+        for name, (argv, env) in rows.items():
+            seconds[name].append(run_once(argv, env))
     return seconds
 
 
@@ -74,6 +94,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each command")
     parser.add_argument("--clip", type=Path, default=ROOT / "samples" / "punch.mp4", help="the short clip (2 s)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "actionrec-default.safetensors")
+    parser.add_argument("--compare", type=Path, help="another checkout (a folder holding actionrec/) to time beside")
     parser.add_argument("--quick", action="store_true", help="2 runs each: a smoke run, not a measurement")
     args = parser.parse_args()
     runs = 2 if args.quick else args.runs
@@ -83,7 +104,7 @@ def main() -> None:
         f"torch {version('torch')}, onnxruntime {version('onnxruntime')}"
     )
     print(f"{runs} warm runs of each command, interleaved; clip {args.clip.name}\n")
-    seconds = time_commands(commands(args.clip, args.model), runs)
+    seconds = time_rows(all_rows(args.clip, args.model, args.compare), runs)
     print("| command | median s | fastest | slowest | target |")
     print("|---|---:|---:|---:|---|")
     for name, values in seconds.items():
