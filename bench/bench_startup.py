@@ -6,6 +6,10 @@ CPU, the load average, and per command the median with the spread (fastest, slow
 floor (an empty interpreter) and what `import torch` alone costs. Targets: `--help` and `info` <= 0.3 s, predict on
 a 2-second clip with the default model (`--backend auto`) <= 0.8 s.
 
+Then `--backend auto`'s rule (`runtime.pipeline.AUTO_ONNX_MAX_CLIPS`): in a fresh process per back end, the seconds
+from nothing imported to the shipped model open, and the network's seconds per clip in batches of 8 as predict runs
+it; ONNX Runtime is ahead while clips x (its time per clip - torch's) stays under torch's extra opening time.
+
     python bench/bench_startup.py                # 10 runs each: the measurement in docs/speed.md
     python bench/bench_startup.py --quick        # 2 runs each: checks the script works
     git archive 4565ddf | tar -x -C /tmp/before && python bench/bench_startup.py --compare /tmp/before
@@ -15,6 +19,7 @@ a 2-second clip with the default model (`--backend auto`) <= 0.8 s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -89,6 +94,57 @@ def time_rows(rows: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> d
     return seconds
 
 
+CHILD = """
+import json, statistics, sys, time
+start = time.perf_counter()
+from actionrec.runtime.pipeline import load
+recognizer = load({model!r}, backend={backend!r})
+opened = time.perf_counter() - start
+import numpy as np
+clips = np.random.default_rng(0).standard_normal((8, *recognizer.meta.preprocessing.input_shape), dtype=np.float32)
+recognizer.backend(clips)
+seconds = []
+for _ in range({batches}):
+    t = time.perf_counter()
+    recognizer.backend(clips)
+    seconds.append(time.perf_counter() - t)
+print(json.dumps({{"open_s": opened, "clip_s": statistics.median(seconds) / 8}}))
+"""
+
+
+def open_and_clip_seconds(model: Path, backend: str, batches: int) -> dict[str, float]:
+    """In a fresh process: seconds to import and open `model` on `backend`, and the median seconds per clip."""
+    code = CHILD.format(model=str(model), backend=backend, batches=batches)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    if done.returncode != 0:
+        raise SystemExit(f"timing {backend} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def auto_rule(model: Path, runs: int) -> None:
+    """Print each back end's opening time and time per clip (medians of `runs` fresh processes, interleaved), and
+    the clip count up to which ONNX Runtime finishes first, beside the threshold `--backend auto` uses."""
+    from actionrec.runtime.pipeline import AUTO_ONNX_MAX_CLIPS
+
+    sides = {"torch": (model, "torch"), "onnxruntime": (model.with_suffix(".onnx"), "onnxruntime")}
+    got: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    for _ in range(runs):
+        for name, (path, backend) in sides.items():
+            got[name].append(open_and_clip_seconds(path, backend, batches=10))
+    med = {n: {k: statistics.median(r[k] for r in rows) for k in ("open_s", "clip_s")} for n, rows in got.items()}
+    print("\n| back end | import + open s | ms per clip (batch 8) |")
+    print("|---|---:|---:|")
+    for name, m in med.items():
+        print(f"| {name} | {m['open_s']:.3f} | {1000 * m['clip_s']:.2f} |")
+    head_start = med["torch"]["open_s"] - med["onnxruntime"]["open_s"]
+    per_clip = med["onnxruntime"]["clip_s"] - med["torch"]["clip_s"]
+    even = f"{head_start / per_clip:.0f} clips" if per_clip > 0 else "any number of clips (ONNX Runtime is faster)"
+    print(
+        f"\nONNX Runtime starts {head_start:.3f} s sooner and takes {1000 * per_clip:.2f} ms a clip more: it is ahead "
+        f"up to {even}; auto uses it up to {AUTO_ONNX_MAX_CLIPS}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each command")
@@ -112,6 +168,7 @@ def main() -> None:
         target = TARGETS.get(name)
         verdict = f"<= {target} {'met' if median <= target else 'MISSED'}" if target else ""
         print(f"| `{name}` | {median:.3f} | {min(values):.3f} | {max(values):.3f} | {verdict} |")
+    auto_rule(args.model, runs)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
