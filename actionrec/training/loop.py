@@ -125,7 +125,7 @@ def _run(config: TrainConfig, ctx: Context, show: bool, console: Console, stop_a
 
 
 def _open(config: TrainConfig, ctx: Context, log: Any) -> tuple[TrainConfig, DataSplit]:
-    """The checked recipe (its epochs settled) and the data split; the run folder ready to write."""
+    """The checked recipe (its epochs settled) and the data split (the run folder is `run_folder`'s)."""
     if config.resume is not None:
         config = dataclasses.replace(config, out=Path(config.resume))
     check_config(config, ctx.world)
@@ -260,10 +260,11 @@ def _train_epoch(run: _Run, bar: Progress, task: TaskID, epoch: int) -> tuple[fl
         loss_sum, correct, n = _step(run, x, y, keep, kept, epoch, step)
         totals += torch.tensor([loss_sum, correct, n], dtype=torch.float64)
         rate = totals[2].item() * ctx.world / max(time.perf_counter() - t0, 1e-9)
+        clips = max(totals[2].item(), 1)  # none yet where this process's clips so far did not decode
         bar.update(
             task,
             advance=1,
-            stats=f"loss {totals[0] / totals[2]:.4f} acc {totals[1] / totals[2]:.1%} {rate:.1f} clips/s",
+            stats=f"loss {totals[0] / clips:.4f} acc {totals[1] / clips:.1%} {rate:.1f} clips/s",
         )
     seconds = time.perf_counter() - t0
     sum_over_processes(totals, ctx)
