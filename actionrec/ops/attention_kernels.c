@@ -254,7 +254,8 @@ int bf16_native_kernels(void) { return 0; }
    every side and on the right up to a whole number of blocks: in (N, CI, T + KT - 1, H + KH - 1, WB + KW - 1) with
    WB = W rounded up to a multiple of 8 * conv_vectors(W), weight (1, CI, KT, KH, KW), out (N, 1, T, H, W). Each tap
    updates NV independent vector accumulators (8 NV neighbouring outputs), so that the multiply-adds overlap instead
-   of waiting on one another, and narrow maps don't compute lanes they throw away. */
+   of waiting on one another, and narrow maps don't compute lanes they throw away; two output rows share each input
+   row's loads (conv_row2), and the network's 7-wide kernels are unrolled. */
 int conv_vectors(int64_t W) { return W > 16 ? 4 : W > 8 ? 2 : 1; }
 
 static inline __attribute__((always_inline)) void conv_row(const float *in, const float *wgt, int64_t CI, int64_t KT,
@@ -282,18 +283,59 @@ static inline __attribute__((always_inline)) void conv_row(const float *in, cons
     }
 }
 
+/* One input row's taps for two neighbouring output rows: row 0 with the kernel row k0, row 1 with k1 (each only
+   where USE0 / USE1), so that each load feeds both. */
+static inline __attribute__((always_inline)) void taps2(const float *irow, const float *k0, const float *k1,
+                                                        const int KW, v8 *a0, v8 *a1, const int NV, const int USE0,
+                                                        const int USE1) {
+    for (int dw = 0; dw < KW; dw++)
+        for (int b = 0; b < NV; b++) {
+            v8 v;  /* unaligned load of 8 neighbours */
+            memcpy(&v, irow + dw + 8 * b, sizeof v);
+            if (USE0) a0[b] += k0[dw] * v;
+            if (USE1) a1[b] += k1[dw] * v;
+        }
+}
+
+/* Output rows h and h + 1 together: KH + 1 input rows loaded per channel and frame instead of 2 KH. */
+static inline __attribute__((always_inline)) void conv_row2(const float *in, const float *wgt, int64_t CI,
+                                                            int64_t KT, int64_t KH, const int KW, int64_t HP,
+                                                            int64_t WP, int64_t plane, int64_t W, float *o0,
+                                                            float *o1, const int NV) {
+    for (int64_t w0 = 0; w0 < W; w0 += 8 * NV) {
+        v8 a0[4] = {{0}, {0}, {0}, {0}}, a1[4] = {{0}, {0}, {0}, {0}};
+        for (int64_t c = 0; c < CI; c++)
+            for (int64_t dt = 0; dt < KT; dt++) {
+                const float *irow = in + c * plane + dt * HP * WP + w0, *k = wgt + (c * KT + dt) * KH * KW;
+                taps2(irow, k, k, KW, a0, a1, NV, 1, 0);
+                for (int64_t r = 1; r < KH; r++)
+                    taps2(irow + r * WP, k + r * KW, k + (r - 1) * KW, KW, a0, a1, NV, 1, 1);
+                taps2(irow + KH * WP, k, k + (KH - 1) * KW, KW, a0, a1, NV, 0, 1);
+            }
+        float r0[32], r1[32];
+        memcpy(r0, a0, sizeof a0);
+        memcpy(r1, a1, sizeof a1);
+        for (int64_t j = 0; j < 8 * NV && w0 + j < W; j++) { o0[w0 + j] = r0[j]; o1[w0 + j] = r1[j]; }
+    }
+}
+
 void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int64_t T, int64_t H, int64_t W,
                   int64_t KT, int64_t KH, int64_t KW, float *out, int threads) {
     const int nv = conv_vectors(W);
     const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = (W + 8 * nv - 1) / (8 * nv) * (8 * nv) + KW - 1;
     const int64_t plane = TP * HP * WP;  /* one padded channel of one sample */
+    const int64_t pairs = (H + 1) / 2;  /* output rows h, h + 1 per task; the last row of an odd H alone */
     #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t row = 0; row < N * T * H; row++) {
-        int64_t n = row / (T * H), t = (row / H) % T, h = row % H;
+    for (int64_t task = 0; task < N * T * pairs; task++) {
+        int64_t nt = task / pairs, h = task % pairs * 2, n = nt / T, t = nt % T;
         const float *base = in + n * CI * plane + (t * HP + h) * WP;
-        if (nv == 4) conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 4);
-        else if (nv == 2) conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 2);
-        else conv_row(base, wgt, CI, KT, KH, KW, HP, WP, plane, W, out + row * W, 1);
+        float *o = out + (nt * H + h) * W;
+        /* the network's kernels are 7 wide: a constant KW lets the compiler unroll the taps along W */
+        #define CONV_ROWS(kw, nv_) (h + 1 < H ? conv_row2(base, wgt, CI, KT, KH, kw, HP, WP, plane, W, o, o + W, nv_) \
+                                              : conv_row(base, wgt, CI, KT, KH, kw, HP, WP, plane, W, o, nv_))
+        #define CONV_NV(kw) (nv == 4 ? CONV_ROWS(kw, 4) : nv == 2 ? CONV_ROWS(kw, 2) : CONV_ROWS(kw, 1))
+        if (KW == 7) CONV_NV(7);
+        else CONV_NV(KW);
     }
 }
 
