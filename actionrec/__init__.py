@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from .runtime.aggregate import LabelScore, VideoResult, WindowResult
     from .runtime.pipeline import Recognizer, load
 
-# Imported on first use (PEP 562): `import actionrec.cli` then costs no numpy, OpenCV or back end, which is what
-# keeps `actionrec --help` and `actionrec info` fast.
+# Imported on first use (PEP 562): importing the package, or any module in it, then costs no numpy, OpenCV or back
+# end, and each command of the command line imports only what it uses (`--help` and `info` stay fast).
 _LAZY = {
     "LabelScore": "runtime.aggregate",
     "VideoResult": "runtime.aggregate",

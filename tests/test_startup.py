@@ -173,3 +173,18 @@ def test_a_broken_video_is_still_one_line_on_stderr(tmp_path):
     assert proc.returncode == 1
     assert [line.split(":")[0] for line in lines] == ["note", "error", "1 of 1 videos failed"], proc.stderr
     assert str(broken) in lines[1]
+
+
+def test_importing_the_package_imports_no_runtime():
+    """`import actionrec` imports neither numpy, OpenCV, torch nor onnx; its runtime names (`load`, `Recognizer`,
+    `VideoResult`) arrive on first use and are the runtime's own objects; an unknown name is an AttributeError."""
+    code = (
+        "import sys, actionrec\n"
+        "assert 'numpy' not in sys.modules, 'numpy'\n"
+        "from actionrec.runtime import aggregate, pipeline\n"
+        "assert actionrec.load is pipeline.load and actionrec.Recognizer is pipeline.Recognizer\n"
+        "assert actionrec.VideoResult is aggregate.VideoResult and 'load' in dir(actionrec)\n"
+        "assert not hasattr(actionrec, 'no_such_name')\n"
+    )
+    assert imported_after("import actionrec") == dict.fromkeys(HEAVY, False)
+    assert imported_after(code)["torch"] is False
