@@ -13,7 +13,7 @@ from torch import nn
 
 from ..errors import ModelFileError
 from ..io.checkpoint import check_model_file, load_state, model_file_kind, torch_load
-from ..networks import Attention3d, BasicBlock, Bottleneck, ResNet3d, attention_as_identity
+from ..networks import Attention3d, ResNet3d, attention_as_identity
 
 _PARAM = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 _TORCHVISION_BLOCK = re.compile(rf"(layer\d+\.\d+)\.conv(\d)\.([01])\.{_PARAM}")  # conv1.0 = conv, conv1.1 = BN
@@ -175,8 +175,8 @@ def _without_attention(
     Changes `loaded` in place; returns the names of the BatchNorms scaled back."""
     unscaled = []
     for name, block in model.named_modules():
-        if not isinstance(block, BasicBlock | Bottleneck) or isinstance(block.attention, Attention3d):
-            continue
+        if getattr(block, "last_bn", None) is None or isinstance(block.attention, Attention3d):
+            continue  # not a residual block, or one that keeps its attention
         gates = [source.get(f"{name}.attention.{k}.weight") for k in ("channel.fc2", "spatial.gate.conv")]
         if all(g is None for g in gates):
             continue  # the file's block is plain too
@@ -185,7 +185,7 @@ def _without_attention(
                 f"{path}: its blocks have trained attention ({name}), which a network without attention would drop, "
                 "distorting every residual branch; keep attention (leave out --no-attention)"
             )
-        bn = f"{name}.{'bn3' if isinstance(block, Bottleneck) else 'bn2'}"
+        bn = f"{name}.{block.last_bn_name}"
         for param in ("weight", "bias"):
             if f"{bn}.{param}" in loaded:
                 loaded[f"{bn}.{param}"] = loaded[f"{bn}.{param}"] * 0.25  # 4 * 0.25 = 1, exact in floating point

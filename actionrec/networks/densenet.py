@@ -31,7 +31,10 @@ class DenseLayer(nn.Module):
 
 
 class DenseBlock(nn.Module):
-    """x_l = H_l([x_0, ..., x_{l-1}]); the block's output (all maps concatenated) passes through attention."""
+    """x_l = H_l([x_0, ..., x_{l-1}]); the block's output (all maps concatenated) passes through attention. No
+    BatchNorm feeds it (`last_bn` is None) and there is no residual branch to zero."""
+
+    last_bn = None
 
     def __init__(
         self,

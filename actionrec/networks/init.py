@@ -27,15 +27,13 @@ def init_weights(model: nn.Module) -> None:
 
 
 def zero_init_residuals(model: nn.Module) -> None:
-    """Start every residual branch at zero (its last BN's scale = 0), so each block begins as the identity and the
-    network as a shallow one that deepens while it trains (Goyal et al. 2017). A no-op for non-residual nets."""
-    from .resnet import BasicBlock, Bottleneck
-
+    """Start every residual branch at zero (each block's `zero_init_last`: its last BN's scale = 0), so each block
+    begins as the identity and the network as a shallow one that deepens while it trains (Goyal et al. 2017). A
+    no-op for non-residual nets. Blocks say how they are zero-initialised, as timm's do: this knows no block type."""
     for m in model.modules():
-        if isinstance(m, BasicBlock):
-            nn.init.zeros_(m.bn2.weight)
-        elif isinstance(m, Bottleneck):
-            nn.init.zeros_(m.bn3.weight)
+        zero_init_last = getattr(m, "zero_init_last", None)
+        if callable(zero_init_last):
+            zero_init_last()
 
 
 def attention_as_identity(model: nn.Module, keep: Collection[str] = ()) -> tuple[str, ...]:
@@ -43,29 +41,24 @@ def attention_as_identity(model: nn.Module, keep: Collection[str] = ()) -> tuple
     ResNet computes and trains as fast from the first step; returns the names of the rescaled BatchNorms.
 
     The attention's last layers (the channel MLP's fc2, the spatial conv) are zeroed, so both gates are
-    sigmoid(0) = 0.5 everywhere, and the BatchNorm feeding the attention (bn2, bn3 for bottlenecks) is scaled by 4,
+    sigmoid(0) = 0.5 everywhere, and the BatchNorm feeding the attention (the block's `last_bn`) is scaled by 4,
     which the two 0.5 gates undo exactly (powers of two). The gates still learn: fc1 keeps its random weights, so
     fc2 and the spatial conv get gradients at once. Blocks whose attention weights are named in `keep` (loaded from
     a file) are left alone. Dense blocks have no BatchNorm before their attention: their gates become a constant
     1/4, which the BatchNorm after every dense block (transition or final norm) normalises away.
     """
-    from .densenet import DenseBlock
-    from .resnet import BasicBlock, Bottleneck
-
     rescaled = []
     with torch.no_grad():
         for name, block in model.named_modules():
-            if not isinstance(block, BasicBlock | Bottleneck | DenseBlock):
+            attention = getattr(block, "attention", None)
+            if not isinstance(attention, Attention3d) or any(k.startswith(f"{name}.attention.") for k in keep):
                 continue
-            if not isinstance(block.attention, Attention3d) or any(k.startswith(f"{name}.attention.") for k in keep):
+            nn.init.zeros_(attention.channel.fc2.weight)  # channel gate: sigmoid(0) = 0.5 for every channel
+            nn.init.zeros_(attention.spatial.gate.conv.weight)  # spatial gate: 0.5 everywhere
+            bn = getattr(block, "last_bn", None)  # the BatchNorm feeding the attention; none in a dense block
+            if bn is None:
                 continue
-            nn.init.zeros_(block.attention.channel.fc2.weight)  # channel gate: sigmoid(0) = 0.5 for every channel
-            nn.init.zeros_(block.attention.spatial.gate.conv.weight)  # spatial gate: 0.5 everywhere
-            if isinstance(block, DenseBlock):
-                continue
-            bn_name = "bn3" if isinstance(block, Bottleneck) else "bn2"
-            bn: nn.BatchNorm3d = getattr(block, bn_name)
             bn.weight.mul_(4.0)  # 4 * 0.5 * 0.5 = 1, exact in floating point
             bn.bias.mul_(4.0)
-            rescaled.append(f"{name}.{bn_name}")
+            rescaled.append(f"{name}.{block.last_bn_name}")
     return tuple(rescaled)

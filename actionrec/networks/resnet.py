@@ -14,10 +14,22 @@ from .init import init_weights
 
 class ResidualBlock(nn.Module):
     """relu(shortcut(x) + attention(branch(x))): the block owns the add and the ReLU; subclasses build `branch`,
-    `attention` (injected: `Attention3d` or `nn.Identity`), `downsample` and `relu`."""
+    `attention` (injected: `Attention3d` or `nn.Identity`), `downsample` and `relu`, and name the branch's last
+    BatchNorm (`last_bn_name`), the one that feeds the attention."""
+
+    last_bn_name: str
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    @property
+    def last_bn(self) -> nn.BatchNorm3d:
+        """The residual branch's last BatchNorm: what feeds the attention (`init.attention_as_identity` scales it)."""
+        return getattr(self, self.last_bn_name)
+
+    def zero_init_last(self) -> None:
+        """Start the residual branch at zero (its last BatchNorm's scale), so the block begins as the identity."""
+        nn.init.zeros_(self.last_bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.attention(self.branch(x))
@@ -29,6 +41,7 @@ class BasicBlock(ResidualBlock):
     """Two 3x3x3 convolutions; attention on the residual branch before the add."""
 
     expansion = 1
+    last_bn_name = "bn2"
 
     def __init__(
         self,
@@ -58,6 +71,7 @@ class Bottleneck(ResidualBlock):
     """1x1x1 reduce, 3x3x3, 1x1x1 expand (x4); attention on the residual branch before the add."""
 
     expansion = 4
+    last_bn_name = "bn3"
 
     def __init__(
         self,
