@@ -111,7 +111,8 @@ def test_auto_runs_the_onnx_twin_on_short_samples_with_torch_fp32_labels(torch_f
 
 def test_clip_count_from_headers_is_the_windows_predict_makes(torch_fp32):
     """`count_clips` reads only the headers, yet gives exactly the windows predict labels, for each sample and
-    stride 4; a URL or a missing file counts as past the limit (may be long), and the count stops past it."""
+    stride 4; a URL, a missing file or a name the system refuses counts as past the limit (it may be long), and the
+    count stops past it."""
     from actionrec.runtime.pipeline import count_clips
 
     spec = torch_fp32.meta.preprocessing
@@ -121,6 +122,7 @@ def test_clip_count_from_headers_is_the_windows_predict_makes(torch_fp32):
             assert count_clips([sample], spec, stride=stride, limit=10_000) == len(windows)
     assert count_clips(["http://camera.local/stream"], spec, limit=64) == 65
     assert count_clips([ROOT / "samples" / "missing.mp4"], spec, limit=64) == 65
+    assert count_clips(["a" * 5000 + ".mp4"], spec, limit=64) == 65  # a name too long: its own error, not the run's
     assert 64 < count_clips([ROOT / "samples" / "sequence.mp4"] * 10, spec, limit=64) < 31 * 10
 
 
