@@ -19,7 +19,7 @@ from torch import nn
 from ..config import ModelMeta
 from ..data import DataSplit
 from ..errors import ActionrecError, OptionError
-from ..io.checkpoint import save_model
+from ..io.checkpoint import save_model, torch_load
 from ..io.files import atomic_path, exclusive, write_text_atomic
 from .config import TrainConfig
 from .rng import rng_state
@@ -239,11 +239,13 @@ def save_epoch(
 
 
 def load_state(run_dir: Path) -> dict[str, Any]:
+    """The resume state of `run_dir`, read as `io.checkpoint.torch_load` reads weights: tensors and plain containers
+    only, never torch's advice to unpickle with weights_only=False."""
     path = run_dir / STATE_FILE
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file: torch raises several types
-        raise ActionrecError(f"{path}: unreadable resume state ({str(e).strip().splitlines()[0][:200]})") from None
+        state = torch_load(path)
+    except ActionrecError as e:
+        raise ActionrecError(f"unreadable resume state: {e}") from None
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
         raise ActionrecError(f"{path}: not an actionrec resume state (version {STATE_VERSION})")
     return state

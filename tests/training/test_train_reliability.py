@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import ROOT, moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 from typer.testing import CliRunner
@@ -25,7 +26,7 @@ from typer.testing import CliRunner
 from actionrec.cli import app
 from actionrec.config import Preprocessing
 from actionrec.data import frame_cache
-from actionrec.errors import BusyError, OptionError
+from actionrec.errors import ActionrecError, BusyError, OptionError
 from actionrec.io.checkpoint import read_meta
 from actionrec.io.files import exclusive
 from actionrec.training import METRICS_FILE, STATE_FILE, loop, resume_config, run_dir, train
@@ -327,3 +328,25 @@ def test_a_disk_that_fills_up_mid_run_is_one_line_and_the_run_resumable(two_peop
     assert "Traceback" not in result.output
     assert len((run / METRICS_FILE).read_text().splitlines()) == 1
     assert resume_config(run).epochs == 3  # the state of epoch 1 is there to go on from
+
+
+class _Planted:
+    """Unpickling this runs code: it touches the file it names."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_planted_resume_state_is_refused_without_pointing_at_the_unsafe_path(tmp_path):
+    """A `state.pt` that would run code when unpickled: --resume refuses it in one line that never relays torch's
+    advice to re-run with weights_only=False, and the planted code does not run."""
+    marker = tmp_path / "ran"
+    torch.save({"version": 1, "evil": _Planted(str(marker))}, tmp_path / STATE_FILE)
+    with pytest.raises(ActionrecError) as caught:
+        run_dir.load_state(tmp_path)
+    message = str(caught.value)
+    assert "weights_only" not in message and "\n" not in message and STATE_FILE in message
+    assert not marker.exists()
