@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef float v8 __attribute__((vector_size(32)));  /* GCC/Clang vector extension: one AVX register, or two SSE */
 
 /* Loops over independent rows or chunks run on OpenMP threads. Compiled with -fopenmp, the library binds to the
    libgomp that torch has already loaded, so these loops share torch's thread pool instead of fighting it. */
@@ -252,17 +251,26 @@ int bf16_native_kernels(void) { return 0; }
 
 /* 4. The spatial gate's convolution (before its sigmoid), on an input already zero-padded by half a kernel on
    every side and on the right up to a whole number of blocks: in (N, CI, T + KT - 1, H + KH - 1, WB + KW - 1) with
-   WB = W rounded up to a multiple of 8 * conv_vectors(W), weight (1, CI, KT, KH, KW), out (N, 1, T, H, W). Each tap
-   updates NV independent vector accumulators (8 NV neighbouring outputs), so that the multiply-adds overlap instead
-   of waiting on one another, and narrow maps don't compute lanes they throw away; two output rows share each input
-   row's loads (conv_row2), and the network's 7-wide kernels are unrolled. */
-int conv_vectors(int64_t W) { return W > 16 ? 4 : W > 8 ? 2 : 1; }
+   WB = W rounded up to a multiple of conv_block(W), weight (1, CI, KT, KH, KW), out (N, 1, T, H, W). Each tap
+   updates NV independent vector accumulators (LANES NV neighbouring outputs), so that the multiply-adds overlap
+   instead of waiting on one another, and narrow maps don't compute lanes they throw away; two output rows share each
+   input row's loads (conv_row2), and the network's 7-wide kernels are unrolled. */
+#ifdef __AVX512F__
+enum { LANES = 16 };  /* one AVX-512 register per vector */
+#else
+enum { LANES = 8 };  /* one AVX register, or two SSE */
+#endif
+typedef float vec __attribute__((vector_size(4 * LANES)));  /* GCC/Clang vector extension */
+
+static int conv_vectors(int64_t W) { return W > 2 * LANES ? 4 : W > LANES ? 2 : 1; }
+
+int conv_block(int64_t W) { return LANES * conv_vectors(W); }  /* outputs per step along W */
 
 static inline __attribute__((always_inline)) void conv_row(const float *in, const float *wgt, int64_t CI, int64_t KT,
                                                            int64_t KH, int64_t KW, int64_t HP, int64_t WP,
                                                            int64_t plane, int64_t W, float *o, const int NV) {
-    for (int64_t w0 = 0; w0 < W; w0 += 8 * NV) {
-        v8 acc[4] = {{0}, {0}, {0}, {0}};
+    for (int64_t w0 = 0; w0 < W; w0 += LANES * NV) {
+        vec acc[4] = {{0}, {0}, {0}, {0}};
         for (int64_t c = 0; c < CI; c++)
             for (int64_t dt = 0; dt < KT; dt++)
                 for (int64_t dh = 0; dh < KH; dh++) {
@@ -271,27 +279,27 @@ static inline __attribute__((always_inline)) void conv_row(const float *in, cons
                     for (int64_t dw = 0; dw < KW; dw++) {
                         float kv = k[dw];
                         for (int b = 0; b < NV; b++) {
-                            v8 v;  /* unaligned load of 8 neighbours */
-                            memcpy(&v, irow + dw + 8 * b, sizeof v);
+                            vec v;  /* unaligned load of 8 neighbours */
+                            memcpy(&v, irow + dw + LANES * b, sizeof v);
                             acc[b] += kv * v;
                         }
                     }
                 }
-        float res[32];
+        float res[4 * LANES];
         memcpy(res, acc, sizeof acc);
-        for (int64_t j = 0; j < 8 * NV && w0 + j < W; j++) o[w0 + j] = res[j];
+        for (int64_t j = 0; j < LANES * NV && w0 + j < W; j++) o[w0 + j] = res[j];
     }
 }
 
 /* One input row's taps for two neighbouring output rows: row 0 with the kernel row k0, row 1 with k1 (each only
    where USE0 / USE1), so that each load feeds both. */
 static inline __attribute__((always_inline)) void taps2(const float *irow, const float *k0, const float *k1,
-                                                        const int KW, v8 *a0, v8 *a1, const int NV, const int USE0,
+                                                        const int KW, vec *a0, vec *a1, const int NV, const int USE0,
                                                         const int USE1) {
     for (int dw = 0; dw < KW; dw++)
         for (int b = 0; b < NV; b++) {
-            v8 v;  /* unaligned load of 8 neighbours */
-            memcpy(&v, irow + dw + 8 * b, sizeof v);
+            vec v;  /* unaligned load of 8 neighbours */
+            memcpy(&v, irow + dw + LANES * b, sizeof v);
             if (USE0) a0[b] += k0[dw] * v;
             if (USE1) a1[b] += k1[dw] * v;
         }
@@ -302,8 +310,8 @@ static inline __attribute__((always_inline)) void conv_row2(const float *in, con
                                                             int64_t KT, int64_t KH, const int KW, int64_t HP,
                                                             int64_t WP, int64_t plane, int64_t W, float *o0,
                                                             float *o1, const int NV) {
-    for (int64_t w0 = 0; w0 < W; w0 += 8 * NV) {
-        v8 a0[4] = {{0}, {0}, {0}, {0}}, a1[4] = {{0}, {0}, {0}, {0}};
+    for (int64_t w0 = 0; w0 < W; w0 += LANES * NV) {
+        vec a0[4] = {{0}, {0}, {0}, {0}}, a1[4] = {{0}, {0}, {0}, {0}};
         for (int64_t c = 0; c < CI; c++)
             for (int64_t dt = 0; dt < KT; dt++) {
                 const float *irow = in + c * plane + dt * HP * WP + w0, *k = wgt + (c * KT + dt) * KH * KW;
@@ -312,17 +320,17 @@ static inline __attribute__((always_inline)) void conv_row2(const float *in, con
                     taps2(irow + r * WP, k + r * KW, k + (r - 1) * KW, KW, a0, a1, NV, 1, 1);
                 taps2(irow + KH * WP, k, k + (KH - 1) * KW, KW, a0, a1, NV, 0, 1);
             }
-        float r0[32], r1[32];
+        float r0[4 * LANES], r1[4 * LANES];
         memcpy(r0, a0, sizeof a0);
         memcpy(r1, a1, sizeof a1);
-        for (int64_t j = 0; j < 8 * NV && w0 + j < W; j++) { o0[w0 + j] = r0[j]; o1[w0 + j] = r1[j]; }
+        for (int64_t j = 0; j < LANES * NV && w0 + j < W; j++) { o0[w0 + j] = r0[j]; o1[w0 + j] = r1[j]; }
     }
 }
 
 void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int64_t T, int64_t H, int64_t W,
                   int64_t KT, int64_t KH, int64_t KW, float *out, int threads) {
     const int nv = conv_vectors(W);
-    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = (W + 8 * nv - 1) / (8 * nv) * (8 * nv) + KW - 1;
+    const int64_t TP = T + KT - 1, HP = H + KH - 1, WP = (W + LANES * nv - 1) / (LANES * nv) * (LANES * nv) + KW - 1;
     const int64_t plane = TP * HP * WP;  /* one padded channel of one sample */
     const int64_t pairs = (H + 1) / 2;  /* output rows h, h + 1 per task; the last row of an odd H alone */
     #pragma omp parallel for num_threads(threads) schedule(static)

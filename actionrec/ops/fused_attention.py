@@ -190,7 +190,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     for name in ("channel_pool_arg_cl", "attention_grad_out_cl", "attention_grad_x_cl"):
         getattr(lib, name).restype = None
     lib.spatial_conv.restype = None
-    lib.conv_vectors.argtypes, lib.conv_vectors.restype = [i64], i32
+    lib.conv_block.argtypes, lib.conv_block.restype = [i64], i32
     return lib
 
 
@@ -351,7 +351,7 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if weight.shape[:2] != (1, ci) or not (kt % 2 and kh % 2 and kw % 2):
         raise ValueError(f"spatial_conv: weight {tuple(weight.shape)} must be (1, {ci}, odd, odd, odd)")
     weight = weight.detach().float().contiguous()
-    block = 8 * _kernel("conv_vectors")(w)  # outputs per step of the C loop, which reads whole blocks
+    block = _kernel("conv_block")(w)  # outputs per step of the C loop, which reads whole blocks
     padded = F.pad(pooled.contiguous(), (kw // 2, kw // 2 + -w % block, kh // 2, kh // 2, kt // 2, kt // 2))
     out = torch.empty(n, 1, t, h, w)
     _kernel("spatial_conv")(
