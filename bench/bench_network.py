@@ -16,16 +16,28 @@ gates do). Targets: attention/plain time <= 1.05 in fp32; in bf16 1.15 at width 
     python bench/bench_network.py --arch r3d10 --widths 16 --clip-len 8 --crop 64 --batch 8   # the shipped size
     python bench/bench_network.py --quick                           # smoke run: tiny input, 1 thread
     python bench/bench_network.py --no-compile --no-parts --modes bf16   # only the modes whose name has "bf16"
+    python bench/bench_network.py --cpu-time ...                    # 1 thread, CPU seconds: for a busy machine
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from _timing import enable_many_compiles, header, matmul_gflops, native_bf16, set_threads, time_interleaved, timed
+from _timing import (
+    Timing,
+    enable_many_compiles,
+    header,
+    matmul_gflops,
+    native_bf16,
+    set_threads,
+    time_interleaved,
+    timed,
+)
 from torch import nn
 
 from actionrec.networks import BasicBlock, build, gflops_per_clip
@@ -123,6 +135,20 @@ def runner(model: nn.Module, mode: Mode, clips: torch.Tensor) -> tuple[Callable[
     return run, compile_s
 
 
+def time_cpu(fns: dict[str, Callable[[], object]], *, repeats: int) -> dict[str, Timing]:
+    """As `time_interleaved`, in CPU seconds of the calling thread (run with 1 intra-op thread, so that it does all
+    the work): other processes on a shared machine then delay a call without adding to its time."""
+    for fn in fns.values():
+        fn()
+    seconds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.thread_time()
+            fn()
+            seconds[name].append(time.thread_time() - start)
+    return {name: Timing(statistics.median(s), min(s), len(s)) for name, s in seconds.items()}
+
+
 def bench_width(
     width: int, modes: list[Mode], parts_modes: set[str], peaks: dict[torch.dtype, float], args: argparse.Namespace
 ) -> None:
@@ -143,7 +169,7 @@ def bench_width(
         runs, compile_s = {}, {}
         for v in variants:
             runs[v], compile_s[v] = runner(build_variant(v, width, args.arch), mode, clips)
-        timings = time_interleaved(runs, repeats=args.repeats)
+        timings = (time_cpu if args.cpu_time else time_interleaved)(runs, repeats=args.repeats)
         t = {v: timing.median for v, timing in timings.items()}
         best = timings["attention"].best / timings["plain"].best  # noise only slows calls: a check on the median
         rate = {v: args.batch / t[v] for v in ("plain", "attention")}
@@ -184,10 +210,15 @@ def main() -> None:
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
     parser.add_argument("--no-parts", dest="parts", action="store_false", help="skip the per-part breakdown")
     parser.add_argument("--modes", nargs="+", metavar="TEXT", help="only the modes whose name contains one of these")
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="CPU seconds on 1 thread: robust to other load (sets --threads 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 4x32x32, batch 1, 1 repeat, 1 thread")
     args = parser.parse_args()
     if args.quick:
         args.clip_len, args.crop, args.batch, args.repeats, args.threads = 4, 32, 1, 1, 1
+    if args.cpu_time:
+        args.threads = 1
     set_threads(args.threads)
     print(header())
 
