@@ -347,12 +347,13 @@ void spatial_conv(const float *in, const float *wgt, int64_t N, int64_t CI, int6
     }
 }
 
-/* 5. Training (autograd), channels-last only: the layout `actionrec train` uses. x is (N, S, C) in memory. */
+/* 5. Training (autograd), channels-last only: the layout `actionrec train` uses. x is (N, S, C) in memory, fp32
+   or bf16 (bf16 autocast training) as in 1-3: the activations and their gradients in that dtype, the rest fp32. */
 
 /* Channel pools with the first position of each maximum: avg, max (N, C); arg (N, C), a position in 0..S-1.
    work holds 2 N C ceil(S / SPAN) floats, iwork N C ceil(S / SPAN) positions. */
-void channel_pool_arg_cl(const float *x, int64_t N, int64_t C, int64_t S, float *avg, float *max, int64_t *arg,
-                         float *work, int64_t *iwork, int threads) {
+INLINE void channel_pool_arg_cl_t(const void *x, int64_t N, int64_t C, int64_t S, float *avg, float *max,
+                                  int64_t *arg, float *work, int64_t *iwork, int threads, const int B16) {
     int64_t spans = (S + SPAN - 1) / SPAN;
     float *psum = work, *pmax = work + N * spans * C;
     #pragma omp parallel for num_threads(threads) schedule(static)
@@ -360,11 +361,11 @@ void channel_pool_arg_cl(const float *x, int64_t N, int64_t C, int64_t S, float 
         int64_t n = t / spans, s0 = (t % spans) * SPAN, s1 = s0 + SPAN < S ? s0 + SPAN : S;
         float *restrict ps = psum + t * C, *restrict pm = pmax + t * C;
         int64_t *restrict pa = iwork + t * C;
-        const float *restrict xs = x + (n * S + s0) * C;
-        for (int64_t c = 0; c < C; c++) { ps[c] = 0.0f; pm[c] = xs[c]; pa[c] = s0; }
-        for (int64_t s = s0; s < s1; s++, xs += C)
+        const void *restrict xs = at(x, (n * S + s0) * C, B16);
+        for (int64_t c = 0; c < C; c++) { ps[c] = 0.0f; pm[c] = load(xs, c, B16); pa[c] = s0; }
+        for (int64_t s = s0; s < s1; s++, xs = at(xs, C, B16))
             for (int64_t c = 0; c < C; c++) {
-                float v = xs[c];
+                float v = load(xs, c, B16);
                 ps[c] += v;
                 if (v > pm[c]) { pm[c] = v; pa[c] = s; }
             }
@@ -386,17 +387,19 @@ void channel_pool_arg_cl(const float *x, int64_t N, int64_t C, int64_t S, float 
 
 /* Backward, first pass: gp = g where out > 0 (the ReLU), the gradient of the shortcut and of Ms * y; and
    dms[n, s] = sum_c gp * gate[n, c] * x, the gradient of the spatial map. */
-void attention_grad_out_cl(const float *g, const float *out, const float *x, const float *gate, int64_t N, int64_t C,
-                           int64_t S, float *gp, float *dms, int threads) {
+INLINE void attention_grad_out_cl_t(const void *g, const void *out, const void *x, const float *gate, int64_t N,
+                                    int64_t C, int64_t S, void *gp, float *dms, int threads, const int B16) {
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < N * S; p++) {
-        const float *restrict gq = g + p * C, *restrict oq = out + p * C, *restrict xq = x + p * C;
+        const void *restrict gq = at(g, p * C, B16), *restrict oq = at(out, p * C, B16);
+        const void *restrict xq = at(x, p * C, B16);
         const float *restrict gc = gate + (p / S) * C;
-        float *restrict gpq = gp + p * C, acc = 0.0f;
+        void *restrict gpq = (void *)at(gp, p * C, B16);
+        float acc = 0.0f;
         for (int64_t c = 0; c < C; c++) {
-            float v = oq[c] > 0.0f ? gq[c] : 0.0f;
-            gpq[c] = v;
-            acc += v * gc[c] * xq[c];
+            float v = load(oq, c, B16) > 0.0f ? load(gq, c, B16) : 0.0f;  /* exact in bf16: a copy or a zero */
+            store(gpq, c, v, B16);
+            acc += v * gc[c] * load(xq, c, B16);
         }
         dms[p] = acc;
     }
@@ -405,8 +408,9 @@ void attention_grad_out_cl(const float *g, const float *out, const float *x, con
 /* Backward, second pass: the gradient of y = gate * x from the gated add (gp * Ms) and from the spatial pools
    (dpool (N, 2, S): mean's share to every channel, max's to the first channel that attains it); writes
    dx = dy * gate and dgate[n, c] = sum_s dy * x. work holds N C ceil(S / SPAN) floats. */
-void attention_grad_x_cl(const float *gp, const float *x, const float *gate, const float *smap, const float *dpool,
-                         int64_t N, int64_t C, int64_t S, float *dx, float *dgate, float *work, int threads) {
+INLINE void attention_grad_x_cl_t(const void *gp, const void *x, const float *gate, const float *smap,
+                                  const float *dpool, int64_t N, int64_t C, int64_t S, void *dx, float *dgate,
+                                  float *work, int threads, const int B16) {
     int64_t spans = (S + SPAN - 1) / SPAN;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t t = 0; t < N * spans; t++) {
@@ -416,16 +420,19 @@ void attention_grad_x_cl(const float *gp, const float *x, const float *gate, con
         for (int64_t c = 0; c < C; c++) pd[c] = 0.0f;
         for (int64_t s = s0; s < s1; s++) {
             int64_t p = n * S + s;
-            const float *restrict gq = gp + p * C, *restrict xq = x + p * C;
-            float *restrict dq = dx + p * C;
+            const void *restrict gq = at(gp, p * C, B16), *restrict xq = at(x, p * C, B16);
+            void *restrict dq = (void *)at(dx, p * C, B16);
             int64_t am = 0;
-            float mx = xq[0] * gc[0];
-            for (int64_t c = 1; c < C; c++) { float v = xq[c] * gc[c]; if (v > mx) { mx = v; am = c; } }
+            float mx = load(xq, 0, B16) * gc[0];
+            for (int64_t c = 1; c < C; c++) {
+                float v = load(xq, c, B16) * gc[c];
+                if (v > mx) { mx = v; am = c; }
+            }
             float sm = smap[p], dmean = dpool[n * 2 * S + s] / (float)C, dmax = dpool[n * 2 * S + S + s];
             for (int64_t c = 0; c < C; c++) {
-                float dy = gq[c] * sm + dmean + (c == am ? dmax : 0.0f);
-                dq[c] = dy * gc[c];
-                pd[c] += dy * xq[c];
+                float dy = load(gq, c, B16) * sm + dmean + (c == am ? dmax : 0.0f);
+                store(dq, c, dy * gc[c], B16);
+                pd[c] += dy * load(xq, c, B16);
             }
         }
     }
@@ -436,3 +443,14 @@ void attention_grad_x_cl(const float *gp, const float *x, const float *gate, con
             dgate[n * C + c] = a;
         }
 }
+
+/* The exported training kernels: `name` on fp32 activations, `name_bf16` on bf16 ones. */
+#define ARG_ARGS const void *x, int64_t N, int64_t C, int64_t S, float *avg, float *max, int64_t *arg, float *work, \
+                 int64_t *iwork, int threads
+#define GOUT_ARGS const void *g, const void *out, const void *x, const float *gate, int64_t N, int64_t C, int64_t S, \
+                  void *gp, float *dms, int threads
+#define GX_ARGS const void *gp, const void *x, const float *gate, const float *smap, const float *dpool, int64_t N, \
+                int64_t C, int64_t S, void *dx, float *dgate, float *work, int threads
+EXPORT(channel_pool_arg_cl, ARG_ARGS, x, N, C, S, avg, max, arg, work, iwork, threads)
+EXPORT(attention_grad_out_cl, GOUT_ARGS, g, out, x, gate, N, C, S, gp, dms, threads)
+EXPORT(attention_grad_x_cl, GX_ARGS, gp, x, gate, smap, dpool, N, C, S, dx, dgate, work, threads)

@@ -184,11 +184,12 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
             getattr(lib, "gate_add_relu" + variant).argtypes = [p, p, p, p, i64, i64, i64, p, i32]
             getattr(lib, "gate_add_relu" + variant).restype = None
     lib.spatial_conv.argtypes = [p, p, i64, i64, i64, i64, i64, i64, i64, i64, p, i32]
-    lib.channel_pool_arg_cl.argtypes = [p, i64, i64, i64, p, p, p, p, p, i32]
-    lib.attention_grad_out_cl.argtypes = [p, p, p, p, i64, i64, i64, p, p, i32]
-    lib.attention_grad_x_cl.argtypes = [p, p, p, p, p, i64, i64, i64, p, p, p, i32]
-    for name in ("channel_pool_arg_cl", "attention_grad_out_cl", "attention_grad_x_cl"):
-        getattr(lib, name).restype = None
+    for variant in ("", "_bf16"):
+        getattr(lib, "channel_pool_arg_cl" + variant).argtypes = [p, i64, i64, i64, p, p, p, p, p, i32]
+        getattr(lib, "attention_grad_out_cl" + variant).argtypes = [p, p, p, p, i64, i64, i64, p, p, i32]
+        getattr(lib, "attention_grad_x_cl" + variant).argtypes = [p, p, p, p, p, i64, i64, i64, p, p, p, i32]
+        for name in ("channel_pool_arg_cl", "attention_grad_out_cl", "attention_grad_x_cl"):
+            getattr(lib, name + variant).restype = None
     lib.spatial_conv.restype = None
     lib.conv_block.argtypes, lib.conv_block.restype = [i64], i32
     return lib
@@ -256,7 +257,7 @@ def _kernel(name: str, x: torch.Tensor | None = None):
         raise RuntimeError("fused attention kernels unavailable (check kernels.usable first)")
     if x is None:
         return getattr(lib, name)
-    variant = name + ("_cl" if _channels_last(x) else "")
+    variant = name + ("_cl" if _channels_last(x) and not name.endswith("_cl") else "")
     if x.dtype == torch.bfloat16:
         variant += "_bf16_avx512" if name in NATIVE_BF16 and native_bf16_kernels() else "_bf16"
     return getattr(lib, variant)
@@ -365,13 +366,12 @@ def spatial_conv(pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def trainable(x: torch.Tensor, identity: torch.Tensor) -> bool:
-    """Whether `attention_residual` can run this block with gradients: fp32 CPU tensors of one shape, both
-    channels_last_3d (the layout `actionrec train` uses), outside tracing, compiling and autocast (its small torch
-    ops would run in bf16 beside fp32 kernels)."""
+    """Whether `attention_residual` can run this block with gradients: fp32 or bf16 (bf16 autocast training) CPU
+    tensors of one shape and dtype, both channels_last_3d (the layout `actionrec train` uses), outside tracing and
+    compiling."""
     return (
         torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
-        and _plain_pair(x, identity, (torch.float32,))
+        and _plain_pair(x, identity, ACTIVATIONS)
         and _channels_last(x)
         and _channels_last(identity)
     )
@@ -381,7 +381,7 @@ class _AttentionResidual(torch.autograd.Function):
     """relu(identity + Ms * (Mc * x)) with gradients, where the big tensors are read and written by the C kernels
     (forward: 2 reads of x and 1 write; backward: 2 passes over the activations and a broadcast add) and only the
     small tensors (the pooled vectors through the shared MLP, the pooled maps through the spatial convolution) go
-    through torch's autograd."""
+    through torch's autograd, in fp32 also under bf16 autocast (bf16 activations: their gradients are bf16)."""
 
     @staticmethod
     def forward(ctx, x, identity, w1, w2, wconv):
@@ -391,18 +391,19 @@ class _AttentionResidual(torch.autograd.Function):
         avg, mx = torch.empty(n, c), torch.empty(n, c)
         arg = torch.empty(n, c, dtype=torch.int64)
         work, iwork = torch.empty(2 * n * c * spans), torch.empty(n * c * spans, dtype=torch.int64)  # C scratch
-        library().channel_pool_arg_cl(
+        _kernel("channel_pool_arg_cl", x)(
             x.data_ptr(), n, c, s, avg.data_ptr(), mx.data_ptr(), arg.data_ptr(), work.data_ptr(), iwork.data_ptr(),
             threads,
         )  # fmt: skip
-        with torch.enable_grad():  # the small graphs, differentiated again in backward
+        # the small graphs, differentiated again in backward; in fp32 under bf16 autocast too, as at inference
+        with torch.enable_grad(), torch.autocast("cpu", enabled=False):
             pools = torch.cat([avg, mx]).requires_grad_()  # (2N, C)
             w1_, w2_ = w1.detach().requires_grad_(), w2.detach().requires_grad_()
             mlp = F.linear(F.relu(F.linear(pools, w1_.view(hidden, c))), w2_.view(c, hidden))  # (2N, C)
             gate = torch.sigmoid(mlp[:n] + mlp[n:])  # (N, C): Mc
         gate5 = gate.detach().view(n, c, 1, 1, 1)
         pooled = spatial_pool(x, gate5)  # (N, 2, T, H, W)
-        with torch.enable_grad():
+        with torch.enable_grad(), torch.autocast("cpu", enabled=False):
             pooled_ = pooled.requires_grad_()
             wconv_ = wconv.detach().requires_grad_()
             smap = torch.sigmoid(F.conv3d(pooled_, wconv_, padding=tuple(k // 2 for k in wconv.shape[2:])))
@@ -419,10 +420,10 @@ class _AttentionResidual(torch.autograd.Function):
         pools, w1_, w2_, gate, pooled_, wconv_, smap = ctx.graphs
         n, c, *thw = x.shape
         s, threads = math.prod(thw), _threads(x.numel())
-        grad = grad.contiguous(memory_format=torch.channels_last_3d)
+        grad = grad.to(x.dtype).contiguous(memory_format=torch.channels_last_3d)
         gate_ = gate.detach()  # (N, C), contiguous from the sigmoid
         gp, dsmap = torch.empty_like(x), torch.empty(n, 1, *thw)
-        library().attention_grad_out_cl(
+        _kernel("attention_grad_out_cl", x)(
             grad.data_ptr(), out.data_ptr(), x.data_ptr(), gate_.data_ptr(), n, c, s, gp.data_ptr(), dsmap.data_ptr(),
             threads,
         )  # fmt: skip
@@ -430,14 +431,16 @@ class _AttentionResidual(torch.autograd.Function):
         dpooled = dpooled.contiguous()
         smap_ = smap.detach().contiguous()
         dx, dgate, work = torch.empty_like(x), torch.empty(n, c), torch.empty(n * c * ctx.spans)
-        library().attention_grad_x_cl(
+        _kernel("attention_grad_x_cl", x)(
             gp.data_ptr(), x.data_ptr(), gate_.data_ptr(), smap_.data_ptr(), dpooled.data_ptr(), n, c, s,
             dx.data_ptr(), dgate.data_ptr(), work.data_ptr(), threads,
         )  # fmt: skip
         dpools, dw1, dw2 = torch.autograd.grad(gate, (pools, w1_, w2_), dgate)
         dx.add_((dpools[:n] / s).view(n, c, 1, 1, 1))  # the mean pool's share, to every position
         flat = dx.permute(0, 2, 3, 4, 1).view(n, s, c)  # the same memory, (N, S, C)
-        flat.scatter_add_(1, arg.view(n, 1, c), dpools[n:].view(n, 1, c))  # the max pool's, to its position
+        flat.scatter_add_(
+            1, arg.view(n, 1, c), dpools[n:].view(n, 1, c).to(dx.dtype)
+        )  # the max pool's, to its position
         return dx, gp, dw1, dw2, dwconv
 
 
@@ -446,11 +449,10 @@ def attention_residual(
 ) -> torch.Tensor:
     """relu(identity + Ms * (Mc * x)) with gradients to x, identity and the three weights (see `trainable`)."""
     c, hidden = x.shape[1], w1.shape[0]
-    if x.dtype != torch.float32:
-        raise ValueError(f"attention_residual: x must be float32 (training kernels), got {x.dtype}")
     _check(
         "attention_residual",
         x,
+        same_as_x=("identity",),
         identity=(identity, tuple(x.shape)),
         w1=(w1, (hidden, c, 1, 1, 1)),
         w2=(w2, (c, hidden, 1, 1, 1)),

@@ -15,10 +15,10 @@ from . import fused_attention as kernels
 class FusedAttentionBlock(nn.Module):
     """A `BasicBlock` or `Bottleneck` whose relu(identity + Ms * (Mc * branch)) runs as one unit.
 
-    At fp32 inference on the CPU the fused kernels do it in three passes over the branch's output, writing the
-    result over it; in fp32 CPU training in channels_last_3d, the kernels with their backward; otherwise torch, with
-    the spatial gate, the add and the ReLU in one pass (addcmul) instead of three. Same numbers as the block's own
-    forward, to rounding. The block's children are this module's children under the same names, so
+    At fp32 or bf16 inference on the CPU the fused kernels do it in three passes over the branch's output, writing
+    the result over it; in CPU training in channels_last_3d (fp32 or bf16 autocast), the kernels with their backward;
+    otherwise torch, with the spatial gate, the add and the ReLU in one pass (addcmul) instead of three. Same numbers
+    as the block's own forward, to rounding. The block's children are this module's children under the same names, so
     `state_dict()` and `load_state_dict()` are those of the block."""
 
     def __init__(self, block: ResidualBlock):

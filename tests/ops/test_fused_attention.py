@@ -140,14 +140,15 @@ def test_not_used_for_training_or_other_dtypes_or_mixed_layouts():
 
 
 def test_gradients_flow_in_training_mode():
-    """Contiguous or bf16-autocast training takes the torch formulation (kernels.trainable False), and the gates'
-    weights get gradients."""
+    """Contiguous or fp16 training takes the torch formulation (kernels.trainable False), and the gates' weights get
+    gradients; channels_last_3d fp32 and bf16 (bf16 autocast) training take the kernels."""
     att = _attention(8).train()
     x, identity = torch.randn(2, 8, 2, 6, 6, requires_grad=True), torch.randn(2, 8, 2, 6, 6)
     assert not kernels.trainable(x, identity)
     cl = x.detach().contiguous(memory_format=torch.channels_last_3d).requires_grad_()
-    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 training: the torch formulation
-        assert not kernels.trainable(cl, cl)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 training: the kernels, for bf16 activations too
+        assert kernels.trainable(cl, cl) and kernels.trainable(cl.bfloat16(), cl.bfloat16())
+        assert not kernels.trainable(cl.half(), cl.half()) and not kernels.trainable(cl.bfloat16(), cl)
     attention_add_relu(x, identity, att).sum().backward()
     assert att.channel.fc1.weight.grad is not None and att.spatial.gate.conv.weight.grad.abs().sum() > 0
 
@@ -561,3 +562,35 @@ def test_bf16_backend_runs_the_kernels_and_keeps_the_labels_on_the_sample(monkey
     for other in (logits[Precision.bf16, "torch"], logits[Precision.fp32, "torch"]):
         np.testing.assert_array_equal(fused.argmax(1), other.argmax(1))
         np.testing.assert_allclose(fused, other, atol=8 * BF16_ULP * np.abs(other).max())
+
+
+@needs_compiler
+@pytest.mark.parametrize("shape", [(2, 16, 8, 32, 32), (3, 24, 3, 17, 19), (4, 128, 1, 2, 2), (1, 8, 5, 23, 29)])
+def test_bf16_training_kernels_give_the_fp32_formula_to_bf16_rounding(shape, monkeypatch):
+    """Under bf16 autocast (what `--precision auto` trains in on AMX CPUs) channels_last_3d blocks train through the
+    bf16 kernels: the output is the fp32 formula on the same bf16 numbers within one bf16 step, and the gradients of
+    the input, the shortcut and the three gate weights are as close to fp32's as torch's own autocast path (bf16
+    ops) gets, or closer."""
+    names = _bf16_kernels_ran(monkeypatch)
+    att = _attention(shape[1]).train()
+    x = torch.randn(shape).bfloat16()
+    # one maximum per channel: bf16's few digits make ties likely, and a tie's gradient goes to its first position
+    # in the kernels, half to each in torch's amax (both valid subgradients)
+    flat = x.view(shape[0], shape[1], -1)
+    top = flat.argmax(2, keepdim=True)
+    flat.scatter_(2, top, flat.gather(2, top) + 0.5)
+    x = x.contiguous(memory_format=torch.channels_last_3d)
+    identity = torch.randn(shape).bfloat16().contiguous(memory_format=torch.channels_last_3d)
+    grad = torch.randn(shape).bfloat16()
+    exact = _grads(att, x.float(), identity.float(), grad.float(), fused=False)  # fp32 on the same numbers
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = _grads(att, x, identity, grad, fused=True)
+        assert {"channel_pool_arg_cl_bf16", "attention_grad_out_cl_bf16", "attention_grad_x_cl_bf16"} <= set(names)
+        torch_ops = _grads(att, x, identity, grad, fused=False)
+    assert fused[0].dtype == fused[1].dtype == fused[2].dtype == torch.bfloat16  # activations and their gradients
+    torch.testing.assert_close(fused[0].float(), exact[0], rtol=BF16_ULP, atol=1e-5)
+    names = ["x", "identity", "fc1", "fc2", "spatial conv"]
+    for name, f, t, e in zip(names, fused[1:], torch_ops[1:], exact[1:], strict=True):
+        scale = e.abs().max().item()
+        error, torch_error = (f.float() - e).abs().max().item(), (t.float() - e).abs().max().item()
+        assert error <= max(torch_error, 4 * BF16_ULP * scale), (name, error, torch_error, scale)
