@@ -1,9 +1,9 @@
 """Fused CPU kernels for the attention gates: C source, compiled on first use into a per-user cache (under a second
 with the system's C compiler), loaded with ctypes. Inference takes them on dense (contiguous or channels_last_3d) fp32
 or bf16 CPU tensors (bf16: pools and gates in fp32, the result rounded to bf16 once, with AVX-512 BF16 instructions
-where the CPU has them), training (an autograd function with its own backward) on channels_last_3d fp32 ones, the
-layout training uses. Where there is no compiler, or elsewhere, the blocks use the torch formulation: same numbers,
-more passes.
+where the CPU has them), training (an autograd function with its own backward) on channels_last_3d fp32 or bf16
+ones, the layout training uses. Where there is no compiler, or elsewhere, the blocks use the torch formulation: same
+numbers, more passes.
 
 A block's relu(identity + Ms * (Mc * x)) then reads x three times and writes it once, in place: one pass pools over
 T, H, W (mean and max together; the shared MLP and sigmoid run on the pooled values inside the same call), one pools
