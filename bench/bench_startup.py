@@ -2,7 +2,8 @@
 
 Each command runs `--runs` times after one untimed warm-up run (the files in the page cache: a warm start), in
 rounds that run every command once in turn, so that a change in the machine's load hits them all alike. Prints the
-CPU, the load average, and per command the median with the spread (fastest, slowest); two reference rows give the
+CPU, the load average, and per command the median with the spread (fastest, slowest) and the median CPU time
+(user + system: steadier than wall time on a loaded machine); two reference rows give the
 floor (an empty interpreter) and what `import torch` alone costs. Targets: `--help` and `info` <= 0.3 s, predict on
 a 2-second clip with the default model (`--backend auto`) <= 0.8 s.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -72,22 +74,25 @@ def all_rows(clip: Path, model: Path, compare: Path | None) -> dict[str, tuple[l
     return rows
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds of wall time of one process, run from the root folder (`python -m` puts its working folder first on
-    sys.path: from the checkout it would shadow PYTHONPATH); it must succeed."""
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds of wall time and of CPU time (user + system, all its threads) of one process, run from the root
+    folder (`python -m` puts its working folder first on sys.path: from the checkout it would shadow PYTHONPATH);
+    it must succeed. On a loaded machine the CPU time is the steadier figure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd="/")
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def time_rows(rows: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, list[float]]:
-    """Each row's wall times: one warm-up run each, then `runs` interleaved rounds."""
+def time_rows(rows: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, list[tuple[float, float]]]:
+    """Each row's (wall, CPU) seconds: one warm-up run each, then `runs` interleaved rounds."""
     for argv, env in rows.values():
         run_once(argv, env)
-    seconds: dict[str, list[float]] = {name: [] for name in rows}
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
     for _ in range(runs):
         for name, (argv, env) in rows.items():
             seconds[name].append(run_once(argv, env))
@@ -161,13 +166,15 @@ def main() -> None:
     )
     print(f"{runs} warm runs of each command, interleaved; clip {args.clip.name}\n")
     seconds = time_rows(all_rows(args.clip, args.model, args.compare), runs)
-    print("| command | median s | fastest | slowest | target |")
-    print("|---|---:|---:|---:|---|")
-    for name, values in seconds.items():
-        median = statistics.median(values)
+    print("| command | median s | fastest | slowest | CPU s (median) | target |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, pairs in seconds.items():
+        wall = [w for w, _ in pairs]
+        median = statistics.median(wall)
         target = TARGETS.get(name)
         verdict = f"<= {target} {'met' if median <= target else 'MISSED'}" if target else ""
-        print(f"| `{name}` | {median:.3f} | {min(values):.3f} | {max(values):.3f} | {verdict} |")
+        cpu = statistics.median(c for _, c in pairs)
+        print(f"| `{name}` | {median:.3f} | {min(wall):.3f} | {max(wall):.3f} | {cpu:.3f} | {verdict} |")
     auto_rule(args.model, runs)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
