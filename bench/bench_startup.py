@@ -2,10 +2,10 @@
 
 Each command runs `--runs` times after one untimed warm-up run (the files in the page cache: a warm start), in
 rounds that run every command once in turn, so that a change in the machine's load hits them all alike. Prints the
-CPU, the load average, and per command the median with the spread (fastest, slowest) and the median CPU time
-(user + system: steadier than wall time on a loaded machine); two reference rows give the
-floor (an empty interpreter) and what `import torch` alone costs. Targets: `--help` and `info` <= 0.3 s, predict on
-a 2-second clip with the default model (`--backend auto`) <= 0.8 s.
+CPU, the load average, and per command the median with the spread (fastest, slowest) and the median CPU time (user
++ system: steadier than wall time on a loaded machine); two reference rows give the floor (an empty interpreter)
+and what `import torch` alone costs. Targets: `--help` and `info` <= 0.3 s, predict on a 2-second clip with the
+default model (`--backend auto`) <= 0.8 s.
 
 Then `--backend auto`'s rule (`runtime.pipeline.AUTO_ONNX_MAX_CLIPS`): in a fresh process per back end, the seconds
 from nothing imported to the shipped model open, and the network's seconds per clip in batches of 8 as predict runs
