@@ -196,8 +196,9 @@ EXPORT(gate_add_relu_cl, APPLY_ARGS, x, gate, smap, identity, N, C, S, out, thre
 
 /* 3 in bf16 with AVX-512 BF16 (vcvtneps2bf16 rounds 16 values to nearest even in one instruction), compiled for
    that ISA whatever -march says; the caller picks them only on a CPU with the avx512_bf16 flag
-   (`bf16_native_kernels` says whether this build has them). 16 lanes at a time, the tail masked. */
-#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 10)
+   (`bf16_native_kernels` says whether this build has them; ACTIONREC_NO_AVX512_BF16 leaves them out, for a toolchain
+   without that ISA). 16 lanes at a time, the tail masked. */
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 10) && !defined(ACTIONREC_NO_AVX512_BF16)
 #include <immintrin.h>
 #define AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 

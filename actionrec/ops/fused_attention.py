@@ -39,6 +39,7 @@ SMALL = 1 << 15  # elements under which one thread does the whole kernel: thread
 SPAN = 256  # positions per task of the channels-last channel pool (SPAN in the C source)
 ACTIVATIONS = (torch.float32, torch.bfloat16)  # the dtypes the inference kernels take x and identity in
 NATIVE_BF16 = ("gate_add_relu",)  # the kernels with an AVX-512 BF16 variant (`<name>[_cl]_bf16_avx512` in C)
+NO_NATIVE_BF16 = "ACTIONREC_NO_AVX512_BF16"  # defined: the C source leaves those variants out
 
 _C = (resources.files(__package__) / "attention_kernels.c").read_text(encoding="utf-8")  # package data
 SOURCE = f"#define SPAN {SPAN}\n{_C}"  # one value of SPAN for the C loops and the Python work buffer
@@ -151,6 +152,7 @@ def _build_and_load(compiler: list[str], folder: Path) -> tuple[ctypes.CDLL | No
     why = ""
     for flags in (
         ["-O3", "-march=native", "-fopenmp", *vectorise],
+        ["-O3", "-march=native", "-fopenmp", *vectorise, f"-D{NO_NATIVE_BF16}"],  # an assembler without AVX-512 BF16
         ["-O3", "-fopenmp", *vectorise],
         ["-O3", *vectorise],  # no OpenMP: one thread per kernel
     ):

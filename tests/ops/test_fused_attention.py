@@ -595,3 +595,25 @@ def test_bf16_training_kernels_give_the_fp32_formula_to_bf16_rounding(shape, mon
         scale = e.abs().max().item()
         error, torch_error = (f.float() - e).abs().max().item(), (t.float() - e).abs().max().item()
         assert error <= max(torch_error, 4 * BF16_ULP * scale), (name, error, torch_error, scale)
+
+
+@needs_compiler
+def test_a_toolchain_without_avx512_bf16_still_builds_the_bf16_kernels(tmp_path, monkeypatch, fresh_library):
+    """Where the compiler or assembler refuses the AVX-512 BF16 code, the next build leaves it out: the kernels load,
+    say they have no native bf16 writer, and bf16 blocks run on the portable one, in one bf16 step of fp32."""
+    real = shutil.which("cc") or shutil.which("gcc")
+    wrapper = tmp_path / "cc-without-bf16"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *-D{kernels.NO_NATIVE_BF16}*) exec {real} "$@";; esac\nexit 1\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kernels.library() is not None and not kernels.native_bf16_kernels()
+    names = _bf16_kernels_ran(monkeypatch)
+    att = _attention(16)
+    x = torch.randn(2, 16, 3, 9, 11).bfloat16().contiguous(memory_format=torch.channels_last_3d)
+    identity = torch.randn(2, 16, 3, 9, 11).bfloat16().contiguous(memory_format=torch.channels_last_3d)
+    with torch.inference_mode():
+        exact = torch.relu(identity.float() + att(x.float()))
+        fused = attention_add_relu(x.clone(), identity, att)
+    assert "gate_add_relu_cl_bf16" in names
+    torch.testing.assert_close(fused.float(), exact, rtol=BF16_ULP, atol=1e-5)
