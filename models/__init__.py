@@ -1,2 +1,3 @@
 """The shipped default model, `actionrec-default.safetensors`, and its ONNX twin: package data of `actionrec.models`
-(this folder, mapped in pyproject.toml). `actionrec.runtime.pipeline.default_model_path` is where code finds them."""
+(this folder, mapped in pyproject.toml). The model store's `actionrec.hub.default_model_path` is where code finds
+them."""

@@ -21,6 +21,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 import actionrec
+from actionrec import hub
 from actionrec.cli import app
 from actionrec.errors import ActionrecError, ModelFileError, require_extra
 from actionrec.io import checkpoint
@@ -130,7 +131,7 @@ def test_a_bare_checkout_finds_models_beside_the_package(monkeypatch):
     def no_package(name):
         raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr(pipeline, "resources", types.SimpleNamespace(files=no_package))
+    monkeypatch.setattr(hub, "resources", types.SimpleNamespace(files=no_package))
     monkeypatch.delenv("ACTIONREC_MODEL", raising=False)
     assert pipeline.default_model_path() == ROOT / "models" / DEFAULT
     monkeypatch.setenv("ACTIONREC_MODEL", "/elsewhere/m.safetensors")
@@ -141,7 +142,7 @@ def test_a_missing_default_model_is_one_line_for_python_and_cli(monkeypatch, tmp
     """An install without the default model: `actionrec.load()` raises ModelFileError and `actionrec predict`
     exits 1, both with the same one line that names the file and gives advice that fits both (no --model)."""
     monkeypatch.delenv("ACTIONREC_MODEL", raising=False)
-    monkeypatch.setattr(pipeline, "resources", types.SimpleNamespace(files=lambda name: tmp_path))
+    monkeypatch.setattr(hub, "resources", types.SimpleNamespace(files=lambda name: tmp_path))
     expected = (
         f"{tmp_path / DEFAULT}: the default model is not there (missing from this install); pass a model file or name"
     )

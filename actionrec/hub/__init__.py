@@ -16,6 +16,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -162,13 +163,31 @@ def installed_names() -> list[str]:
     return sorted(p.stem for p in store.glob("*.safetensors") if p.is_file() and _NAME.fullmatch(p.stem))
 
 
+DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
+
+
+def default_model_path() -> Path:
+    """The shipped default model, or $ACTIONREC_MODEL when set: the package data of `actionrec.models` (the
+    checkout's models/, mapped in pyproject.toml; in a wheel, actionrec/models/), found through importlib.resources;
+    in a checkout that is not installed, models/ beside the package."""
+    env = os.environ.get("ACTIONREC_MODEL")
+    return Path(env) if env else shipped_model_path()
+
+
+def shipped_model_path() -> Path:
+    try:
+        found = resources.files("actionrec.models") / DEFAULT_MODEL_NAME
+    except ModuleNotFoundError:  # a bare checkout on sys.path: no install, so no package mapping
+        return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
+    return Path(str(found))
+
+
 def resolve_model(ref: str | os.PathLike[str] | None = None, *, option: str = "model") -> Path:
     """The model file a --model value means: None or "default" -> the shipped default, an existing file -> itself,
     an installed name -> its file in the store. A pullable name not yet installed, or a value that names nothing
     (UnknownModelError: a usage error), and anything there that is not a regular file (a folder, a FIFO: it would
     block the reader) raise an ActionrecError that says what to do; `option` is the flag the value came from."""
     from ..io.checkpoint import check_model_file
-    from ..runtime.pipeline import default_model_path
 
     if ref is None:
         return _default(default_model_path())
@@ -222,7 +241,6 @@ class ModelRow:
 def list_models() -> list[ModelRow]:
     """Every pullable model (installed or not), every other model file in the store, and the shipped default."""
     from ..io.checkpoint import read_meta
-    from ..runtime.pipeline import default_model_path
 
     rows = []
     for entry in REGISTRY.values():

@@ -11,7 +11,6 @@ import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,9 @@ import numpy as np
 
 from ..config import Preprocessing
 from ..errors import ActionrecError, ModelFileError
-from ..hub import resolve_model
+from ..hub import DEFAULT_MODEL_NAME as DEFAULT_MODEL_NAME  # the model store's facts, re-exported
+from ..hub import default_model_path as default_model_path
+from ..hub import resolve_model, shipped_model_path
 from ..io.checkpoint import model_file_kind, onnx_external_data, read_meta
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
@@ -28,29 +29,12 @@ from .segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment
 if TYPE_CHECKING:  # decoding (OpenCV) is imported where a video is read: `default_model_path` and `info` need none
     from ..io.video import Window
 
-DEFAULT_MODEL_NAME = "actionrec-default.safetensors"
 # `backend=auto` runs the shipped model's ONNX twin on ONNX Runtime for a run of at most this many clips: ONNX Runtime
 # is ready about 0.9 s sooner (no `import torch`) and, on its own CPU provider, takes about 8 ms a clip more than
 # torch (docs/speed.md#start-up, bench/bench_startup.py), so it is ahead up to about 100 clips; 64 (30 s of video at
 # the shipped model's 0.48 s stride) keeps a margin for CPUs where torch is relatively faster.
 AUTO_ONNX_MAX_CLIPS = 64
 _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole window's pixels alive
-
-
-def default_model_path() -> Path:
-    """The shipped default model, or $ACTIONREC_MODEL when set: the package data of `actionrec.models` (the
-    checkout's models/, mapped in pyproject.toml; in a wheel, actionrec/models/), found through importlib.resources;
-    in a checkout that is not installed, models/ beside the package."""
-    env = os.environ.get("ACTIONREC_MODEL")
-    return Path(env) if env else _shipped_model_path()
-
-
-def _shipped_model_path() -> Path:
-    try:
-        found = resources.files("actionrec.models") / DEFAULT_MODEL_NAME
-    except ModuleNotFoundError:  # a bare checkout on sys.path: no install, so no package mapping
-        return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
-    return Path(str(found))
 
 
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:
@@ -247,7 +231,7 @@ def shipped_onnx_twin(path: str | os.PathLike[str]) -> Path | None:
     """The ONNX twin of the shipped model (the same network exported, shipped beside it, with the same metadata)
     when `path` is the shipped model and the twin is there; else None."""
     path = Path(path)
-    if path.resolve() != _shipped_model_path().resolve():
+    if path.resolve() != shipped_model_path().resolve():
         return None
     twin = path.with_suffix(".onnx")
     try:
