@@ -1,7 +1,7 @@
 """The training/validation clip `Dataset`: which window and crop of which video each item is (random for training,
 evenly spaced and centred for validation), and `EpochSampler`, which hands the epoch to DataLoader workers.
 
-Every clip goes through `transforms.preprocess`; this module only picks which frames and which crop box.
+Every clip goes through `transforms.preprocess`; this module only picks which window (`io.window_plan`) and crop box.
 """
 
 from __future__ import annotations
@@ -15,18 +15,12 @@ from torch.utils.data import Dataset, Sampler
 
 from ..config import Preprocessing
 from ..errors import VideoError
-from ..io.video import grid_frames, probe, read_frames, uniform_starts
+from ..io.video import grid_frames, probe, read_frames
+from ..io.window_plan import WindowPlan
 from ..transforms import color_augment, frame_resizer, preprocess, random_box
 from .frame_cache import FrameCache, decode_all
 from .splits import VideoItem
 from .undecodable import skipped_label
-
-
-def window_indices(n_frames: int, start: int, spec: Preprocessing) -> list[int]:
-    """Frame indices of the window starting at `start`; a video shorter than one window is looped."""
-    if n_frames < spec.span:
-        return [(k * spec.frame_step) % n_frames for k in range(spec.clip_len)]
-    return [start + k * spec.frame_step for k in range(spec.clip_len)]
 
 
 class EpochSampler(Sampler):
@@ -124,13 +118,13 @@ class ClipDataset(Dataset):
             n = len(frames)
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
-        last_start = max(n - spec.span, 0)
+        plan = WindowPlan.for_spec(spec)
         if rng is not None:
-            start = int(rng.integers(0, last_start + 1))  # temporal jitter
+            start = int(rng.integers(0, plan.last_start(n) + 1))  # temporal jitter
         else:
-            starts = uniform_starts(n, spec.span, self.clips_per_video)
+            starts = plan.spread(n, self.clips_per_video)
             start = starts[min(index % self.clips_per_video, len(starts) - 1)]
-        indices = window_indices(n, start, spec)
+        indices = plan.indices(n, start)
         if frames is not None:
             clip = np.asarray(frames[indices])  # (T, H, W, 3), copied out of the memory map
         else:

@@ -17,9 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import default_stride
 from ..errors import VideoError
 from ..tuning import SINGLE_THREAD_DECODE_MAX_PIXELS
+from .window_plan import WindowPlan
+from .window_plan import plan_starts as plan_starts  # where the window planning lived: still importable here
+from .window_plan import uniform_starts as uniform_starts
 
 log = logging.getLogger(__name__)
 
@@ -202,25 +204,6 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         cap.release()
 
 
-def plan_starts(n_frames: int, span: int, stride: int) -> list[int]:
-    """First frames of the sliding windows: every `stride` frames, plus one aligned to the end for the tail."""
-    if stride < 1:
-        raise ValueError("stride must be at least 1")
-    if n_frames <= span:
-        return [0]
-    starts = list(range(0, n_frames - span + 1, stride))
-    if starts[-1] != n_frames - span:
-        starts.append(n_frames - span)
-    return starts
-
-
-def uniform_starts(n_frames: int, span: int, count: int) -> list[int]:
-    """`count` window starts spread evenly over the video (the usual video-level evaluation protocol)."""
-    if n_frames <= span or count <= 1:
-        return [max((n_frames - span) // 2, 0)] if count == 1 else [0]
-    return sorted({round(v) for v in np.linspace(0, n_frames - span, count)})
-
-
 class _Frames:
     """Sequential decoder that yields (grid index, timestamp_s, retrieve) for each frame of the `FrameGrid` at
     `rate` (None: every decoded frame), converting only the frames whose `retrieve` is called (once each).
@@ -305,28 +288,22 @@ def iter_windows(
     than one window is looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g. the
     short-side resize).
     """
-    span = (clip_len - 1) * frame_step + 1
-    stride = stride or default_stride(clip_len, frame_step)
+    plan = WindowPlan.of(clip_len, frame_step, stride)
+    span, stride = plan.span, plan.stride
     source = _Frames(path, transform, fps)
     n_hint = source.count_hint  # the container's count: a plan, checked against what actually decodes
     if num_windows is not None:
-        pending = uniform_starts(n_hint, span, num_windows) if n_hint else [0]
+        pending = plan.spread(n_hint, num_windows) if n_hint else [0]
     else:
-        pending = plan_starts(n_hint, span, stride) if n_hint else []
+        pending = plan.starts(n_hint) if n_hint else []
 
     def needed(i: int) -> bool:
         if not n_hint or i >= n_hint - span - stride:  # unknown length, or near an end the count may misplace
             return True
-        for s in pending:  # sorted, and a start leaves it once its window is complete: only the open ones are read
-            if s > i:
-                return False
-            if i - s < span and (i - s) % frame_step == 0:
-                return True
-        return False
+        return plan.sampled_by(i, pending)  # a start leaves `pending` once its window is complete: only open ones
 
     ring: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=span)  # the last `span` grid frames
     waiting: deque[tuple[int, np.ndarray, tuple[float, ...]]] = deque()  # complete windows waiting for their end
-    next_grid = 0  # unknown length: the next start on the stride grid
     count, last_start = 0, -1
     for i, ts, retrieve in source:
         while waiting:  # this frame's timestamp is where the previous window ends
@@ -334,12 +311,11 @@ def iter_windows(
             yield Window(count, start, frames, times[0], ts, times=times)
             count += 1
         ring.append((i, ts, retrieve() if needed(i) else None))
-        if not n_hint and num_windows is None and i == next_grid + span - 1:
-            pending.append(next_grid)
-            next_grid += stride
+        if not n_hint and num_windows is None and (grid_start := plan.causal_completed(i)) is not None:
+            pending.append(grid_start)  # unknown length: the windows of the stride grid, as each completes
         if pending and pending[0] + span - 1 == i:
             start = pending.pop(0)
-            waiting.append((start, *_take(ring, start, frame_step, path)))
+            waiting.append((start, *_take(ring, plan, start, path)))
             last_start = start
     end_s = source.end_s
     n = len(ring) and ring[-1][0] + 1
@@ -355,17 +331,19 @@ def iter_windows(
         if truncated:
             held = [(t, f) for (_, t, f) in ring if f is not None]
         else:
-            frames, times = _take(ring, 0, 1, path)
-            held = list(zip(times, frames, strict=True))
+            picked = [(t, f) for (_, t, f) in ring]
+            if any(f is None for _, f in picked):
+                raise VideoError(f"{path}: frames could not be decoded (corrupt stream)")
+            held = picked
         if not held:
             raise VideoError(f"{path}: no frames could be decoded (empty or corrupt stream)")
-        step = frame_step if not truncated else 1  # a cut video: only the frames that were converted
-        looped = [held[(k * step) % len(held)] for k in range(clip_len)]
+        loop = plan if not truncated else WindowPlan(clip_len)  # a cut video: only the frames that were converted
+        looped = [held[k] for k in loop.indices(len(held), 0)]
         waiting.append((0, np.stack([f for _, f in looped]), tuple(t for t, _ in looped)))
     elif last_start < 0 or (last_start + span < n and (num_windows is None or pending)):
         # The tail is not covered (or the container's count was wrong): one window aligned to the end. In a cut
         # video some of its frames were skipped as not needed: the tail's frames at hand, spread over the window.
-        tail = [(t, f) for (i, t, f) in ring if i >= n - span and (i - n + span) % frame_step == 0]
+        tail = [(t, f) for (i, t, f) in ring if plan.samples(n - span, i)]
         available = [(t, f) for (_, t, f) in ring if f is not None]
         if all(f is not None for _, f in tail):
             picked = tail
@@ -379,9 +357,9 @@ def iter_windows(
         yield Window(count + k, start, frames, times[0], end_s, video_frames=source.decoded if last else 0, times=times)
 
 
-def _take(ring, start: int, frame_step: int, path) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Stack the ring's frames from `start` on, every `frame_step`-th, with their times."""
-    picked = [(t, f) for (i, t, f) in ring if i >= start and (i - start) % frame_step == 0]
+def _take(ring, plan: WindowPlan, start: int, path) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Stack the ring's frames that the window starting at `start` samples, with their times."""
+    picked = [(t, f) for (i, t, f) in ring if plan.samples(start, i)]
     if any(f is None for _, f in picked):
         raise VideoError(f"{path}: frames could not be decoded (corrupt stream)")
     return np.stack([f for _, f in picked]), tuple(t for t, _ in picked)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...config import Preprocessing
+from ...io.window_plan import WindowPlan
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,12 @@ class LiveWindow:
 class WindowAssembler:
     """Causal windows over a stream of frames on the model's clock (`io.video.FrameGrid`'s frames): one starts
     every `stride` frames and is complete when its last sampled frame arrives; only the last span of frames is held,
-    and only the frames some window samples are converted. `reset` starts a new grid (after a gap: windows never
-    span one)."""
+    and only the frames some window samples are converted (the grid: `io.window_plan.WindowPlan`'s causal one).
+    `reset` starts a new grid (after a gap: windows never span one)."""
 
     def __init__(self, spec: Preprocessing, stride: int | None = None):
-        self.clip_len, self.frame_step = spec.clip_len, spec.frame_step
-        self.span = spec.span
-        self.stride = stride or spec.stride
-        self.ring: deque[tuple[int, float, np.ndarray | None, int]] = deque(maxlen=self.span)
+        self.plan = WindowPlan.for_spec(spec, stride)
+        self.ring: deque[tuple[int, float, np.ndarray | None, int]] = deque(maxlen=self.plan.span)
         self.origin = 0  # the frame number where the current grid starts
         self.count = 0  # windows completed
         self.last_dt = 0.0  # the latest frame interval, for the end of a window's last frame
@@ -47,9 +46,7 @@ class WindowAssembler:
 
     def needed(self, i: int) -> bool:
         """Whether frame number `i` is sampled by some window of the grid."""
-        rel = i - self.origin
-        first = max(0, -(-(rel - self.span + 1) // self.stride))
-        return any((rel - k * self.stride) % self.frame_step == 0 for k in range(first, rel // self.stride + 1))
+        return self.plan.causal_sampled(i - self.origin)
 
     def push(
         self, i: int, t: float, frame: np.ndarray | None, arrived: float, source: int | None = None
@@ -59,11 +56,10 @@ class WindowAssembler:
         if self.ring:
             self.last_dt = max(t - self.ring[-1][1], 1e-6)
         self.ring.append((i, t, frame, i if source is None else source))
-        rel = i - self.origin
-        if rel < self.span - 1 or (rel - self.span + 1) % self.stride:
+        if self.plan.causal_completed(i - self.origin) is None:
             return None
-        start = i - self.span + 1
-        picked = [(ts, f, n) for (j, ts, f, n) in self.ring if j >= start and (j - start) % self.frame_step == 0]
+        start = i - self.plan.span + 1
+        picked = [(ts, f, n) for (j, ts, f, n) in self.ring if self.plan.samples(start, j)]
         window = LiveWindow(
             index=self.count,
             start_frame=picked[0][2],
