@@ -35,6 +35,16 @@ INLINE void store(void *p, int64_t i, float v, const int B16) {
     else ((float *)p)[i] = v;
 }
 
+/* ReLU as torch's: v > 0 stays, a NaN stays NaN (so a damaged model's NaN reaches the pipeline's guard), the rest
+   is +0. Tested on the bits: -ffinite-math-only (the flags) may fold a float NaN test away, never an integer one. */
+INLINE float relu(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u = u - 0x80000000u <= 0x7f800000u ? 0u : u;  /* -0 to -inf: the sign bit set and not a NaN */
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
 INLINE const void *at(const void *p, int64_t i, const int B16) { return (const char *)p + i * (B16 ? 2 : 4); }
 
 /* 1. mean and max of each row (N*C rows of S = T*H*W values): one read of x. */
@@ -55,8 +65,8 @@ static void shared_mlp(const float *avg, const float *max, int64_t N, int64_t C,
                 a += w1[h * C + c] * avg[n * C + c];
                 m += w1[h * C + c] * max[n * C + c];
             }
-            ha[h] = a > 0.0f ? a : 0.0f;
-            hm[h] = m > 0.0f ? m : 0.0f;
+            ha[h] = relu(a);
+            hm[h] = relu(m);
         }
         for (int64_t c = 0; c < C; c++) {
             float v = 0.0f;
@@ -107,7 +117,7 @@ INLINE void row_apply(const void *x, float g, const float *restrict sm, const vo
                       void *out, const int B16) {  /* out may be x */
     for (int64_t i = 0; i < S; i++) {
         float v = load(id, i, B16) + (load(x, i, B16) * g) * sm[i];
-        store(out, i, v > 0.0f ? v : 0.0f, B16);
+        store(out, i, relu(v), B16);
     }
 }
 
@@ -173,7 +183,7 @@ INLINE void gate_add_relu_cl_t(const void *x, const float *gate, const float *sm
         float sm = smap[p];
         for (int64_t c = 0; c < C; c++) {
             float v = load(id, c, B16) + (load(xp, c, B16) * g[c]) * sm;
-            store(op, c, v > 0.0f ? v : 0.0f, B16);
+            store(op, c, relu(v), B16);
         }
     }
 }
@@ -209,7 +219,9 @@ AVX512_BF16 static inline __m512 load16(const uint16_t *p, __mmask16 m) {
 }
 
 AVX512_BF16 static inline void store16(uint16_t *p, __m512 v, __mmask16 m) {
-    __m256bh h = _mm512_cvtneps_pbh(_mm512_max_ps(v, _mm512_setzero_ps()));
+    __m512i bits = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(bits, _mm512_set1_epi32(0x7f800000));  /* relu(): NaN stays, as there */
+    __m256bh h = _mm512_cvtneps_pbh(_mm512_mask_mov_ps(_mm512_max_ps(v, _mm512_setzero_ps()), nan, v));
     _mm256_mask_storeu_epi16(p, m, (__m256i)h);
 }
 

@@ -147,7 +147,9 @@ def _build_and_load(compiler: list[str], folder: Path) -> tuple[ctypes.CDLL | No
     """The kernels from `folder`, built there first where no verified copy is: (library, "") or (None, why not),
     trying the fastest flags first."""
     # -march=native: AVX2/AVX-512 where the CPU has them; the rest lets the compiler vectorise the sum and max
-    # reductions: it may reorder the additions and assume finite activations (no NaN or inf in a trained network)
+    # reductions: it may reorder the additions and assume finite activations. A NaN (a damaged model) still stays
+    # NaN, as on ONNX Runtime and torch.compile, so the pipeline's guard sees it: the pools' sums carry it, and the
+    # ReLU tests for it on the bits, which the flags cannot fold away (tests/ops: the NaN test).
     vectorise = ["-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math", "-ffinite-math-only"]
     why = ""
     for flags in (

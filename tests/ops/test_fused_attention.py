@@ -20,7 +20,9 @@ import torch
 from actionrec.samples import path as sample_path
 from conftest import ROOT
 
-from actionrec.config import ModelMeta
+from actionrec.config import ModelMeta, Preprocessing
+from actionrec.errors import ActionrecError
+from actionrec.io.checkpoint import save_model
 from actionrec.networks import build
 from actionrec.networks.attention import Attention3d, capture_spatial_maps
 from actionrec.networks.resnet import BasicBlock
@@ -30,6 +32,7 @@ from actionrec.ops.fused_blocks import attention_add_relu
 from actionrec.runtime.backends import BackendKind, Precision, TorchBackend
 from actionrec.runtime.pipeline import load
 
+_SMALL = Preprocessing(clip_len=4, frame_step=1, resize=36, crop=32)  # a quick model for whole-video tests
 needs_compiler = pytest.mark.skipif(kernels._compiler() is None, reason="no C compiler: fused kernels not built")
 
 
@@ -617,3 +620,44 @@ def test_a_toolchain_without_avx512_bf16_still_builds_the_bf16_kernels(tmp_path,
         fused = attention_add_relu(x.clone(), identity, att)
     assert "gate_add_relu_cl_bf16" in names
     torch.testing.assert_close(fused.float(), exact, rtol=BF16_ULP, atol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize(
+    ("dtype", "native"),
+    [
+        (torch.float32, False),
+        (torch.bfloat16, False),
+        pytest.param(torch.bfloat16, True, marks=pytest.mark.skipif(not _native_here, reason="no AVX-512 BF16")),
+    ],
+)
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
+def test_a_nan_stays_nan_on_the_fused_path(dtype, native, layout, monkeypatch):
+    """One NaN activation (a damaged model) makes the fused block's output NaN exactly where torch's is: the
+    kernels' ReLU keeps NaN, whatever the compiler flags assume, so no NaN becomes a finite number."""
+    monkeypatch.setattr(kernels, "native_bf16_kernels", lambda: native)
+    att = _attention(16)
+    x = torch.randn(2, 16, 4, 9, 11).to(dtype).contiguous(memory_format=layout)
+    x[0, 3, 1, 5, 5] = float("nan")
+    identity = torch.randn(x.shape).to(dtype).contiguous(memory_format=layout)
+    with torch.inference_mode():
+        fused = attention_add_relu(x.clone(), identity, att).float()
+        plain = torch.relu(identity.float() + att(x.float()))
+    assert torch.isnan(plain[0]).all() and not torch.isnan(plain[1]).any()  # sample 0's gates are all NaN
+    assert torch.equal(torch.isnan(fused), torch.isnan(plain))
+
+
+@needs_compiler
+def test_a_damaged_model_is_caught_by_the_nan_guard_on_the_fused_path(tmp_path, videos):
+    """A model file with one NaN weight in an attention block: predict on the fused (eager fp32) path fails that
+    video with the pipeline's one-line non-finite error, as ONNX Runtime and torch.compile do, not a label."""
+    torch.manual_seed(0)
+    meta = ModelMeta(arch="r3d10", arch_args={"width": 8}, labels=("a", "b", "c"), preprocessing=_SMALL)
+    model = build(meta.arch, num_classes=3, **meta.arch_args).eval()
+    with torch.no_grad():
+        next(m for m in model.modules() if isinstance(m, Attention3d)).channel.fc1.weight[0, 0] = float("nan")
+    path = save_model(tmp_path / "damaged.safetensors", model, meta)
+    with load(path, backend=BackendKind.torch, precision=Precision.fp32) as recognizer:
+        assert isinstance(recognizer.backend.model.layer1[0], FusedAttentionBlock)
+        with pytest.raises(ActionrecError, match="non-finite scores"):
+            recognizer.predict(videos["mp4"])
