@@ -135,6 +135,19 @@ def open_capture(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCap
             raise VideoError(f"{path}: cannot open: unreachable, or not a video")
         return cap
     p = Path(path)
+    try:
+        _check_file(p)
+        with _openable_name(p) as name:
+            cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)  # FFmpeg alone: the fallback parsers print to stderr
+    except OSError as e:  # a name the system refuses (too long, a loop of links): this file's own error
+        raise VideoError(f"{p}: cannot open: {e.strerror or e}") from None
+    if not cap.isOpened():
+        raise VideoError(f"{p}: cannot open: not a video, or corrupt/truncated container")
+    return cap
+
+
+def _check_file(p: Path) -> None:
+    """The reasons a file on this machine cannot be a video, each as one VideoError line."""
     if not p.exists():
         if p.is_symlink():
             raise VideoError(f"{p}: a broken symbolic link (its target {os.readlink(p)} does not exist)")
@@ -145,11 +158,6 @@ def open_capture(path: str | os.PathLike[str], threads: int = 0) -> cv2.VideoCap
         raise VideoError(f"{p}: permission denied")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
-    with _openable_name(p) as name:
-        cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)  # FFmpeg alone: the fallback parsers print to stderr
-    if not cap.isOpened():
-        raise VideoError(f"{p}: cannot open: not a video, or corrupt/truncated container")
-    return cap
 
 
 @contextlib.contextmanager
@@ -421,7 +429,11 @@ def scan_videos(paths: Sequence[str | os.PathLike[str]]) -> VideoScan:
     scan = VideoScan([], [], [])
     for raw in paths:
         p = Path(raw)
-        if p.is_dir() and p.suffix.lower() not in VIDEO_EXTENSIONS:
+        try:
+            folder = p.is_dir() and p.suffix.lower() not in VIDEO_EXTENSIONS
+        except OSError:  # a name the system refuses: kept as given, to get its own error
+            folder = False
+        if folder:
             found, skipped = [], []
             for f in sorted(p.rglob("*")):
                 if f.suffix.lower() in VIDEO_EXTENSIONS and (f.is_file() or (f.is_symlink() and not f.exists())):

@@ -243,3 +243,12 @@ def test_an_absurd_container_rate_does_not_stretch_a_frame_over_minutes(tmp_path
 
     assert nominal_fps(Broken()) == 0.0 and nominal_fps(cap) == 25.0
     cap.release()
+
+
+def test_a_name_the_system_refuses_is_that_files_own_error(videos):
+    """A 5,000-character name (ENAMETOOLONG) is one VideoError naming it, in a scan and when opened, never an
+    internal error."""
+    name = Path("a" * 5000 + ".mp4")
+    assert scan_videos([name, videos["mp4"]]).videos == [name, videos["mp4"]]
+    with pytest.raises(VideoError, match=r"cannot open: File name too long"):
+        probe(name)
