@@ -1,6 +1,6 @@
 """Accuracy of a model on labelled videos: clip and video top-1/top-5, mean class accuracy, per-class results and
 the confusion matrix, with the report (JSON, CSV, PNG) written from them. Videos are scored by
-`Recognizer.window_probs`, the very code that `predict` runs; the metric math is in small pure functions."""
+`Recognizer.window_probs`, the very code that `predict` runs; the metric math is in `metrics`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import numpy as np
 
 from .errors import ActionrecError, DataError, VideoError, require_extra
 from .io.files import atomic_path, write_text_atomic
+from .metrics import accuracy_in, class_recalls, confusion_matrix, mean_class_accuracy, top1
+from .metrics import accuracy_topk as accuracy_topk  # the metric math lives in `metrics`; still importable here
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -30,39 +32,6 @@ PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: the confusion matrix
 OTHER = "(other)"  # confusion-matrix class for predictions of model classes the data set does not have
 
 Progress = Callable[["VideoItem", "str | None"], None]  # called after each video with its error, or None
-
-
-# ---- metric math: pure functions on arrays ----
-
-
-def accuracy_topk(probs: np.ndarray, targets: np.ndarray, k: int) -> float:
-    """Fraction of rows whose target is among the k highest scores (ties: the lower class index ranks first,
-    as in `predict`'s rankings). probs (N, C), targets (N,) ints; k larger than C counts every row."""
-    if len(targets) == 0:
-        return float("nan")
-    top = np.argsort(-probs, axis=1, kind="stable")[:, : max(k, 1)]  # (N, min(k, C))
-    return float(np.mean(np.any(top == np.asarray(targets)[:, None], axis=1)))
-
-
-def confusion_matrix(preds: np.ndarray, targets: np.ndarray, n: int) -> np.ndarray:
-    """(n, n) int64 counts: row = true class, column = predicted class."""
-    matrix = np.zeros((n, n), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(targets, dtype=np.int64), np.asarray(preds, dtype=np.int64)), 1)
-    return matrix
-
-
-def class_recalls(matrix: np.ndarray) -> np.ndarray:
-    """Per class, the share of its samples predicted as itself; NaN for a class with no samples."""
-    totals = matrix.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)
-
-
-def mean_class_accuracy(matrix: np.ndarray) -> float:
-    """The mean of the per-class recalls over the classes that have samples (a confusion matrix in)."""
-    recalls = class_recalls(matrix)
-    present = ~np.isnan(recalls)
-    return float(recalls[present].mean()) if present.any() else float("nan")
 
 
 def match_labels(
@@ -94,15 +63,6 @@ def match_labels(
 
 def _loose(name: str) -> str:
     return re.sub(r"[\s_\-]+", "_", name.strip().casefold())
-
-
-def accuracy_in(probs: np.ndarray, right: np.ndarray, k: int) -> float:
-    """Fraction of rows with a right class among their k highest scores (ties as `accuracy_topk`). probs (N, C),
-    right (N, C) bool: the classes that count as right for each row (one or more)."""
-    if len(right) == 0:
-        return float("nan")
-    top = np.argsort(-probs, axis=1, kind="stable")[:, : max(k, 1)]  # (N, min(k, C))
-    return float(np.mean(np.take_along_axis(right, top, axis=1).any(axis=1)))
 
 
 LabelMap = dict[str, tuple[str, ...]]  # data-set class -> the model classes that count as right for it
@@ -404,8 +364,7 @@ def evaluate(
     videos = np.stack(video_probs)  # (N_videos, C_model)
     video_true = np.asarray(video_targets, dtype=np.int64)
     k = min(5, len(model_labels))
-    video_pred = np.argmax(videos, axis=1)  # model classes (argmax: first of equals, as the stable rankings)
-    clip_pred = np.argmax(clips, axis=1)
+    video_pred = top1(videos)  # model classes
     n_conf = n_data + int(extra)
     matrix = confusion_matrix(_confusion_columns(right, video_pred, video_true), video_true, n_conf)
     recalls = class_recalls(matrix)
@@ -417,7 +376,7 @@ def evaluate(
                 label=name,
                 videos=int(np.sum(video_true == c)),
                 clips=int(mask.sum()),
-                clip_top1=float(np.mean(right[c, clip_pred[mask]])) if mask.any() else None,
+                clip_top1=accuracy_in(clips[mask], right[clip_true[mask]], 1) if mask.any() else None,
                 video_top1=None if np.isnan(recalls[c]) else float(recalls[c]),
             )
         )

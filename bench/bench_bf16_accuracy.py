@@ -23,6 +23,7 @@ from _timing import header, set_threads
 from actionrec.data import open_dataset
 from actionrec.evaluate import match_labels
 from actionrec.io.checkpoint import load_model
+from actionrec.metrics import accuracy_topk, top1
 from actionrec.runtime.aggregate import softmax
 from actionrec.runtime.backends import Precision, TorchBackend
 from actionrec.runtime.pipeline import Recognizer, default_model_path
@@ -52,8 +53,7 @@ def main() -> None:
     reader = Recognizer(backends[Precision.fp32])  # decodes each video once; both back ends score its clips
     to_model = np.asarray(match_labels(split.labels, meta.labels))
 
-    clip_pred: dict[Precision, list[np.ndarray]] = {p: [] for p in backends}
-    video_pred: dict[Precision, list[int]] = {p: [] for p in backends}
+    clip_probs: dict[Precision, list[np.ndarray]] = {p: [] for p in backends}  # per video (W, C)
     clip_true: list[np.ndarray] = []
     seconds = dict.fromkeys(backends, 0.0)  # network time only
     for item in items:
@@ -62,23 +62,24 @@ def main() -> None:
             start = time.perf_counter()
             probs = softmax(backend(x))
             seconds[precision] += time.perf_counter() - start
-            clip_pred[precision].append(probs.argmax(axis=1))
-            video_pred[precision].append(int(probs.mean(axis=0).argmax()))
+            clip_probs[precision].append(probs)
         clip_true.append(np.full(len(x), to_model[item.label]))
     truth = np.concatenate(clip_true)
     video_truth = np.asarray([to_model[item.label] for item in items])
 
     print(f"{path}: {len(items)} held-out videos of {args.data}, {len(truth)} clips (K={args.clips_per_video})")
-    acc = {}
+    acc, clip_pred, video_pred = {}, {}, {}
     for precision in backends:
-        clips = np.concatenate(clip_pred[precision])
-        acc[precision] = (np.mean(clips == truth), np.mean(np.asarray(video_pred[precision]) == video_truth))
+        clips = np.concatenate(clip_probs[precision])  # (N_clips, C)
+        videos = np.stack([p.mean(axis=0) for p in clip_probs[precision]])  # (N_videos, C)
+        clip_pred[precision], video_pred[precision] = top1(clips), top1(videos)
+        acc[precision] = (accuracy_topk(clips, truth, 1), accuracy_topk(videos, video_truth, 1))
         print(
             f"  {precision.value:<5} clip top-1 {acc[precision][0]:7.2%}  video top-1 {acc[precision][1]:7.2%}  "
             f"({seconds[precision]:.0f} s)"
         )
-    flips = np.mean(np.concatenate(clip_pred[Precision.fp32]) != np.concatenate(clip_pred[Precision.bf16]))
-    video_flips = np.mean(np.asarray(video_pred[Precision.fp32]) != np.asarray(video_pred[Precision.bf16]))
+    flips = np.mean(clip_pred[Precision.fp32] != clip_pred[Precision.bf16])
+    video_flips = np.mean(video_pred[Precision.fp32] != video_pred[Precision.bf16])
     clip_delta = 100 * (acc[Precision.bf16][0] - acc[Precision.fp32][0])
     video_delta = 100 * (acc[Precision.bf16][1] - acc[Precision.fp32][1])
     print(f"  bf16 - fp32: clip {clip_delta:+.2f} points, video {video_delta:+.2f} points (target: |change| < 0.5)")

@@ -142,6 +142,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
     from actionrec.data import DataFormat, open_dataset
     from actionrec.evaluate import match_labels
     from actionrec.io.files import write_text_atomic
+    from actionrec.metrics import accuracy_topk
     from actionrec.runtime.backends import Precision
     from actionrec.runtime.pipeline import default_model_path, load
     from actionrec.synth import ACTIONS, MOTION_PAIRS
@@ -165,10 +166,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
     print(f"# {split.summary()}; model {model}; K={args.clips}", file=sys.stderr)
 
     probs = score(recognizer, items, args.clips, args.seed)
-    accuracy = {
-        name: float(np.mean([p.mean(0).argmax() == t for p, t in zip(probs[name], truth, strict=True)]))
-        for name in CONDITIONS
-    }
+    accuracy = {name: accuracy_topk(np.stack([p.mean(0) for p in probs[name]]), truth, 1) for name in CONDITIONS}
     pairs = []
     for a, b in MOTION_PAIRS:
         row: dict = {"pair": [a, b], "relation": ACTIONS[b].derive or ACTIONS[a].derive}

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data import ClipDataset
+from ..metrics import accuracy_topk
 from .distributed import Context, gather
 from .loaders import SkipReport
 
@@ -68,8 +69,8 @@ def validate(
     picked = clip_probs[np.arange(len(clip_probs)), clip_labels]
     return {
         "val_loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()),
-        "val_clip_acc": float((clip_probs.argmax(1) == clip_labels).mean()),
-        "val_video_acc": float((probs.mean(1).argmax(1) == labels).mean()),
+        "val_clip_acc": accuracy_topk(clip_probs, clip_labels, 1),
+        "val_video_acc": accuracy_topk(probs.mean(1), labels, 1),
     }
 
 
