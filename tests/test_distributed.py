@@ -18,7 +18,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed: pip install 'actionrec[ray]'")
 pytest.importorskip("pyarrow", reason="the `ray` extra is not installed: pip install 'actionrec[ray]'")
 
-from conftest import TESTS, moving_square_frames, write_cv2_video  # noqa: E402
+from helpers import TESTS, moving_square_frames, write_cv2_video  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from actionrec.cli import app  # noqa: E402

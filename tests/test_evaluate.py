@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import moving_square_frames, write_cv2_video
+from helpers import moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import DataLayout, app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import moving_square_frames
+from helpers import moving_square_frames
 
 from actionrec.config import Preprocessing
 from actionrec.transforms import CropBox, color_augment, frame_resizer, preprocess, random_box

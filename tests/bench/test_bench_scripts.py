@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 BENCH = ROOT / "bench"
 
@@ -198,7 +198,7 @@ def zeroshot():
 @pytest.fixture(scope="module")
 def zeroshot_data(tmp_path_factory):
     """A tiny stand-in for ../shared/data/real: one generated 1.6 s video per class folder."""
-    from conftest import moving_square_frames, write_cv2_video
+    from helpers import moving_square_frames, write_cv2_video
 
     root = tmp_path_factory.mktemp("real")
     for name, classes in ZEROSHOT_SETS.items():

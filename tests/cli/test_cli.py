@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import ROOT, moving_square_frames, write_cv2_video
+from helpers import ROOT, moving_square_frames, random_model_file, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
+from actionrec.config import Preprocessing
 
 runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands
@@ -163,21 +164,8 @@ def test_info_format_json_and_a_fast_text_default(tiny_model):
 @pytest.fixture(scope="module")
 def long_label_model(tmp_path_factory) -> Path:
     """A random r3d10 whose two labels are far longer than a table cell fits in 80 columns."""
-    import torch
-
-    from actionrec.config import ModelMeta, Preprocessing
-    from actionrec.io.checkpoint import save_model
-    from actionrec.networks import build
-
-    torch.manual_seed(0)
-    meta = ModelMeta(
-        arch="r3d10",
-        arch_args={"width": 4, "attention": True},
-        labels=LONG_LABELS,
-        preprocessing=Preprocessing(clip_len=4, frame_step=2, resize=36, crop=32),
-    )
-    model = build(meta.arch, num_classes=2, **meta.arch_args).eval()
-    return save_model(tmp_path_factory.mktemp("long") / "long.safetensors", model, meta)
+    spec = Preprocessing(clip_len=4, frame_step=2, resize=36, crop=32)
+    return random_model_file(tmp_path_factory.mktemp("long") / "long.safetensors", LONG_LABELS, spec, 4)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, moving_square_frames, write_cv2_video
+from helpers import SHARED, moving_square_frames, write_cv2_video
 
 from actionrec.config import Preprocessing
 from actionrec.data import (

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, moving_square_frames, write_cv2_video
+from helpers import SHARED, moving_square_frames, write_cv2_video
 from torch import nn
+from torchvision_r3d18 import TvR3d18
 from typer.testing import CliRunner
 
 from actionrec import hub
@@ -38,67 +39,6 @@ from actionrec.transforms import frame_resizer, preprocess, resize_frame
 
 runner = CliRunner()
 KINETICS_LABELS = SHARED / "labels" / "kinetics400.txt"
-
-
-# ---- an independent torchvision r3d_18 (VideoResNet), module names exactly torchvision's ----
-
-
-class Conv3DSimple(nn.Conv3d):
-    """torchvision's Conv3DSimple: a 3x3x3 convolution, no bias."""
-
-    def __init__(self, in_planes: int, out_planes: int, stride: int = 1):
-        super().__init__(in_planes, out_planes, kernel_size=(3, 3, 3), stride=stride, padding=1, bias=False)
-
-
-class TvBasicBlock(nn.Module):
-    """torchvision's video BasicBlock: conv1 = Sequential(conv, BN, ReLU), conv2 = Sequential(conv, BN)."""
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
-        super().__init__()
-        self.conv1 = nn.Sequential(Conv3DSimple(inplanes, planes, stride), nn.BatchNorm3d(planes), nn.ReLU(True))
-        self.conv2 = nn.Sequential(Conv3DSimple(planes, planes), nn.BatchNorm3d(planes))
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.conv2(self.conv1(x))
-        return self.relu(out + residual)
-
-
-class TvR3d18(nn.Module):
-    """torchvision's r3d_18: VideoResNet(BasicBlock, [Conv3DSimple] * 4, [2, 2, 2, 2], BasicStem), `width` channels
-    in the first stage (64 in torchvision), AdaptiveAvgPool3d + flatten + fc."""
-
-    def __init__(self, num_classes: int = 400, width: int = 64):
-        super().__init__()
-        self.inplanes = width
-        self.stem = nn.Sequential(
-            nn.Conv3d(3, width, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
-            nn.BatchNorm3d(width),
-            nn.ReLU(inplace=True),
-        )
-        self.layer1 = self._make_layer(width, stride=1)
-        self.layer2 = self._make_layer(width * 2, stride=2)
-        self.layer3 = self._make_layer(width * 4, stride=2)
-        self.layer4 = self._make_layer(width * 8, stride=2)
-        self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
-        self.fc = nn.Linear(width * 8, num_classes)
-
-    def _make_layer(self, planes: int, stride: int) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.inplanes != planes:
-            downsample = nn.Sequential(
-                nn.Conv3d(self.inplanes, planes, kernel_size=1, stride=stride, bias=False), nn.BatchNorm3d(planes)
-            )
-        blocks = [TvBasicBlock(self.inplanes, planes, stride, downsample), TvBasicBlock(planes, planes)]
-        self.inplanes = planes
-        return nn.Sequential(*blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(self.avgpool(x).flatten(1))
 
 
 def reference(width: int, seed: int) -> TvR3d18:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_cv2_video
+from helpers import write_cv2_video
 
 from actionrec.config import KINETICS_FPS, ModelMeta
 from actionrec.hub import KINETICS400_R3D18

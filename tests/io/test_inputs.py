@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import moving_square_frames, write_cv2_video
+from helpers import moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app

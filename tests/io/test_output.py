@@ -18,7 +18,7 @@ import weakref
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from typer.testing import CliRunner
 
 from actionrec.cli import app

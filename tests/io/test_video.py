@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import moving_square_frames, shared_clips, write_cv2_video
+from helpers import moving_square_frames, shared_clips, write_cv2_video
 
 from actionrec.config import MAX_DEFAULT_STRIDE, Preprocessing, default_stride
 from actionrec.errors import VideoError
@@ -207,6 +207,15 @@ def test_a_url_decodes_like_the_file(served_samples):
     with pytest.raises(VideoError) as e:
         probe(missing)
     assert str(e.value).startswith(missing + ":") and "\n" not in str(e.value)
+
+
+def test_the_sample_server_logs_no_requests(served_samples, capfd):
+    """The tests' loopback server answers without writing a request line to stderr (test output stays readable)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{served_samples}/sequence.json") as r:
+        assert json.loads(r.read())["segments"]
+    assert "GET /sequence.json" not in capfd.readouterr().err
 
 
 def test_a_name_that_is_not_utf8_decodes(videos, tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 from actionrec.samples import path as sample_path
-from conftest import ROOT
+from helpers import ROOT
 
 from actionrec.config import ModelMeta, Preprocessing
 from actionrec.errors import ActionrecError

@@ -4,7 +4,7 @@ windows cover the same seconds whatever the video's rate (`io.video.FrameGrid`).
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, reencode_at
+from helpers import ROOT, reencode_at
 
 import actionrec
 

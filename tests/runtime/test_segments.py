@@ -18,7 +18,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from typer.testing import CliRunner
 
 import actionrec

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, moving_square_frames, write_cv2_video
+from helpers import ROOT, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app

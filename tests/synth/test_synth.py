@@ -284,7 +284,7 @@ def test_write_video_roundtrip_and_rejects_bad_frames(tmp_path: Path) -> None:
 def test_write_samples_renders_the_shipped_samples(tmp_path: Path) -> None:
     """`actionrec synth --samples` (write_samples) renders the clips in samples/: every frame of every sample
     decodes to what the shipped file holds (up to the codec's rounding), and sequence.json is the same."""
-    from conftest import ROOT
+    from helpers import ROOT
 
     written = synth.write_samples(tmp_path)
     assert sorted(p.name for p in written) == sorted(p.name for p in (ROOT / "samples").glob("*.mp4"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, moving_square_frames, tiny, write_cv2_video
+from helpers import ROOT, moving_square_frames, tiny, write_cv2_video
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 

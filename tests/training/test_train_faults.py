@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import moving_square_frames, tiny, write_cv2_video
+from helpers import moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 
 from actionrec.data import DataFormat, clips, frame_cache, open_dataset

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, moving_square_frames, tiny, write_cv2_video
+from helpers import ROOT, moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 from typer.testing import CliRunner
 
