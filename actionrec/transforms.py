@@ -48,11 +48,6 @@ def resize_frame(frame: np.ndarray, spec: Preprocessing) -> np.ndarray:
     return cv2.resize(frame, (new_w, new_h), interpolation=interp)
 
 
-def resize_short_side(frame: np.ndarray, size: int) -> np.ndarray:
-    """Resize an (H, W, 3) frame so that its short side is `size` (`resize_frame` with that short side)."""
-    return resize_frame(frame, Preprocessing(clip_len=1, resize=size, crop=1))
-
-
 def frame_resizer(spec: Preprocessing):
     """The per-frame step of `preprocess`, for a decoder to apply once per frame instead of once per window."""
     return lambda frame: resize_frame(frame, spec)

@@ -447,8 +447,3 @@ def scan_videos(paths: Sequence[str | os.PathLike[str]]) -> VideoScan:
         else:
             scan.videos.append(p)
     return scan
-
-
-def find_videos(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Expand folders recursively to the video files inside them (by extension); files are kept as given."""
-    return scan_videos(paths).videos

@@ -37,8 +37,8 @@ def training_clips(items: Sequence[VideoItem], config: TrainConfig, cache: Frame
     )
 
 
-def _silent(*_args: Any, **_kwargs: Any) -> None:
-    pass
+def silent(*_args: Any, **_kwargs: Any) -> None:
+    """A `say` that says nothing (a process other than the main one, or a quiet run)."""
 
 
 def default_workers(processes: int) -> int:
@@ -70,7 +70,7 @@ def frame_cache(config: TrainConfig, say: Callable[..., Any]) -> FrameCache | No
         return None
 
 
-def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context, say: Callable[..., Any] = _silent) -> Loaders:
+def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context, say: Callable[..., Any] = silent) -> Loaders:
     """This process's share of the training clips (reshuffled each epoch) and of the validation clips; `say` tells
     of a frame cache that cannot be used."""
     workers = config.workers if config.workers is not None else default_workers(ctx.world)
@@ -104,7 +104,7 @@ class SkipReport:
     """Videos that did not decode (their clips come with negative labels): each named once per run through `say`
     (the main process's console; silent elsewhere)."""
 
-    say: Callable[..., Any] = _silent
+    say: Callable[..., Any] = silent
     named: set[Path] = field(default_factory=set)
 
     def decoded(self, dataset: ClipDataset, labels: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from ..networks import attention_as_identity, build, zero_init_residuals
 from ..ops import fuse_attention
 from .config import FINE_TUNE_STEPS, TrainConfig, check_config, fine_tune_epochs
 from .distributed import Context, barrier, parallel, setup, sum_over_processes, teardown, torch_threads
-from .loaders import Loaders, SkipReport, make_loaders
+from .loaders import Loaders, SkipReport, make_loaders, silent
 from .optim import make_optimizer, make_scheduler
 from .plots import PLOT_MODULES, write_plots
 from .rng import caller_rng_kept, seed_everything, set_rng_state
@@ -106,14 +106,10 @@ class _Run:
         save_epoch(self.config.out, self.model, meta, self.history, better, state)
 
 
-def _silent(*_args: Any, **_kwargs: Any) -> None:
-    pass
-
-
 def _run(config: TrainConfig, ctx: Context, show: bool, console: Console, stop_after: int | None) -> TrainResult:
-    log = console.print if show else _silent
+    log = console.print if show else silent
     config, split = _open(config, ctx, log)
-    run = _assemble(config, split, ctx, log, SkipReport(console.print if ctx.main else _silent))
+    run = _assemble(config, split, ctx, log, SkipReport(console.print if ctx.main else silent))
     end = config.epochs if stop_after is None else min(config.epochs, stop_after)
     with _progress_bar(console, show) as bar:
         for epoch in range(len(run.history), end):
