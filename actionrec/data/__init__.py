@@ -2,13 +2,13 @@
 undecodable videos (`undecodable`), the decoded-frame cache (`frame_cache`) and the clip Dataset (`clips`)."""
 
 from ..config import DataFormat
-from .clips import ClipDataset, EpochSampler
+from .clips import Clip, ClipDataset, EpochSampler
 from .frame_cache import FrameCache
 from .layouts import open_dataset
 from .splits import DataSplit, VideoItem, grouped_split
-from .undecodable import skipped_video
 
 __all__ = [
+    "Clip",
     "ClipDataset",
     "DataFormat",
     "DataSplit",
@@ -17,5 +17,4 @@ __all__ = [
     "VideoItem",
     "grouped_split",
     "open_dataset",
-    "skipped_video",
 ]

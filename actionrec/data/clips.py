@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -20,7 +21,6 @@ from ..io.window_plan import WindowPlan
 from ..transforms import color_augment, frame_resizer, preprocess, random_box
 from .frame_cache import FrameCache, decode_all
 from .splits import VideoItem
-from .undecodable import skipped_label
 
 
 class EpochSampler(Sampler):
@@ -43,11 +43,20 @@ class EpochSampler(Sampler):
         return len(self.sampler)
 
 
+class Clip(NamedTuple):
+    """An item of a `tagged` ClipDataset; a DataLoader batches it field by field into a Clip of tensors."""
+
+    clip: torch.Tensor  # (3, T, crop, crop) float32; zeros where the video did not decode
+    label: int
+    index: int  # the item: video * clips_per_video + window
+    decoded: bool  # False: the video opened but did not decode (the training loop leaves it out, names it once)
+
+
 class ClipDataset(Dataset):
     """Clips of labelled videos for training (random window start, multi-scale crop, optional flip and colour
     changes) or validation (`clips_per_video` evenly spaced windows, centre crop). Items are (float32
-    (3, T, crop, crop), label), plus the item index with `with_index`; the clip of video v, window k is item
-    v * clips_per_video + k.
+    (3, T, crop, crop), label), or with `tagged` a `Clip`, which also says the item's index and whether its video
+    decoded; the clip of video v, window k is item v * clips_per_video + k.
 
     The random choices of item i in epoch e come from a generator seeded with (seed, e, i): the same whatever
     the number of workers or processes. Call `set_epoch` before each epoch.
@@ -66,7 +75,7 @@ class ClipDataset(Dataset):
         scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66),
         color_jitter: float = 0.0,
         channel_shuffle: bool = False,
-        with_index: bool = False,
+        tagged: bool = False,
     ):
         if clips_per_video < 1:
             raise ValueError("clips_per_video must be at least 1")
@@ -80,7 +89,7 @@ class ClipDataset(Dataset):
         self.scales = scales  # crop side / short side choices of the multi-scale crop
         self.color_jitter = color_jitter  # brightness / contrast / saturation jitter strength (training only)
         self.channel_shuffle = channel_shuffle  # random RGB order per clip (training only)
-        self.with_index = with_index
+        self.tagged = tagged
         self.epoch = 0
         self._counts: dict[Path, int] = {}  # frame counts on the model's clock, from the container, per worker
 
@@ -94,18 +103,18 @@ class ClipDataset(Dataset):
         return index // self.clips_per_video
 
     def __getitem__(self, index: int | tuple[int, int]):
-        """(clip, label[, index]) of item `index`, or of `(epoch, index)` as `EpochSampler` gives them (a persistent
-        worker's copy of the dataset never sees `set_epoch`). A video that opens but does not decode gives a blank
-        clip whose label is `skipped_label(video)` (negative): the training loop drops it and names the file once."""
+        """(clip, label), or with `tagged` a `Clip`, of item `index`, or of `(epoch, index)` as `EpochSampler` gives
+        them (a persistent worker's copy of the dataset never sees `set_epoch`). A video that opens but does not
+        decode raises its VideoError, or with `tagged` gives a blank `Clip` whose `decoded` is False."""
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
-        video = self.video_of(index)
+        label = self.items[self.video_of(index)].label
+        if not self.tagged:
+            return torch.from_numpy(self.clip_array(index, epoch)), label
         try:
-            x, label = self.clip_array(index, epoch), self.items[video].label
+            return Clip(torch.from_numpy(self.clip_array(index, epoch)), label, index, True)
         except VideoError:
             spec = self.spec
-            x, label = np.zeros((3, spec.clip_len, spec.crop, spec.crop), np.float32), skipped_label(video)
-        out = torch.from_numpy(x)  # (3, T, crop, crop) float32
-        return (out, label, index) if self.with_index else (out, label)
+            return Clip(torch.zeros(3, spec.clip_len, spec.crop, spec.crop), label, index, False)
 
     def clip_array(self, index: int, epoch: int | None = None) -> np.ndarray:
         """The preprocessed clip of item `index` (in `epoch`, default the one set): float32 (3, T, crop, crop)."""

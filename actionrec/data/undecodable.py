@@ -1,5 +1,5 @@
-"""Videos that do not decode: those whose container does not open are dropped from a split up front (`verified`);
-a training clip of one that opens but does not decode carries a negative label naming its video (`skipped_label`)."""
+"""Videos that do not decode: those whose container does not open are dropped from a split up front (`verified`).
+(A clip of one that opens but does not decode says so itself: `clips.Clip.decoded`.)"""
 
 from __future__ import annotations
 
@@ -41,13 +41,3 @@ def verified(split: DataSplit, where: Path, threads: int = 8) -> DataSplit:
         by_file=split.by_file,
         grouped=split.grouped,
     )
-
-
-def skipped_label(video: int) -> int:
-    """The label a clip of an undecodable video carries: negative, and it names the video (-1 - its index)."""
-    return -1 - video
-
-
-def skipped_video(label: int) -> int:
-    """The video index a negative label names (`skipped_label`'s inverse)."""
-    return -1 - label

@@ -16,7 +16,7 @@ from rich.markup import escape
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..cpu import cache_root
-from ..data import ClipDataset, DataSplit, EpochSampler, FrameCache, VideoItem, skipped_video
+from ..data import Clip, ClipDataset, DataSplit, EpochSampler, FrameCache, VideoItem
 from ..errors import DataError
 from .config import TrainConfig
 from .distributed import Context, worker_context, worker_init
@@ -34,6 +34,7 @@ def training_clips(items: Sequence[VideoItem], config: TrainConfig, cache: Frame
         scales=config.crop_scales,
         color_jitter=config.color_jitter,
         channel_shuffle=config.channel_shuffle,
+        tagged=True,
     )
 
 
@@ -92,7 +93,7 @@ def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context, say: Calla
     val = None
     if split.val:
         val_set = ClipDataset(
-            split.val, config.preprocessing, train=False, clips_per_video=config.val_clips, cache=cache, with_index=True
+            split.val, config.preprocessing, train=False, clips_per_video=config.val_clips, cache=cache, tagged=True
         )
         mine = list(range(ctx.rank, len(val_set), ctx.world))  # every process a share, no padding
         val = DataLoader(val_set, batch_size=batch, sampler=mine, **loader_args)
@@ -101,17 +102,20 @@ def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context, say: Calla
 
 @dataclass
 class SkipReport:
-    """Videos that did not decode (their clips come with negative labels): each named once per run through `say`
+    """Videos that did not decode (their clips come with `decoded` False): each named once per run through `say`
     (the main process's console; silent elsewhere)."""
 
     say: Callable[..., Any] = silent
     named: set[Path] = field(default_factory=set)
 
-    def decoded(self, dataset: ClipDataset, labels: torch.Tensor) -> torch.Tensor:
-        """The mask of the clips that decoded; names the videos behind the others not named before."""
-        for label in labels[labels < 0].tolist():
-            path = dataset.items[skipped_video(int(label))].path
+    def decoded(self, dataset: ClipDataset, batch: Clip) -> torch.Tensor | None:
+        """The mask of the batch's clips that decoded (None: all of them); names the videos behind the others not
+        named before."""
+        if batch.decoded.all():
+            return None
+        for index in batch.index[~batch.decoded].tolist():
+            path = dataset.items[dataset.video_of(index)].path
             if path not in self.named:
                 self.named.add(path)
                 self.say(f"[yellow]skipped:[/] {path}: cannot decode the video; the run goes on without it")
-        return labels >= 0
+        return batch.decoded

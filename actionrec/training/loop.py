@@ -247,8 +247,9 @@ def _train_epoch(run: _Run, bar: Progress, task: TaskID, epoch: int) -> tuple[fl
     loader, ctx = run.loaders.train, run.ctx
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, clips
     t0 = time.perf_counter()
-    for step, (x, y) in enumerate(loader):
-        keep = run.skips.decoded(loader.dataset, y) if (y < 0).any() else None  # clips of undecodable videos: out
+    for step, batch in enumerate(loader):
+        keep = run.skips.decoded(loader.dataset, batch)  # clips of undecodable videos: out
+        x, y = batch.clip, batch.label
         kept = _kept_everywhere(keep, len(y), ctx)
         if kept == 0:  # no process has a clip to learn from: all of them skip this step together
             bar.update(task, advance=1)

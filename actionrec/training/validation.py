@@ -21,15 +21,16 @@ from .loaders import SkipReport
 def clip_probabilities(
     model: nn.Module, loader: DataLoader, ctx: Context | None = None, skips: SkipReport | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities of each clip a loader of `ClipDataset(with_index=True)` yields: (indices, probs).
+    """Softmax probabilities of each clip a loader of `ClipDataset(tagged=True)` yields: (indices, probs).
     Clips of videos that did not decode are left out (and named once through `skips`)."""
     ctx = ctx or Context(device=next(model.parameters()).device, bf16=False)
     skips = skips or SkipReport()
     model.eval()
     indices, probs = [], []
-    for x, y, index in loader:
-        if (y < 0).any():
-            keep = skips.decoded(loader.dataset, y)
+    for batch in loader:
+        x, index = batch.clip, batch.index
+        keep = skips.decoded(loader.dataset, batch)
+        if keep is not None:
             x, index = x[keep], index[keep]
             if len(index) == 0:
                 continue

@@ -18,9 +18,8 @@ from actionrec.data import (
     VideoItem,
     grouped_split,
     open_dataset,
-    skipped_video,
 )
-from actionrec.errors import DataError, OptionError
+from actionrec.errors import DataError, OptionError, VideoError
 from actionrec.io.video import read_frames
 from actionrec.transforms import centre_box, frame_resizer, preprocess
 
@@ -224,12 +223,12 @@ def test_training_clips_are_reproducible_and_jittered(clip_videos):
 def test_validation_clips_use_the_one_pipeline(clip_videos):
     """Validation clips are evenly spaced windows, centre-cropped by `preprocess`, exactly as computed by hand."""
     spec = Preprocessing(clip_len=4, resize=36, crop=32)
-    ds = ClipDataset(clip_videos, spec, train=False, clips_per_video=3, with_index=True)
+    ds = ClipDataset(clip_videos, spec, train=False, clips_per_video=3, tagged=True)
     assert len(ds) == 6
-    x, label, index = ds[2]  # video 0, third window: starts at 30 - 4 = 26
+    x, label, index, decoded = ds[2]  # video 0, third window: starts at 30 - 4 = 26
     frames = read_frames(clip_videos[0].path, [26, 27, 28, 29], frame_resizer(spec))
     expected = preprocess(frames, spec, centre_box(*frames.shape[1:3], spec))[0]
-    assert index == 2 and label == 0 and np.array_equal(x.numpy(), expected)
+    assert index == 2 and label == 0 and decoded and np.array_equal(x.numpy(), expected)
 
 
 def test_cache_gives_identical_clips(clip_videos, tmp_path):
@@ -272,8 +271,9 @@ def test_weizmann_split_by_person():
 
 def test_unreadable_videos_are_skipped_and_reported(clip_videos, tmp_path, caplog):
     """verify=True drops videos whose container cannot be opened, naming them in `skipped`; a clip that fails to
-    decode later gives a blank clip whose negative label names its video (training and validation alike), so that
-    the training loop can drop it and name the file once."""
+    decode later gives, in a tagged dataset (training and validation alike), a blank clip marked not decoded that
+    keeps its video's index and label, so that the training loop can drop it and name the file once; an untagged
+    dataset raises the VideoError."""
     for c in ("a", "b"):
         for k in range(3):
             (tmp_path / c).mkdir(exist_ok=True)
@@ -287,7 +287,10 @@ def test_unreadable_videos_are_skipped_and_reported(clip_videos, tmp_path, caplo
     spec = Preprocessing(clip_len=4, resize=36, crop=32)
     items = [VideoItem(tmp_path / "b" / "1.avi", 1, "x"), clip_videos[0]]
     for train in (True, False):
-        x, label = ClipDataset(items, spec, train=train)[0]
-        assert label < 0 and skipped_video(label) == 0 and x.shape == (3, 4, 32, 32) and not x.any()
-        x, label = ClipDataset(items, spec, train=train)[1]
-        assert label == clip_videos[0].label and x.any()
+        bad = ClipDataset(items, spec, train=train, tagged=True)[0]
+        assert not bad.decoded and (bad.index, bad.label) == (0, 1)
+        assert bad.clip.shape == (3, 4, 32, 32) and not bad.clip.any()
+        good = ClipDataset(items, spec, train=train, tagged=True)[1]
+        assert good.decoded and good.label == clip_videos[0].label and good.clip.any()
+        with pytest.raises(VideoError, match=r"1\.avi"):
+            ClipDataset(items, spec, train=train)[0]
