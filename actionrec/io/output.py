@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import ActionrecError
-from ..runtime.aggregate import NO_ACTION, VideoResult
+from ..results import NO_ACTION, VideoResult
 from .files import atomic_path, exclusive, writing
 
 # Per video: a row per window and rank (kind "window"), one per segment (kind "segment", rank empty), then the

@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 
 from ..errors import ActionrecError
-from ..runtime.aggregate import NO_ACTION
+from ..results import NO_ACTION
 from .files import atomic_path, writing
 from .video import iter_windows, probe
 from .video_writer import VIDEO_SUFFIXES, VideoCodec, open_video_writer
 
 if TYPE_CHECKING:
-    from ..runtime.segments import Segment
+    from ..results import Segment
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BACKGROUND = (32, 32, 32)  # BGR of the header and of the timeline where no segment is

@@ -11,19 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of the video given one label."""
-
-    start_s: float
-    end_s: float
-    label: str
-    score: float  # mean probability of `label` over the segment's windows
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
+from ..results import Segment
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from math import tau as TAU
 
 import numpy as np
 
-from ..runtime.aggregate import NO_ACTION
+from ..results import NO_ACTION
 from . import poses
 from .poses import DX, IDLE_ARMS, TS, YAW, Params, ease, mirror_track
 

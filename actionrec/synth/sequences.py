@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.files import write_text_atomic
-from ..runtime.aggregate import NO_ACTION
+from ..results import NO_ACTION
 from .actions import ACTION_CLASSES, PAIRS, WALK_DIRECTION, WALK_FRAMES, frames_range
 from .actors import make_actor
 from .benchmark import benchmark_groups
