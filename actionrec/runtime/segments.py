@@ -248,8 +248,9 @@ def segment(
     duration_s: float | None = None,
 ) -> list[Segment]:
     """The segments of a video from its windows' class probabilities (W, C) and their start and end times:
-    they tile [0, duration_s] (default: the last window's end) in time order, with no gaps or overlaps; a
-    boundary falls midway between the centres of the last window of one segment and the first of the next."""
+    they tile [0, duration_s] (default: the last window's end) in time order, with no gaps or overlaps. A boundary
+    lies between the centres of the last window of one segment and the first of the next: where the two labels'
+    interpolated log-probability ratio crosses zero (`SegmentConfig.refine`, the default), else midway."""
     probs = np.asarray(probs)
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != len(labels) or len(starts) != len(probs) or len(ends) != len(probs):
