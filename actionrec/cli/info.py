@@ -5,11 +5,14 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .common import reported
+
+if TYPE_CHECKING:
+    from ..config import ModelMeta
 
 app = typer.Typer()
 
@@ -59,7 +62,36 @@ def info(
             summary["gflops_per_clip"] = round(gflops_per_clip(net, meta.preprocessing.input_shape), 3)
             typer.echo(json.dumps(summary, indent=2, allow_nan=False))
             return
-        from ..io.checkpoint import describe
-
         for name, value in describe(path, meta):
             typer.echo(f"{name:<13} {value}")
+
+
+def describe(path: Path, meta: ModelMeta) -> list[tuple[str, str]]:
+    """`actionrec info`'s lines, (name, value): what the model is, its input, training data, accuracy, size and
+    labels; torch-free and without loading weights."""
+    from ..io.checkpoint import parameter_count
+
+    spec = meta.preprocessing
+    training = meta.training or {}
+    step = f", every {spec.frame_step}th frame" if spec.frame_step > 1 else " in a row"
+    resize = spec.resize_to
+    size = f"resized to {resize[0]}x{resize[1]}" if resize else f"short side {spec.resize}"
+    lines = [("file", str(path))]
+    if meta.description:
+        lines.append(("what it is", meta.description))
+    args = ", ".join(f"{k} {v}" for k, v in sorted(meta.arch_args.items()))
+    params = parameter_count(path)
+    lines.append(
+        ("network", f"{meta.arch}" + (f" ({args})" if args else "") + (f", {params:,} parameters" if params else ""))
+    )
+    clock = f" at {spec.fps:g} fps ({spec.span_s:.2f} s)"
+    lines.append(("input", f"{spec.clip_len} frames{step}{clock}, {size}, centre crop {spec.crop}"))
+    if training.get("data"):
+        lines.append(("trained on", str(training["data"])))
+    acc = training.get("val_video_acc", training.get("best_val_video_acc"))  # these weights' own epoch
+    if isinstance(acc, int | float):
+        lines.append(("accuracy", f"held-out video top-1 {100 * acc:.1f} % ({training.get('val_videos', '?')} videos)"))
+    elif training.get("reported_accuracy"):
+        lines.append(("accuracy", str(training["reported_accuracy"])))
+    lines.append((f"labels ({meta.num_classes})", ", ".join(meta.labels)))
+    return lines

@@ -62,7 +62,7 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     check_model_file(path)
     if path.suffix.lower() == ".onnx":
         return read_onnx_meta(path)
-    header, size = _read_header(path)
+    header, tensors = _read_header(path)
     text = header.get("__metadata__", {}).get(META_KEY) if isinstance(header.get("__metadata__"), dict) else None
     if text is None:
         raise ModelFileError(f"{path}: a safetensors file without actionrec metadata (labels, preprocessing)")
@@ -72,10 +72,6 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         raise ModelFileError(f"{path}: bad actionrec metadata: {e}") from None
     except RecursionError:
         raise ModelFileError(f"{path}: bad actionrec metadata: nested too deep") from None
-    tensors = _tensor_table(path, header)
-    end, have = max((e for _, (_, e) in tensors.values()), default=0), path.stat().st_size
-    if end > have - 8 - size:
-        raise ModelFileError(f"{path}: cut short: its tensors need {8 + size + end} bytes, it has {have}")
     shape = (tensors.get("fc.weight") or tensors.get("module.fc.weight") or ((),))[0]
     rows = shape[0] if shape else None
     if rows != meta.num_classes:
@@ -86,8 +82,13 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
 MAX_HEADER = 100 * 2**20  # bytes of safetensors JSON header read at most
 
 
-def _read_header(path: Path) -> tuple[dict, int]:
-    """A safetensors file's JSON header (a dict) and its size in bytes; ModelFileError for anything else."""
+Tensors = dict[str, tuple[tuple[int, ...], tuple[int, int]]]  # name: (shape, (begin, end) data offsets)
+
+
+def _read_header(path: Path) -> tuple[dict, Tensors]:
+    """A safetensors file's JSON header (a dict) and its tensor table, parsed and checked in one place: the header
+    within the file and `MAX_HEADER`, every tensor's shape and offsets integers, and its data within the file.
+    ModelFileError for anything else."""
     try:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
@@ -102,10 +103,14 @@ def _read_header(path: Path) -> tuple[dict, int]:
         raise ModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{path}: not a safetensors model file (its header is not a JSON object)")
-    return header, size
+    tensors = _tensor_table(path, header)
+    end, have = max((e for _, (_, e) in tensors.values()), default=0), path.stat().st_size
+    if end > have - 8 - size:
+        raise ModelFileError(f"{path}: cut short: its tensors need {8 + size + end} bytes, it has {have}")
+    return header, tensors
 
 
-def _tensor_table(path: Path, header: dict) -> dict[str, tuple[tuple[int, ...], tuple[int, int]]]:
+def _tensor_table(path: Path, header: dict) -> Tensors:
     """Each tensor's (shape, (begin, end) data offsets) from a safetensors header, checked: a shape is a list of
     non-negative integers and the offsets two integers, begin <= end (JSON's 1e400, floats and strings refused)."""
 
@@ -214,44 +219,14 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[nn.Mo
     return model.to(device).eval(), meta
 
 
-def describe(path: str | os.PathLike[str], meta: ModelMeta) -> list[tuple[str, str]]:
-    """`actionrec info`'s lines, (name, value): what the model is, its input, training data, accuracy, size and
-    labels; torch-free and without loading weights."""
-    spec = meta.preprocessing
-    training = meta.training or {}
-    step = f", every {spec.frame_step}th frame" if spec.frame_step > 1 else " in a row"
-    resize = getattr(spec, "resize_to", None)
-    size = f"resized to {resize[0]}x{resize[1]}" if resize else f"short side {spec.resize}"
-    lines = [("file", str(path))]
-    if meta.description:
-        lines.append(("what it is", meta.description))
-    args = ", ".join(f"{k} {v}" for k, v in sorted(meta.arch_args.items()))
-    params = parameter_count(path)
-    lines.append(
-        ("network", f"{meta.arch}" + (f" ({args})" if args else "") + (f", {params:,} parameters" if params else ""))
-    )
-    clock = f" at {spec.fps:g} fps ({spec.span_s:.2f} s)"
-    lines.append(("input", f"{spec.clip_len} frames{step}{clock}, {size}, centre crop {spec.crop}"))
-    if training.get("data"):
-        lines.append(("trained on", str(training["data"])))
-    acc = training.get("val_video_acc", training.get("best_val_video_acc"))  # these weights' own epoch
-    if isinstance(acc, int | float):
-        lines.append(("accuracy", f"held-out video top-1 {100 * acc:.1f} % ({training.get('val_videos', '?')} videos)"))
-    elif training.get("reported_accuracy"):
-        lines.append(("accuracy", str(training["reported_accuracy"])))
-    lines.append((f"labels ({meta.num_classes})", ", ".join(meta.labels)))
-    return lines
-
-
 def parameter_count(path: str | os.PathLike[str]) -> int | None:
     """Learnable parameters of a safetensors model file, from its header alone (BatchNorm running statistics not
-    counted); None for other files."""
+    counted); None for other files and for a file `read_meta` refuses (a bad header, tensors past its end)."""
     path = Path(path)
     if path.suffix.lower() != ".safetensors":
         return None
     try:
-        header, _ = _read_header(path)
-        tensors = _tensor_table(path, header)
+        _, tensors = _read_header(path)
     except ModelFileError:
         return None
     stats = ("running_mean", "running_var", "num_batches_tracked")

@@ -16,8 +16,9 @@ from helpers import ROOT
 from typer.testing import CliRunner
 
 from actionrec.cli import app
+from actionrec.cli.info import describe
 from actionrec.errors import ModelFileError
-from actionrec.io.checkpoint import META_KEY, describe, read_meta
+from actionrec.io.checkpoint import META_KEY, load_state, parameter_count, read_meta
 
 runner = CliRunner()
 SAMPLE = ROOT / "samples" / "punch.mp4"
@@ -168,6 +169,22 @@ def test_crafted_headers_are_one_model_file_error(tiny_model, tmp_path, case):
     assert res.exit_code == 1, res.output
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and str(path) in lines[0]
+
+
+def test_the_parameter_count_trusts_only_a_header_read_meta_accepts(tiny_model, tmp_path):
+    """The parameter count and `read_meta` read the header through one checked parse: a file whose tensors run
+    past its end (its header intact) is refused by both, and `info` shows no count for it; the good file's count
+    is its learnable tensors' sizes, BatchNorm statistics left out."""
+    data = tiny_model.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: 8 + size + (len(data) - 8 - size) // 2])
+    with pytest.raises(ModelFileError, match="cut short"):
+        read_meta(cut)
+    assert parameter_count(cut) is None
+    state = load_state(tiny_model)
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    assert parameter_count(tiny_model) == sum(t.numel() for k, t in state.items() if not k.endswith(stats)) > 0
 
 
 def test_a_fifo_as_model_is_refused_without_blocking(tmp_path):
