@@ -4,39 +4,12 @@ itself. Torch-free, so that the ONNX Runtime path never imports torch."""
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT_VERSION = 1  # bumped when the metadata layout changes incompatibly
 ARCHITECTURES = ("r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d")  # networks.BUILDERS' keys, torch-free
-Architecture = enum.Enum("Architecture", {name: name for name in ARCHITECTURES}, type=str)  # the choices, as an enum
-
-
-# The choices of training and data options, torch-free so that the command line can offer them without torch.
-class DataFormat(str, enum.Enum):
-    auto = "auto"  # detected from what the folder holds
-    folder = "folder"  # DIR/<label>/**/<video>
-    ucf101 = "ucf101"  # classInd.txt, trainlist0N.txt, testlist0N.txt
-    hmdb51 = "hmdb51"  # <class>_test_splitN.txt with 0/1/2 per video
-    csv = "csv"  # path,label[,group] rows
-
-
-class Optimizer(str, enum.Enum):
-    sgd = "sgd"  # the paper's: SGD with (Nesterov) momentum, L2 weight decay
-    adamw = "adamw"  # Adam with decoupled weight decay: leaves the from-scratch plateau sooner on small data
-
-
-class Schedule(str, enum.Enum):
-    step = "step"  # multiply by gamma at each milestone epoch
-    cosine = "cosine"  # half a cosine from lr to 0 over the epochs after warmup
-
-
-class TrainDevice(str, enum.Enum):
-    auto = "auto"  # CUDA when torch sees a GPU, else the CPU
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 # What a model file's metadata may hold: checked before anything is built or allocated from it.

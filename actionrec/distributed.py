@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
 import logging
 import os
 import types
@@ -21,19 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .choices import BackendKind, DatasetFormat, Device, Precision
 from .errors import ActionrecError, require_extra
 from .runtime.aggregate import VideoResult
-from .runtime.backends import BackendKind, Device, Precision
 from .runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 
 RAY_MODULES = ("ray", "pyarrow")  # what the `ray` extra installs (ray[data] brings pyarrow)
 ROWS_PER_FILE = 1000  # results gathered into one output file, at least (the last file of a run may hold fewer)
 ATTEMPTS = 3  # runs of one video whose worker died before it is given up as that video's error
-
-
-class DatasetFormat(str, enum.Enum):
-    jsonl = "jsonl"  # one JSON object a line: the line `predict --format jsonl` writes for the video
-    parquet = "parquet"  # the same fields as columns (`result_schema`)
 
 
 @dataclass(frozen=True)

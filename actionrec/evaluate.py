@@ -136,7 +136,7 @@ def group_accuracy(items: Sequence[VideoItem], correct: np.ndarray) -> tuple[Gro
 class SplitChoice:
     """How `evaluate` splits a folder or CSV data set, and why, in words (`note`)."""
 
-    fmt: str
+    layout: str
     split: int
     val_fraction: float
     group_regex: str | None
@@ -146,8 +146,8 @@ class SplitChoice:
     own_data: bool = False  # the data the model was trained on (its file's `training` metadata says so)
 
 
-SPLIT_DEFAULTS: dict[str, Any] = {"fmt": "auto", "split": 1, "val_fraction": 0.2, "group_regex": None, "seed": 0}
-_RECIPE_KEYS = {"fmt": "format", "split": "split", "val_fraction": "val_fraction", "group_regex": "group_regex"}
+SPLIT_DEFAULTS: dict[str, Any] = {"layout": "auto", "split": 1, "val_fraction": 0.2, "group_regex": None, "seed": 0}
+_RECIPE_KEYS = {"layout": "format", "split": "split", "val_fraction": "val_fraction", "group_regex": "group_regex"}
 
 
 def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
@@ -176,7 +176,7 @@ def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
             f"{round(100 * values['val_fraction'])} %, seed {values['seed']})"
         )
     return SplitChoice(
-        fmt=str(values["fmt"]),
+        layout=str(values["layout"]),
         split=int(values["split"]),
         val_fraction=float(values["val_fraction"]),
         group_regex=values["group_regex"],
@@ -195,15 +195,15 @@ def default_subset(data: Path, choice: SplitChoice, *, split_asked: bool = False
     training data, on a layout with official test lists (UCF-101, HMDB-51), or when a split was asked for
     (`split_asked`: --val-fraction given); every video ("all") of any other folder or CSV set, a separate test set
     that a random split would only shrink."""
-    from .data.layouts import detect_format
+    from .data.layouts import detect_layout
 
     if choice.own_data or split_asked:
         return "val"
-    fmt = choice.fmt
-    if fmt == "auto":
+    layout = choice.layout
+    if layout == "auto":
         is_csv = choice.csv is not None or data.suffix.lower() == ".csv"
-        fmt = "csv" if is_csv else detect_format(data).value
-    return "val" if fmt in OFFICIAL_SPLITS else "all"
+        layout = "csv" if is_csv else detect_layout(data).value
+    return "val" if layout in OFFICIAL_SPLITS else "all"
 
 
 def whole_summary(data: Path, dataset: DataSplit) -> str:

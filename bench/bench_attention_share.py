@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from actionrec.data import DataFormat, open_dataset
+    from actionrec.data import DataLayout, open_dataset
     from actionrec.errors import ActionrecError
     from actionrec.explain import load_for_explain
     from actionrec.io.files import write_text_atomic
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         recognizer = load_for_explain(model)
-        split = open_dataset(args.data, fmt=DataFormat.ucf101)
+        split = open_dataset(args.data, layout=DataLayout.ucf101)
     except ActionrecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ def main() -> None:
     set_threads(args.threads)
     print(header())
 
-    split = open_dataset(args.data, fmt="auto", split=1)
+    split = open_dataset(args.data, layout="auto", split=1)
     items = list(split.val)
     if args.max_videos:
         random.Random(0).shuffle(items)

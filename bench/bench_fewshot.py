@@ -131,13 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         print("no real data here: nothing to do", file=sys.stderr)
         return 0
 
-    from actionrec.data import DataFormat, VideoItem, open_dataset
+    from actionrec.data import DataLayout, VideoItem, open_dataset
 
     results: dict = {"protocol": __doc__.split("Data:")[1].strip(), "rows": []}
     with tempfile.TemporaryDirectory(prefix="bench-fewshot-") as tmp:
         for name in present:
             spec = SETS[name]
-            split = open_dataset(args.data / name, fmt=DataFormat.folder, val_fraction=0.0)
+            split = open_dataset(args.data / name, layout=DataLayout.folder, val_fraction=0.0)
             labels, items = split.labels, list(split.train)
             person = people_of([it.path for it in items], spec.person)
             people = sorted(set(person.values()), key=lambda s: (len(s), s))

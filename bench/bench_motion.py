@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
-    from actionrec.data import DataFormat, open_dataset
+    from actionrec.data import DataLayout, open_dataset
     from actionrec.evaluate import match_labels
     from actionrec.io.files import write_text_atomic
     from actionrec.metrics import accuracy_topk
@@ -154,7 +154,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
     model = model or default_model_path()
     data = data or ROOT / "data" / "synth"
     recognizer = load(model, precision=Precision.fp32, threads=args.threads)
-    split = open_dataset(data, fmt=DataFormat.ucf101)
+    split = open_dataset(data, layout=DataLayout.ucf101)
     items = list(split.val)  # testlist01: the held-out actors
     to_model = np.asarray(match_labels(split.labels, recognizer.meta.labels, where=str(data)))
     truth = to_model[[it.label for it in items]]  # model class of each video

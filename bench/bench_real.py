@@ -286,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, present: list[str], tmp: Path, runs_dir: Path, t_start: float) -> int:
-    from actionrec.data import DataFormat, VideoItem, open_dataset
+    from actionrec.data import DataLayout, VideoItem, open_dataset
     from actionrec.io.files import write_text_atomic
 
     plan_ = plan(args, tmp)
     variants = [v for v in VARIANTS if v[1] == "scratch" or plan_.init is not None]
     sets = {}
     for n in present:
-        split = open_dataset(args.data / n, fmt=DataFormat.folder, val_fraction=0.0)
+        split = open_dataset(args.data / n, layout=DataLayout.folder, val_fraction=0.0)
         items = list(split.train)
         spec = SETS[n]
         person = people_of([it.path for it in items], spec.person)

@@ -312,7 +312,7 @@ def run_one(args, recipe: Recipe, who: Contender, data_csv: Path, split, runs: P
     """Calibrate, train (restarting at lr / 10 if the loss diverges), evaluate: one row of the table."""
     from rich.console import Console
 
-    from actionrec.data import DataFormat, open_dataset
+    from actionrec.data import DataLayout, open_dataset
     from actionrec.errors import ActionrecError
     from actionrec.evaluate import evaluate
     from actionrec.networks import build, count_parameters, gflops_per_clip
@@ -320,7 +320,7 @@ def run_one(args, recipe: Recipe, who: Contender, data_csv: Path, split, runs: P
     from actionrec.runtime.pipeline import load
     from actionrec.training import train
 
-    train_items = open_dataset(data_csv, fmt=DataFormat.csv, val_fraction=0.0).train
+    train_items = open_dataset(data_csv, layout=DataLayout.csv, val_fraction=0.0).train
     num_classes = len(split.labels)
     budget_s = args.minutes_per_model * 60
     config = train_config(recipe, who, data_csv, runs / who.key, 1, recipe.lr, args.cache_dir)
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
-    from actionrec.data import DataFormat, FrameCache, open_dataset
+    from actionrec.data import DataLayout, FrameCache, open_dataset
     from actionrec.io.files import write_text_atomic
 
     t_start, load_start = time.perf_counter(), os.getloadavg()[0]
@@ -446,7 +446,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
 
         data = write_benchmark(tmp / "synth", clips_per_class=2, size=(64, 64), frames=24).out
     data = (data or ROOT / "data" / "synth").resolve()  # the CSV list below holds paths relative to its own folder
-    split = open_dataset(data, fmt=DataFormat.ucf101)
+    split = open_dataset(data, layout=DataLayout.ucf101)
     everyone = contenders(recipe, args.quick)
     wanted = [k.strip() for k in args.models.split(",") if k.strip()]
     unknown = sorted(set(wanted) - {c.key for c in everyone})
@@ -460,7 +460,7 @@ def _bench(args: argparse.Namespace, tmp: Path) -> int:
 
     train_items = list(split.train)
     for extra in args.extra_train:  # every clip of these, both of their lists, trains; their test actors too
-        more = open_dataset(extra.resolve(), fmt=DataFormat.ucf101)
+        more = open_dataset(extra.resolve(), layout=DataLayout.ucf101)
         if more.labels != split.labels:
             print(f"error: {extra}: its classes differ from {data}'s", file=sys.stderr)
             return 2

@@ -50,12 +50,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def score_set(recognizer, name: str, folder: Path, *, clips_per_video: int, batch_size: int) -> dict:
     """Every video of one set through `actionrec.evaluate.evaluate` with the set's label map; the report's numbers,
     plus per class where its misses went (model classes) and the count of `no_action` answers."""
-    from actionrec.data import DataFormat, open_dataset
+    from actionrec.data import DataLayout, open_dataset
     from actionrec.evaluate import evaluate, read_label_map
 
     map_path = LABEL_MAPS / f"{name}.csv"
     mapping = read_label_map(map_path, recognizer.meta.labels)
-    split = open_dataset(folder, fmt=DataFormat.folder, val_fraction=0.0)
+    split = open_dataset(folder, layout=DataLayout.folder, val_fraction=0.0)
     items = list(split.train) + list(split.val)
     total = sum(split.labels[it.label] in mapping for it in items)  # evaluate scores these, leaves out the rest
     done = 0

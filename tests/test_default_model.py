@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import actionrec
 from actionrec.cli import app
-from actionrec.data import DataFormat, open_dataset
+from actionrec.data import DataLayout, open_dataset
 from actionrec.io.checkpoint import read_meta
 from actionrec.runtime.pipeline import default_model_path
 from actionrec.synth import CLASSES, SAMPLE_CLIPS, SAMPLE_SEQUENCE, write_benchmark
@@ -77,7 +77,7 @@ def test_synth_split_files_load_with_the_ucf101_reader(tmp_path):
     """A generated benchmark's classInd/trainlist01/testlist01 load through the UCF-101 reader, disjoint by actor;
     the split's source says it is synthetic and counts its videos and actors."""
     summary = write_benchmark(tmp_path / "bench", clips_per_class=2, frames=12, size=(48, 48), seed=3)
-    split = open_dataset(summary.out, fmt=DataFormat.ucf101, split=1)
+    split = open_dataset(summary.out, layout=DataLayout.ucf101, split=1)
     assert split.labels == CLASSES
     assert len(split.train) == summary.n_train and len(split.val) == summary.n_test
     assert {i.group for i in split.train}.isdisjoint({i.group for i in split.val})

@@ -13,9 +13,9 @@ import pytest
 from helpers import moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
-from actionrec.cli import DataLayout, app
+from actionrec.cli import app
 from actionrec.config import ModelMeta, Preprocessing
-from actionrec.data import DataFormat, VideoItem
+from actionrec.data import DataLayout, VideoItem
 from actionrec.errors import ActionrecError, DataError
 from actionrec.evaluate import (
     OTHER,
@@ -250,10 +250,11 @@ def test_cli_evaluate_output_that_cannot_be_written(folder_set, tiny_model, tmp_
 def test_cli_layout_choices_follow_the_datasets_module():
     """The CLI's data set layouts and architectures are the library's own enums (defined once, torch-free), and the
     architectures are exactly the networks' builders."""
-    from actionrec.cli import TrainArch
+    from actionrec import choices
+    from actionrec.cli import TrainArch, common
     from actionrec.networks import BUILDERS
 
-    assert DataLayout is DataFormat and [a.value for a in TrainArch] == list(BUILDERS)
+    assert common.DataLayout is DataLayout is choices.DataLayout and [a.value for a in TrainArch] == list(BUILDERS)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..config import MAX_DEFAULT_STRIDE, Architecture, DataFormat
+from ..choices import Architecture, BackendKind, Device, Precision
+from ..choices import DataLayout as DataLayout  # the commands' layout choices, re-exported
+from ..config import MAX_DEFAULT_STRIDE
 from ..errors import ActionrecError, OptionError
 from ..io.output import FullConsole
-from ..runtime.backends import BackendKind, Device, Precision
 
 err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
 
@@ -78,7 +79,6 @@ ThreadsOpt = Annotated[
     int | None, typer.Option(min=1, help="CPU threads for the network [default: torch's, one per core].")
 ]
 OutAlias = Annotated[Path | None, typer.Option("--out", hidden=True, help="The former spelling of --output.")]
-DataLayout = DataFormat  # the data set layout choices (config.py, torch-free)
 TrainArch = Architecture
 LAYOUT_HELP = "auto: detected from the files; folder: a folder per class; ucf101, hmdb51: with their split files; csv"
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import typer
 from rich.markup import escape
 
+from ..choices import BackendKind, Device, Precision
 from ..io.output import FullConsole
-from ..runtime.backends import BackendKind, Device, Precision
 from .common import (
     LAYOUT_HELP,
     BackendOpt,
@@ -98,7 +98,7 @@ def evaluate(
 ) -> None:
     """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
-    from ..data import DataFormat, open_dataset
+    from ..data import DataLayout, open_dataset
     from ..errors import DataError
     from ..evaluate import check_outputs, per_class_table, per_group_table, summary_lines, write_outputs
     from ..evaluate import evaluate as run_evaluation
@@ -114,7 +114,7 @@ def evaluate(
         choice = choose_split(
             data,
             read_meta(model),
-            fmt=layout.value if layout is not None else None,
+            layout=layout.value if layout is not None else None,
             split=split,
             val_fraction=val_fraction,
             group_regex=group_regex,
@@ -123,7 +123,7 @@ def evaluate(
         )
         dataset = open_dataset(
             data,
-            fmt=DataFormat(choice.fmt),
+            layout=DataLayout(choice.layout),
             split=choice.split,
             val_fraction=choice.val_fraction,
             group_regex=choice.group_regex,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..runtime.backends import Device
+from ..choices import Device
 from .common import DeviceOpt, OutAlias, ThreadsOpt, err, output_path, reported
 
 app = typer.Typer()

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..io.output import OutputFormat, shown
-from ..runtime.backends import BackendKind, Device, Precision
+from ..choices import BackendKind, Device, OutputFormat, Precision
+from ..io.output import shown
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     BackendOpt,

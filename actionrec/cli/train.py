@@ -11,8 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from ..config import Optimizer, Schedule, TrainDevice
-from ..runtime.backends import Precision
+from ..choices import Optimizer, Precision, Schedule, TrainDevice
 from .common import LAYOUT_HELP, DataLayout, OutAlias, ThreadsOpt, TrainArch, err, output_path, reported
 
 app = typer.Typer()

@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..choices import BackendKind, Device, Precision
 from ..errors import ActionrecError
 from ..io.output import clock, segment_lines
 from ..runtime.aggregate import VideoResult
-from ..runtime.backends import BackendKind, Device, Precision
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     BackendOpt,

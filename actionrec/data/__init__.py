@@ -1,7 +1,7 @@
 """Data sets for training and evaluation: layouts (`layouts`), grouped train/validation splits (`splits`),
 undecodable videos (`undecodable`), the decoded-frame cache (`frame_cache`) and the clip Dataset (`clips`)."""
 
-from ..config import DataFormat
+from ..choices import DataLayout
 from .clips import Clip, ClipDataset, EpochSampler
 from .frame_cache import FrameCache
 from .layouts import open_dataset
@@ -10,7 +10,7 @@ from .splits import DataSplit, VideoItem, grouped_split
 __all__ = [
     "Clip",
     "ClipDataset",
-    "DataFormat",
+    "DataLayout",
     "DataSplit",
     "EpochSampler",
     "FrameCache",

@@ -1,5 +1,5 @@
 """Labelled video data set layouts: folder per class, UCF-101 and HMDB-51 with their split files, CSV lists; which
-layout a path holds (`detect_format`), and `open_dataset`, which reads one into a train/validation `DataSplit`."""
+layout a path holds (`detect_layout`), and `open_dataset`, which reads one into a train/validation `DataSplit`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DataFormat
+from ..choices import DataLayout
 from ..errors import DataError, OptionError
 from ..io.video import VIDEO_EXTENSIONS
 from ..synth import SYNTH_CARD, SYNTH_DATA, benchmark_groups
@@ -25,7 +25,7 @@ MAX_MISSING_FRACTION = 0.5  # a list with more than this share of its videos mis
 def open_dataset(
     root: Path,
     *,
-    fmt: DataFormat = DataFormat.auto,
+    layout: DataLayout = DataLayout.auto,
     split: int = 1,
     val_fraction: float = 0.2,
     group_regex: str | None = None,
@@ -42,13 +42,13 @@ def open_dataset(
     container is also opened (in threads) and those that cannot be are skipped after the split, so the split
     stays the one `evaluate` reproduces without verifying.
     """
-    split_ = _open(Path(root), DataFormat(fmt), split, val_fraction, group_regex, seed, csv_path)
+    split_ = _open(Path(root), DataLayout(layout), split, val_fraction, group_regex, seed, csv_path)
     return verified(split_, Path(root)) if verify else split_
 
 
 def _open(
     root: Path,
-    fmt: DataFormat,
+    layout: DataLayout,
     split: int,
     val_fraction: float,
     group_regex: str | None,
@@ -57,34 +57,34 @@ def _open(
 ) -> DataSplit:
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val fraction {val_fraction}: must be at least 0 and below 1")
-    if csv_path is None and root.suffix.lower() == ".csv" and (fmt in (DataFormat.auto, DataFormat.csv)):
+    if csv_path is None and root.suffix.lower() == ".csv" and (layout in (DataLayout.auto, DataLayout.csv)):
         csv_path = root
-    if fmt == DataFormat.auto:
-        fmt = detect_format(root) if csv_path is None else DataFormat.csv
-    if fmt in (DataFormat.ucf101, DataFormat.hmdb51) and split not in (1, 2, 3):
-        raise DataError(f"{root}: split {split}: {fmt.value} has splits 1, 2 and 3")
-    if fmt == DataFormat.csv:
+    if layout == DataLayout.auto:
+        layout = detect_layout(root) if csv_path is None else DataLayout.csv
+    if layout in (DataLayout.ucf101, DataLayout.hmdb51) and split not in (1, 2, 3):
+        raise DataError(f"{root}: split {split}: {layout.value} has splits 1, 2 and 3")
+    if layout == DataLayout.csv:
         if csv_path is None:
             raise DataError(f"{root}: the csv format needs a .csv file (give it as DATA or with --csv)")
         return _open_csv(Path(csv_path), val_fraction, group_regex, seed)
     _check_dir(root)
-    if fmt == DataFormat.ucf101:
+    if layout == DataLayout.ucf101:
         return _open_ucf101(root, split)
-    if fmt == DataFormat.hmdb51:
+    if layout == DataLayout.hmdb51:
         return _open_hmdb51(root, split)
     return _open_folder(root, val_fraction, group_regex, seed)
 
 
-def detect_format(root: Path) -> DataFormat:
+def detect_layout(root: Path) -> DataLayout:
     """UCF-101 when a classInd.txt is near the root, HMDB-51 when split files are, otherwise folder per class."""
     if root.is_file() and root.suffix.lower() == ".csv":
-        return DataFormat.csv
+        return DataLayout.csv
     _check_dir(root)
     if _find_near(root, "classInd.txt"):
-        return DataFormat.ucf101
+        return DataLayout.ucf101
     if _find_near(root, "*_test_split[123].txt"):
-        return DataFormat.hmdb51
-    return DataFormat.folder
+        return DataLayout.hmdb51
+    return DataLayout.folder
 
 
 def _check_dir(root: Path) -> None:

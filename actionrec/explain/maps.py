@@ -55,9 +55,9 @@ def load_for_explain(
 ) -> Explainer:
     """Open a model file for explain: a file, an installed model's name, or None for the shipped model; it must be
     a PyTorch model file (.safetensors) whose network has spatial attention."""
+    from ..choices import BackendKind
     from ..hub import resolve_model
     from ..io.checkpoint import load_model
-    from ..runtime.backends import BackendKind
     from ..runtime.pipeline import default_model_path, load
 
     path = Path(model) if model is not None else default_model_path()

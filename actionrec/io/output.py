@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import enum
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from rich.console import Console, ConsoleDimensions, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..choices import OutputFormat
 from ..errors import ActionrecError
 from ..results import NO_ACTION, VideoResult
 from .files import atomic_path, exclusive, writing
@@ -50,22 +50,6 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
-
-
-class OutputFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-
-    @classmethod
-    def for_file(cls, path: Path) -> OutputFormat:
-        """The format `-o path` gets when --format is not given: by its suffix (.json, .jsonl, .csv), else a table
-        (the text predict prints)."""
-        return SUFFIX_FORMATS.get(path.suffix.lower(), cls.table)
-
-
-SUFFIX_FORMATS = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".csv": OutputFormat.csv}
 
 
 def shown(name: str) -> str:

@@ -6,7 +6,6 @@ Torch is imported only when the PyTorch back end is opened.
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 import os
@@ -16,28 +15,12 @@ from typing import Protocol
 
 import numpy as np
 
+from ..choices import BackendKind, Device, Precision
 from ..config import ModelMeta
 from ..cpu import auto_bf16
 from ..errors import ActionrecError, ModelFileError, OptionError
 from ..io.checkpoint import check_model_file, meta_from_onnx_props
 from ..tuning import CHANNELS_LAST_MIN_WIDTH, CPU_STREAMS
-
-
-class BackendKind(str, enum.Enum):
-    auto = "auto"  # from the file: .onnx -> onnxruntime, otherwise torch
-    torch = "torch"
-    onnxruntime = "onnxruntime"
-
-
-class Precision(str, enum.Enum):
-    auto = "auto"  # bf16 where it is faster than fp32 (AMX CPUs, measured elsewhere; bf16 GPUs), else fp32
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Device(str, enum.Enum):
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 class Backend(Protocol):

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import ModelMeta, Optimizer, Preprocessing, Schedule, TrainDevice
-from ..data import DataFormat
+from ..choices import DataLayout, Optimizer, Precision, Schedule, TrainDevice
+from ..config import ModelMeta, Preprocessing
 from ..errors import ActionrecError
 from ..networks import BUILDERS
-from ..runtime.backends import Precision
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class TrainConfig:
 
     data: Path  # data folder (folder per class, UCF-101, HMDB-51) or a .csv list
     out: Path  # run folder: model files, metrics, plots, resume state
-    format: DataFormat = DataFormat.auto  # data layout; auto-detected from the folder
+    format: DataLayout = DataLayout.auto  # data layout; auto-detected from the folder
     split: int = 1  # official split of UCF-101 / HMDB-51
     val_fraction: float = 0.2  # held-out share for folder/CSV data (the paper's 80/20)
     group_regex: str | None = None  # file-name regex whose first group is the person/source: split by it
@@ -73,7 +72,7 @@ class TrainConfig:
                 object.__setattr__(self, name, Path(value))
         for name, value in _open_fields(self).items():  # what the user left open, from init's model or a recipe
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "format", DataFormat(self.format))
+        object.__setattr__(self, "format", DataLayout(self.format))
         object.__setattr__(self, "schedule", Schedule(self.schedule))
         object.__setattr__(self, "optimizer", Optimizer(self.optimizer))
         object.__setattr__(self, "precision", Precision(self.precision))

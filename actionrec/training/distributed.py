@@ -16,10 +16,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..config import TrainDevice
+from ..choices import Precision, TrainDevice
 from ..cpu import auto_bf16, cpu_bf16_verdict
 from ..errors import ActionrecError
-from ..runtime.backends import Precision
 from .config import TrainConfig
 
 FORKSERVER_PRELOAD = "actionrec.training._forkserver_child"  # imported by the workers' forkserver: dies with us

@@ -127,7 +127,7 @@ def _open(config: TrainConfig, ctx: Context, log: Any) -> tuple[TrainConfig, Dat
     check_config(config, ctx.world)
     split = open_dataset(
         config.data,
-        fmt=config.format,
+        layout=config.format,
         split=config.split,
         val_fraction=config.val_fraction,
         group_regex=config.group_regex,

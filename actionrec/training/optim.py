@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from ..config import Optimizer, Schedule
+from ..choices import Optimizer, Schedule
 from .config import TrainConfig
 
 

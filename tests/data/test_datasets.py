@@ -13,7 +13,7 @@ from helpers import SHARED, moving_square_frames, write_cv2_video
 from actionrec.config import Preprocessing
 from actionrec.data import (
     ClipDataset,
-    DataFormat,
+    DataLayout,
     FrameCache,
     VideoItem,
     grouped_split,
@@ -71,7 +71,7 @@ def test_ucf101_lists_in_root_and_missing_videos_reported(tmp_path):
     """Split files beside the class folders work; a missing listed video is skipped and reported by name."""
     root = _ucf(tmp_path / "ucf", lists_dir=".", videos_dir=".")
     (root / "Archery" / "v_Archery_g03_c02.avi").unlink()
-    split = open_dataset(root, fmt=DataFormat.ucf101)
+    split = open_dataset(root, layout=DataLayout.ucf101)
     assert split.skipped == ("Archery/v_Archery_g03_c02.avi",)
     assert len(split.train) == 17
     assert "skipped 1" in split.summary() and "v_Archery_g03_c02" in split.summary()

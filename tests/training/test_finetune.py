@@ -19,7 +19,7 @@ from helpers import ROOT, SHARED, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import SYNTHETIC_NOTE, app
-from actionrec.data import DataFormat, open_dataset
+from actionrec.data import DataLayout, open_dataset
 from actionrec.hub import resolve_model
 from actionrec.io.checkpoint import read_meta
 from actionrec.training import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
@@ -108,7 +108,7 @@ def test_evaluate_scores_the_runs_own_split_per_person(people, tiny_model, tmp_p
         data=people, out=tmp_path / "run", init=tiny_model, epochs=1, group_regex=PERSON, val_fraction=0.25, seed=3
     )
     train(config, progress=False)
-    held_out = open_dataset(people, fmt=DataFormat.folder, val_fraction=0.25, group_regex=PERSON, seed=3)
+    held_out = open_dataset(people, layout=DataLayout.folder, val_fraction=0.25, group_regex=PERSON, seed=3)
     val_people = {it.group for it in held_out.val}
     train_people = {it.group for it in held_out.train}
     assert val_people and not val_people & train_people

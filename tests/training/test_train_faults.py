@@ -17,7 +17,7 @@ import torch
 from helpers import moving_square_frames, tiny, write_cv2_video
 from rich.console import Console
 
-from actionrec.data import DataFormat, clips, frame_cache, open_dataset
+from actionrec.data import DataLayout, clips, frame_cache, open_dataset
 from actionrec.errors import VideoError
 from actionrec.training import METRICS_FILE, train
 
@@ -50,7 +50,7 @@ def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, mo
     # the two readers of frames: clips as decoded, and the frame cache
     monkeypatch.setattr(clips, "read_frames", rotten(clips.read_frames))
     monkeypatch.setattr(frame_cache, "read_all", rotten(frame_cache.read_all))
-    split = open_dataset(with_bitrot, fmt=DataFormat.folder, val_fraction=0.25, seed=1)
+    split = open_dataset(with_bitrot, layout=DataLayout.folder, val_fraction=0.25, seed=1)
     bad = {it.path for it in split.train + split.val if "bitrot" in it.path.name}
     assert any("bitrot" in it.path.name for it in split.train) and any("bitrot" in it.path.name for it in split.val)
     torch.set_num_threads(1)
