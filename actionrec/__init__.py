@@ -11,7 +11,7 @@ own messages, as the command line does.
 
 from typing import TYPE_CHECKING
 
-from .config import ModelMeta, Preprocessing
+from .config import VERSION, ModelMeta, Preprocessing
 from .errors import ActionrecError, DataError, ModelFileError, VideoError
 
 if TYPE_CHECKING:
@@ -56,4 +56,4 @@ __all__ = [
     "WindowResult",
     "load",
 ]
-__version__ = "0.1.0"
+__version__ = VERSION

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+VERSION = "0.1.0"  # the package's version (`actionrec.__version__`; pyproject.toml says the same)
 FORMAT_VERSION = 1  # bumped when the metadata layout changes incompatibly
 ARCHITECTURES = ("r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d")  # networks.BUILDERS' keys, torch-free
 

@@ -162,7 +162,7 @@ def model_meta(
 ) -> ModelMeta:
     """What the model files say about themselves: network, labels, preprocessing, and how they were trained."""
     last = history[-1]
-    from .. import __version__
+    from ..config import VERSION
 
     training = {
         "data": split.source,
@@ -184,7 +184,7 @@ def model_meta(
         "processes": processes,
         "precision": "bf16" if bf16 else "fp32",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "actionrec": __version__,
+        "actionrec": VERSION,
     }
     return ModelMeta(
         config.arch,
