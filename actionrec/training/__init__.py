@@ -1,7 +1,7 @@
 """Training: the recipe (config), the loop (loop), its processes under torchrun (distributed), the data loaders,
 validation, the run folder and resume state (run_dir), the random generators (rng) and the curves (plots)."""
 
-from .config import FINE_TUNE, SCRATCH, TrainConfig, arch_args_for, fine_tune_epochs
+from .config import FINE_TUNE, SCRATCH, ResolvedConfig, TrainConfig, arch_args_for, fine_tune_epochs, resolve
 from .distributed import is_main_process
 from .loaders import training_clips
 from .loop import train
@@ -13,12 +13,14 @@ __all__ = [
     "METRICS_FILE",
     "SCRATCH",
     "STATE_FILE",
+    "ResolvedConfig",
     "TrainConfig",
     "TrainResult",
     "arch_args_for",
     "fine_tune_epochs",
     "is_main_process",
     "lr_factor",
+    "resolve",
     "resume_config",
     "train",
     "training_clips",

@@ -6,14 +6,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..choices import DataLayout, Optimizer, Precision, Schedule, TrainDevice
 from ..config import ModelMeta, Preprocessing
 from ..errors import ActionrecError
-from ..networks import BUILDERS
+from ..networks import BUILDERS, NETWORKS
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,18 @@ class TrainConfig:
     resize_to: tuple[int, int] | None = None  # fixed (H, W) resize instead of the short side (torchvision's models)
 
     def __post_init__(self) -> None:
+        """Normalise the types only (paths, enums, tuples): no file is read; `resolve` fills what was left open."""
         for name in ("data", "out", "csv", "resume", "init", "cache_dir"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
-        for name, value in _open_fields(self).items():  # what the user left open, from init's model or a recipe
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "format", DataLayout(self.format))
-        object.__setattr__(self, "schedule", Schedule(self.schedule))
-        object.__setattr__(self, "optimizer", Optimizer(self.optimizer))
-        object.__setattr__(self, "precision", Precision(self.precision))
-        object.__setattr__(self, "device", TrainDevice(self.device))
+        for name, kind in _CHOICES.items():  # JSON's strings (config.json) as the choices they name
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, kind(getattr(self, name)))
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         object.__setattr__(self, "crop_scales", tuple(float(s) for s in self.crop_scales))
-        object.__setattr__(self, "arch_args", dict(self.arch_args))
+        if self.arch_args is not None:
+            object.__setattr__(self, "arch_args", dict(self.arch_args))
         if self.resize_to is not None:
             object.__setattr__(self, "resize_to", tuple(int(v) for v in self.resize_to))
 
@@ -87,6 +85,48 @@ class TrainConfig:
     def fine_tune(self) -> bool:
         """Starting from weights (`init`): the FINE_TUNE recipe's defaults apply."""
         return self.init is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: paths as strings, enums as their values."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = str(v) if isinstance(v, Path) else v.value if isinstance(v, enum.Enum) else v
+        out["milestones"] = list(self.milestones)
+        out["crop_scales"] = list(self.crop_scales)
+        out["resize_to"] = list(self.resize_to) if self.resize_to is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+_CHOICES = {
+    "format": DataLayout,
+    "schedule": Schedule,
+    "optimizer": Optimizer,
+    "precision": Precision,
+    "device": TrainDevice,
+}
+
+
+@dataclass(frozen=True)
+class ResolvedConfig(TrainConfig):
+    """A recipe with what the user left open filled in (`resolve`): the network, the clip settings and the
+    optimizer's recipe are set; `epochs` stays None only for a fine-tuning run, which settles it from the data."""
+
+    arch: str = field(kw_only=True)
+    arch_args: dict[str, Any] = field(kw_only=True)
+    clip_len: int = field(kw_only=True)
+    frame_step: int = field(kw_only=True)
+    crop: int = field(kw_only=True)
+    lr: float = field(kw_only=True)
+    optimizer: Optimizer = field(kw_only=True)
+    weight_decay: float = field(kw_only=True)
+    schedule: Schedule = field(kw_only=True)
+    cache: bool = field(kw_only=True)
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -106,21 +146,16 @@ class TrainConfig:
     def step_milestones(self) -> tuple[int, ...]:
         return self.milestones or tuple(sorted({max(self.epochs // 2, 1), max(self.epochs * 3 // 4, 1)}))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: paths as strings, enums as their values."""
-        out = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = str(v) if isinstance(v, Path) else v.value if isinstance(v, enum.Enum) else v
-        out["milestones"] = list(self.milestones)
-        out["crop_scales"] = list(self.crop_scales)
-        out["resize_to"] = list(self.resize_to) if self.resize_to is not None else None
-        return out
 
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in names})
+def resolve(config: TrainConfig) -> ResolvedConfig:
+    """`config` with what it left open filled in (as timm's resolve_data_config): `init` resolved to a file (an
+    installed name becomes its path), the network and preprocessing of its actionrec model file where the user gave
+    none, then the fine-tuning or from-scratch recipe. Reads `init`'s model file; an unreadable one is one line
+    (ActionrecError). A resolved config is returned as it is."""
+    if isinstance(config, ResolvedConfig):
+        return config
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    return ResolvedConfig(**{**values, **_open_fields(config)})
 
 
 # What a run uses where the user gave nothing. From scratch: the paper's recipe (SGD, Nesterov momentum 0.9, lr 0.1
@@ -225,11 +260,7 @@ def arch_args_for(
         "spatial_kernel": spatial_kernel,
         "dropout": dropout,
     }
-    allowed = {"width", "attention", "reduction", "spatial_kernel", "dropout"}
-    if arch == "dense3d":
-        allowed = {"growth", "attention", "reduction", "spatial_kernel", "dropout"}
-    elif arch == "c3d":
-        allowed = {"width", "dropout"}
+    allowed = NETWORKS[arch].options
     wrong = [k for k, v in given.items() if v is not None and k not in allowed]
     if wrong:
         opts = ", ".join("--" + k.replace("_", "-") for k in wrong)
@@ -240,7 +271,7 @@ def arch_args_for(
     return args
 
 
-def check_config(config: TrainConfig, processes: int) -> None:
+def check_config(config: ResolvedConfig, processes: int) -> None:
     """Refuse, in one line, a recipe no run can follow (with `processes` training processes sharing each batch)."""
     checks = [
         (config.epochs is None or config.epochs >= 1, f"epochs {config.epochs}: must be at least 1"),

@@ -18,11 +18,11 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ..cpu import cache_root
 from ..data import Clip, ClipDataset, DataSplit, EpochSampler, FrameCache, VideoItem
 from ..errors import DataError
-from .config import TrainConfig
+from .config import ResolvedConfig
 from .distributed import Context, worker_context, worker_init
 
 
-def training_clips(items: Sequence[VideoItem], config: TrainConfig, cache: FrameCache | None) -> ClipDataset:
+def training_clips(items: Sequence[VideoItem], config: ResolvedConfig, cache: FrameCache | None) -> ClipDataset:
     """The training clips of `items` with the recipe's augmentation (random window, crop scales, flips, colour)."""
     return ClipDataset(
         items,
@@ -59,7 +59,7 @@ class Loaders:
     val: DataLoader | None  # None: no validation videos
 
 
-def frame_cache(config: TrainConfig, say: Callable[..., Any]) -> FrameCache | None:
+def frame_cache(config: ResolvedConfig, say: Callable[..., Any]) -> FrameCache | None:
     """The recipe's frame cache; None when it is off, or when its folder cannot be written (read-only, under a file):
     the run goes on decoding every epoch, as `say` tells once."""
     if not config.cache:
@@ -71,7 +71,7 @@ def frame_cache(config: TrainConfig, say: Callable[..., Any]) -> FrameCache | No
         return None
 
 
-def make_loaders(split: DataSplit, config: TrainConfig, ctx: Context, say: Callable[..., Any] = silent) -> Loaders:
+def make_loaders(split: DataSplit, config: ResolvedConfig, ctx: Context, say: Callable[..., Any] = silent) -> Loaders:
     """This process's share of the training clips (reshuffled each epoch) and of the validation clips; `say` tells
     of a frame cache that cannot be used."""
     workers = config.workers if config.workers is not None else default_workers(ctx.world)

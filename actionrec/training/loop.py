@@ -21,7 +21,7 @@ from ..data import DataSplit, open_dataset
 from ..errors import ActionrecError, require_extra
 from ..networks import attention_as_identity, build, zero_init_residuals
 from ..ops import fuse_attention
-from .config import FINE_TUNE_STEPS, TrainConfig, check_config, fine_tune_epochs
+from .config import FINE_TUNE_STEPS, ResolvedConfig, TrainConfig, check_config, fine_tune_epochs, resolve
 from .distributed import Context, barrier, parallel, setup, sum_over_processes, teardown, torch_threads
 from .loaders import Loaders, SkipReport, make_loaders, silent
 from .optim import make_optimizer, make_scheduler
@@ -55,8 +55,9 @@ def train(
     `stop_after` ends the call after that many epochs in total, exactly as if the process had been killed at an
     epoch boundary (the run stays resumable). `threads`: torch's intra-op threads during the run (None: as they
     are). The caller's random generators, threads and CUDA device are as they were once it returns. Under
-    torchrun, every process calls this; only rank 0 writes.
+    torchrun, every process calls this; only rank 0 writes. What `config` left open is filled first (`resolve`).
     """
+    config = resolve(config)
     require_extra(f"{config.out}: drawing the loss and accuracy plots", "plot", PLOT_MODULES)  # before any work
     with torch_threads(threads), caller_rng_kept():
         ctx = setup(config)
@@ -84,7 +85,7 @@ def _last_line(e: ActionrecError) -> ActionrecError:
 class _Run:
     """One run's parts, and what its epochs have done so far."""
 
-    config: TrainConfig
+    config: ResolvedConfig
     ctx: Context
     split: DataSplit
     model: nn.Module  # the weights that are saved
@@ -106,7 +107,7 @@ class _Run:
         save_epoch(self.config.out, self.model, meta, self.history, better, state)
 
 
-def _run(config: TrainConfig, ctx: Context, show: bool, console: Console, stop_after: int | None) -> TrainResult:
+def _run(config: ResolvedConfig, ctx: Context, show: bool, console: Console, stop_after: int | None) -> TrainResult:
     log = console.print if show else silent
     config, split = _open(config, ctx, log)
     run = _assemble(config, split, ctx, log, SkipReport(console.print if ctx.main else silent))
@@ -120,7 +121,7 @@ def _run(config: TrainConfig, ctx: Context, show: bool, console: Console, stop_a
     return TrainResult.of(config.out, run.history, run.best)
 
 
-def _open(config: TrainConfig, ctx: Context, log: Any) -> tuple[TrainConfig, DataSplit]:
+def _open(config: ResolvedConfig, ctx: Context, log: Any) -> tuple[ResolvedConfig, DataSplit]:
     """The checked recipe (its epochs settled) and the data split (the run folder is `run_folder`'s)."""
     if config.resume is not None:
         config = dataclasses.replace(config, out=Path(config.resume))
@@ -142,7 +143,7 @@ def _open(config: TrainConfig, ctx: Context, log: Any) -> tuple[TrainConfig, Dat
     return config, split
 
 
-def _assemble(config: TrainConfig, split: DataSplit, ctx: Context, log: Any, skips: SkipReport) -> _Run:
+def _assemble(config: ResolvedConfig, split: DataSplit, ctx: Context, log: Any, skips: SkipReport) -> _Run:
     """Model, loaders, optimizer and schedule, in the order the seed's draws expect; a resumed run's state."""
     seed_everything(config.seed)
     model, state = _model(config, split, log)
@@ -168,7 +169,7 @@ def _assemble(config: TrainConfig, split: DataSplit, ctx: Context, log: Any, ski
     return run
 
 
-def _model(config: TrainConfig, split: DataSplit, log: Any) -> tuple[nn.Module, dict[str, Any] | None]:
+def _model(config: ResolvedConfig, split: DataSplit, log: Any) -> tuple[nn.Module, dict[str, Any] | None]:
     """The network with its starting weights: the resume state's, `init`'s, or from scratch; and the resume state."""
     try:
         model = build(config.arch, num_classes=len(split.labels), **config.arch_args)

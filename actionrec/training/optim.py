@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from ..choices import Optimizer, Schedule
-from .config import TrainConfig
+from .config import ResolvedConfig
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: ResolvedConfig) -> torch.optim.Optimizer:
     if config.optimizer == Optimizer.adamw:
         return torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay
@@ -26,7 +26,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     )
 
 
-def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+def lr_factor(config: ResolvedConfig, step: int, steps_per_epoch: int) -> float:
     """Multiplier of the peak lr at optimizer step `step` (0-based, counted over the whole run)."""
     warm = config.warmup_epochs * steps_per_epoch
     if step < warm:
@@ -39,7 +39,7 @@ def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
 
 
 def make_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+    optimizer: torch.optim.Optimizer, config: ResolvedConfig, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """`lr_factor` over the run. A plain lambda: LambdaLR leaves functions out of its state_dict (state.pt)."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step, steps_per_epoch))

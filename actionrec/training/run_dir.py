@@ -21,7 +21,7 @@ from ..data import DataSplit
 from ..errors import ActionrecError, OptionError
 from ..io.checkpoint import save_model, torch_load
 from ..io.files import atomic_path, exclusive, write_text_atomic
-from .config import TrainConfig
+from .config import ResolvedConfig, TrainConfig
 from .rng import rng_state
 
 STATE_FILE = "state.pt"  # resume state: weights, optimizer, scheduler, RNG states, history
@@ -152,7 +152,7 @@ def write_config(config: TrainConfig) -> None:
 
 
 def model_meta(
-    config: TrainConfig,
+    config: ResolvedConfig,
     split: DataSplit,
     history: list[dict[str, Any]],
     best: dict[str, Any],

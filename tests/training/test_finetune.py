@@ -22,7 +22,7 @@ from actionrec.cli import SYNTHETIC_NOTE, app
 from actionrec.data import DataLayout, open_dataset
 from actionrec.hub import resolve_model
 from actionrec.io.checkpoint import read_meta
-from actionrec.training import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, train
+from actionrec.training import FINE_TUNE, SCRATCH, TrainConfig, fine_tune_epochs, resolve, train
 
 runner = CliRunner()
 PERSON = r"(p\d)_"
@@ -55,18 +55,20 @@ def test_init_takes_network_input_and_recipe_unless_overridden(tiny_model, tmp_p
     recipe."""
     meta = read_meta(tiny_model)
     spec = meta.preprocessing
-    config = TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model)
+    config = resolve(TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model))
     assert (config.arch, config.arch_args) == (meta.arch, meta.arch_args)
     assert config.preprocessing == spec and config.fine_tune
     for name, value in FINE_TUNE.items():
         assert getattr(config, name) == value, name
-    given = TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model, lr=0.01, arch_args={"dropout": 0.2})
+    given = resolve(
+        TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model, lr=0.01, arch_args={"dropout": 0.2})
+    )
     assert given.lr == 0.01 and given.arch_args == {**meta.arch_args, "dropout": 0.2}
     assert given.clip_len == spec.clip_len and given.crop == spec.crop
-    bigger = TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model, crop=spec.crop + 8)
+    bigger = resolve(TrainConfig(data=tmp_path, out=tmp_path / "run", init=tiny_model, crop=spec.crop + 8))
     assert (bigger.clip_len, bigger.frame_step) == (spec.clip_len, spec.frame_step)  # the rest of the input: init's
     assert bigger.crop == spec.crop + 8 and bigger.resize is None  # the short side follows the new crop
-    scratch = TrainConfig(data=tmp_path, out=tmp_path / "run")
+    scratch = resolve(TrainConfig(data=tmp_path, out=tmp_path / "run"))
     for name, value in SCRATCH.items():
         assert getattr(scratch, name) == value, name
 
@@ -74,7 +76,7 @@ def test_init_takes_network_input_and_recipe_unless_overridden(tiny_model, tmp_p
 def test_init_by_name_is_the_shipped_model(tmp_path):
     """`--init default` is the shipped model file, with its network and input."""
     shipped = resolve_model("default")
-    config = TrainConfig(data=tmp_path, out=tmp_path / "run", init="default")
+    config = resolve(TrainConfig(data=tmp_path, out=tmp_path / "run", init="default"))
     meta = read_meta(shipped)
     assert config.init == shipped and config.arch == meta.arch and config.preprocessing == meta.preprocessing
 

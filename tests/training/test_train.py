@@ -27,7 +27,7 @@ from actionrec.errors import ActionrecError
 from actionrec.io.checkpoint import load_model, read_meta
 from actionrec.runtime.backends import Precision, TorchBackend
 from actionrec.runtime.pipeline import Recognizer
-from actionrec.training import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resume_config, train
+from actionrec.training import STATE_FILE, TrainConfig, arch_args_for, lr_factor, resolve, resume_config, train
 
 runner = CliRunner()
 
@@ -268,14 +268,14 @@ def test_init_loads_pretrained_weights(left_right, tmp_path):
 
 def test_learning_rate_schedules():
     """Warmup rises linearly to the peak; step decays by gamma at the milestones; cosine falls to ~0."""
-    c = TrainConfig(data=Path("d"), out=Path("o"), epochs=10, warmup_epochs=1, milestones=(5, 8))
+    c = resolve(TrainConfig(data=Path("d"), out=Path("o"), epochs=10, warmup_epochs=1, milestones=(5, 8)))
     assert lr_factor(c, 0, 10) == pytest.approx(0.1) and lr_factor(c, 9, 10) == pytest.approx(1.0)
     assert lr_factor(c, 49, 10) == 1.0 and lr_factor(c, 50, 10) == pytest.approx(0.1)
     assert lr_factor(c, 85, 10) == pytest.approx(0.01)
     cos = dataclasses.replace(c, schedule="cosine")
     values = [lr_factor(cos, s, 10) for s in range(10, 100)]
     assert values == sorted(values, reverse=True) and values[-1] < 0.01
-    assert TrainConfig(data=Path("d"), out=Path("o"), epochs=40).step_milestones == (20, 30)
+    assert resolve(TrainConfig(data=Path("d"), out=Path("o"), epochs=40)).step_milestones == (20, 30)
 
 
 def test_arch_options():
