@@ -4,7 +4,9 @@ options, progress bars, and turning an ActionrecError into one line and an exit 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -121,21 +123,27 @@ def check_output_file(output: Path, option: str = "--output", what: str = "the r
             break
 
 
+@dataclass(frozen=True)
+class NetworkOptions:
+    """How the network runs: the options predict, evaluate and watch share (explain takes --device and --threads).
+    Each command declares the options it offers and builds this from them."""
+
+    backend: BackendKind = BackendKind.auto
+    device: Device = Device.cpu
+    precision: Precision = Precision.auto
+    threads: int | None = None
+    streams: int | None = None  # None: the back end's default (tuning.py)
+    compile: bool = False
+    batch_size: int = 8
+
+
 def open_recognizer(
-    model: Path | None,
-    backend: BackendKind,
-    device: Device,
-    precision: Precision,
-    threads: int | None,
-    streams: int | None,
-    compile: bool,
-    batch_size: int,
-    videos: list | None = None,
-    stride: int | None = None,
+    model: Path | None, network: NetworkOptions, *, videos: list | None = None, stride: int | None = None
 ):
-    """Open the model with predict's and evaluate's shared network options: a --streams that could never all run
-    (more than the threads or the batch) is refused here, options the back end can't take by `open_backend`.
-    `videos` and `stride`: what the run will label, for `--backend auto`'s choice (`runtime.pipeline.load`)."""
+    """Open the model with the network options: a --streams that could never all run (more than the threads or the
+    batch) is refused here, options the back end can't take by `open_backend`. `videos` and `stride`: what the run
+    will label, for `--backend auto`'s choice (`runtime.pipeline.load`)."""
+    streams, threads, batch_size = network.streams, network.threads, network.batch_size
     from ..errors import OptionError
     from ..runtime.pipeline import load
 
@@ -153,18 +161,7 @@ def open_recognizer(
         if streams > available:
             raise usage_error(f"--streams {streams}: each stream needs a thread and {given}; give at most {available}")
     try:  # the back end's rules on its options live in open_backend; here they become usage errors
-        return load(
-            model,
-            backend=backend,
-            device=device,
-            precision=precision,
-            threads=threads,
-            compile=compile,
-            streams=streams,
-            batch_size=batch_size,
-            videos=videos,
-            stride=stride,
-        )
+        return load(model, **dataclasses.asdict(network), videos=videos, stride=stride)
     except OptionError as e:
         raise typer.BadParameter(str(e), param_hint=f"--{e.option}") from None
 

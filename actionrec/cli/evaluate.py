@@ -17,6 +17,7 @@ from .common import (
     DataLayout,
     DeviceOpt,
     ModelOpt,
+    NetworkOptions,
     PrecisionOpt,
     StreamsOpt,
     ThreadsOpt,
@@ -144,7 +145,16 @@ def evaluate(
             err.print(whole_summary(data, dataset), highlight=False, soft_wrap=True)
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
-        recognizer = open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size)
+        network = NetworkOptions(
+            backend=backend,
+            device=device,
+            precision=precision,
+            threads=threads,
+            streams=streams,
+            compile=compile,
+            batch_size=batch_size,
+        )
+        recognizer = open_recognizer(model, network)
         mapping = read_label_map(label_map, recognizer.meta.labels) if label_map is not None else None
         progress = progress_bar(len(items))
 

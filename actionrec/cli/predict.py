@@ -18,6 +18,7 @@ from .common import (
     DeviceOpt,
     MinSegmentOpt,
     ModelOpt,
+    NetworkOptions,
     PrecisionOpt,
     StreamsOpt,
     StrideOpt,
@@ -250,7 +251,18 @@ def predict(
                 )
             recognizer = held.enter_context(
                 open_recognizer(
-                    model, backend, device, precision, threads, streams, compile, batch_size, videos, stride
+                    model,
+                    NetworkOptions(
+                        backend=backend,
+                        device=device,
+                        precision=precision,
+                        threads=threads,
+                        streams=streams,
+                        compile=compile,
+                        batch_size=batch_size,
+                    ),
+                    videos=videos,
+                    stride=stride,
                 )
             )
             check_labels(ctx, top_k, recognizer.meta)
@@ -381,7 +393,16 @@ def _predict_on_ray(
         require_extra("predict --ray", "ray", RAY_MODULES)
         videos = _list_videos(paths, files_from, shard)
         # the driver opens the model as predict would: the same checks of the options, the model's labels
-        with open_recognizer(model, backend, device, precision, threads, streams, compile, batch_size) as opened:
+        network = NetworkOptions(
+            backend=backend,
+            device=device,
+            precision=precision,
+            threads=threads,
+            streams=streams,
+            compile=compile,
+            batch_size=batch_size,
+        )
+        with open_recognizer(model, network) as opened:
             meta = opened.meta  # released before the workers open their own
         check_labels(ctx, top_k, meta)
         try:

@@ -18,32 +18,24 @@ app = typer.Typer()
 
 
 RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device"}  # what --resume may be given with
-OPTION_FIELDS = {"layout": "format", "csv_list": "csv"}  # options named apart from their TrainConfig field
+# Options reach TrainConfig's field of their own name; these few are named apart, or become the builder's arguments.
+OPTION_FIELDS = {"layout": "format", "csv_list": "csv", "output": "out"}
+ARCH_OPTIONS = ("width", "growth", "attention", "reduction", "spatial_kernel", "dropout")  # arch_args_for's
 
 
 class TrainCommand(TyperCommand):
-    """The train command. Every option left out arrives as None, for TrainConfig and its recipes (SCRATCH,
-    FINE_TUNE) to fill; --help shows their values. Those are read from the training package when the options are
-    first looked at (a run, its --help), not on every `actionrec` start: the training package loads torch, which
-    the other commands never import."""
+    """The train command. --help shows TrainConfig's defaults and its recipes' values (SCRATCH, FINE_TUNE); the run
+    takes only the options given, for `resolve` to fill the rest. The defaults are read from the training package
+    when the options are first asked for (a run, its --help), not on every `actionrec` start: the training package
+    loads torch, which the other commands never import."""
 
-    @property
-    def params(self) -> list:
+    _recipe_shown = False
+
+    def get_params(self, ctx: typer.Context) -> list:
         if not self._recipe_shown:
-            _show_recipe(self._params)
+            _show_recipe(self.params)
             self._recipe_shown = True
-        return self._params
-
-    @params.setter
-    def params(self, params: list) -> None:
-        self._params, self._recipe_shown = params, False
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        rest = super().parse_args(ctx, args)
-        for name in ctx.params:  # the defaults --help shows stay TrainConfig's to apply
-            if ctx.get_parameter_source(name).name == "DEFAULT":
-                ctx.params[name] = None
-        return rest
+        return super().get_params(ctx)
 
 
 def _show_recipe(params: list) -> None:
@@ -269,98 +261,29 @@ def train(
     """Train a model on labelled videos; writes best/last model files, metrics.jsonl and curves to the run folder.
     Works under `torchrun --nproc_per_node N` (DistributedDataParallel)."""
     out = output_path(output, out_alias)
+    given = {  # the options on the command line; the rest are TrainConfig's (and its recipes') to fill
+        name: value for name, value in ctx.params.items() if ctx.get_parameter_source(name).name != "DEFAULT"
+    }
     with reported():
         if resume is not None:
-            given = [
+            extra = [
                 param.opts[0] if param.param_type_name == "option" else param.name.upper()
                 for param in ctx.command.params
                 if param.name not in RESUME_OPTIONS and ctx.get_parameter_source(param.name).name == "COMMANDLINE"
             ]
-            if given:
-                raise typer.BadParameter(f"{', '.join(given)}: a resumed run keeps its recipe", param_hint="--resume")
+            if extra:
+                raise typer.BadParameter(f"{', '.join(extra)}: a resumed run keeps its recipe", param_hint="--resume")
         elif data is None or out is None:
             raise typer.BadParameter("give DATA and -o/--output RUN_DIR (or --resume RUN_DIR)")
-
-        def ints(text: str | None, option: str) -> tuple[int, ...] | None:
-            if text is None:
-                return None
-            try:
-                return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-            except ValueError:
-                raise typer.BadParameter(f"{text!r}: expected comma-separated integers", param_hint=option) from None
-
-        def floats(text: str, option: str) -> tuple[float, ...]:
-            try:
-                values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
-            except ValueError:
-                values = ()
-            if not values or not all(0 < v <= 1 for v in values):
-                raise typer.BadParameter(f"{text!r}: expected comma-separated numbers in (0, 1]", param_hint=option)
-            return values
-
-        kernel = ints(spatial_kernel, "--spatial-kernel")
-        if kernel is not None and (len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel)):
-            raise typer.BadParameter(f"{spatial_kernel}: want three odd sizes T,H,W", param_hint="--spatial-kernel")
-        from ..training import TrainConfig, arch_args_for, is_main_process, resume_config
+        from ..training import is_main_process, resume_config
         from ..training import train as run_training
 
         if resume is not None:
-            config = resume_config(resume, epochs=epochs, workers=workers)
-            if device is not None:
-                config = dataclasses.replace(config, device=device)
+            config = resume_config(resume, epochs=given.get("epochs"), workers=given.get("workers"))
+            if "device" in given:
+                config = dataclasses.replace(config, device=given["device"])
         else:
-            given = {
-                "width": width,
-                "growth": growth,
-                "attention": attention,
-                "reduction": reduction,
-                "spatial_kernel": kernel,
-                "dropout": dropout,
-            }
-            args = (
-                arch_args_for(arch, **given) if arch is not None else {k: v for k, v in given.items() if v is not None}
-            )
-            fields = {  # TrainConfig's fields as the options give them; None, not given, is TrainConfig's to fill
-                "format": layout,
-                "split": split,
-                "val_fraction": val_fraction,
-                "group_regex": group_regex,
-                "csv": csv_list,
-                "arch": arch.value if arch is not None else None,
-                "arch_args": args or None,
-                "clip_len": clip_len,
-                "frame_step": frame_step,
-                "crop": crop,
-                "resize": resize,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "lr": lr,
-                "momentum": momentum,
-                "nesterov": nesterov,
-                "optimizer": optimizer,
-                "weight_decay": weight_decay,
-                "schedule": schedule,
-                "milestones": ints(milestones, "--milestones"),
-                "gamma": gamma,
-                "warmup_epochs": warmup_epochs,
-                "precision": precision,
-                "device": device,
-                "workers": workers,
-                "seed": seed,
-                "init": init,
-                "hflip": hflip,
-                "crop_scales": floats(crop_scales, "--crop-scales") if crop_scales is not None else None,
-                "color_jitter": color_jitter,
-                "channel_shuffle": channel_shuffle,
-                "zero_init_residual": zero_init_residual,
-                "identity_attention": identity_attention,
-                "val_clips": val_clips,
-                "cache": cache,
-                "cache_dir": cache_dir,
-            }
-            config = TrainConfig(data=data, out=out, **{k: v for k, v in fields.items() if v is not None})
-            if arch is None:  # the architecture came from --init's model (or the default): check the options on it
-                arch_args_for(config.arch, **given)
+            config = _config(given, out)
             _describe_start(config)
         result = run_training(config, progress=True, console=err, threads=threads)
     if is_main_process():
@@ -374,6 +297,57 @@ def train(
             "epochs_done": result.epochs_done,
         }
         typer.echo(json.dumps(summary, indent=2, allow_nan=False))
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected comma-separated integers", param_hint=option) from None
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        values = ()
+    if not values or not all(0 < v <= 1 for v in values):
+        raise typer.BadParameter(f"{text!r}: expected comma-separated numbers in (0, 1]", param_hint=option)
+    return values
+
+
+def _kernel(text: str, option: str) -> tuple[int, ...]:
+    kernel = _ints(text, option)
+    if len(kernel) != 3 or min(kernel) < 1 or not all(k % 2 for k in kernel):
+        raise typer.BadParameter(f"{text}: want three odd sizes T,H,W", param_hint=option)
+    return kernel
+
+
+PARSED = {"spatial_kernel": _kernel, "milestones": _ints, "crop_scales": _floats}  # options given as text lists
+
+
+def _config(given: dict[str, Any], out: Path):
+    """The TrainConfig of the options given: each to the field of its name (OPTION_FIELDS: the few named apart), the
+    lists parsed, the network's options checked against --arch and gathered as its builder's arguments. With no
+    --arch, they are checked on the architecture `resolve` settles (--init's, or the default)."""
+    from ..training import TrainConfig, arch_args_for, resolve
+
+    values = {**given, "output": out}
+    for name, parse in PARSED.items():
+        if name in values:
+            values[name] = parse(values[name], "--" + name.replace("_", "-"))
+    network = {name: values.pop(name) for name in ARCH_OPTIONS if name in values}
+    if "arch" in values:
+        values["arch"] = values["arch"].value
+    args = arch_args_for(values["arch"], **network) if "arch" in values else network
+    if args:
+        values["arch_args"] = args
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    named = {OPTION_FIELDS.get(name, name): value for name, value in values.items()}
+    config = resolve(TrainConfig(**{name: value for name, value in named.items() if name in fields}))
+    if "arch" not in values:
+        arch_args_for(config.arch, **network)
+    return config
 
 
 def _describe_start(config) -> None:

@@ -21,6 +21,7 @@ from .common import (
     DeviceOpt,
     MinSegmentOpt,
     ModelOpt,
+    NetworkOptions,
     PrecisionOpt,
     StrideOpt,
     SwitchPenaltyOpt,
@@ -114,7 +115,10 @@ def watch(
             f"{source}: a file is watched at its own pace: give --realtime (or label it whole with `actionrec predict`)"
         )
     with reported():
-        recognizer = open_recognizer(model, backend, device, precision, threads, 1, False, 1)
+        network = NetworkOptions(
+            backend=backend, device=device, precision=precision, threads=threads, streams=1, batch_size=1
+        )  # one window at a time
+        recognizer = open_recognizer(model, network)
         labels = recognizer.meta.labels
         check_labels(ctx, top_k, recognizer.meta)
         config = LiveConfig(
