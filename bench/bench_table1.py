@@ -213,30 +213,32 @@ def contenders(recipe: Recipe, quick: bool) -> list[Contender]:
 
 def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epochs: int, lr: float, cache_dir: Path):
     """The run of one network: the recipe's choices, TrainConfig's own defaults where the recipe has none."""
-    from actionrec.training import TrainConfig
+    from actionrec.training import TrainConfig, resolve
 
     chosen = {name: getattr(recipe, name) for name in TRAIN_CHOICES if getattr(recipe, name) is not None}
-    return TrainConfig(
-        data=data_csv,
-        out=out,
-        format="csv",
-        val_fraction=0.0,  # no per-epoch validation: the test split is scored once, after training
-        arch=who.arch,
-        arch_args=dict(who.arch_args),
-        clip_len=recipe.clip_len,
-        frame_step=recipe.frame_step,
-        crop=recipe.crop,
-        resize=recipe.resize,
-        epochs=epochs,
-        batch_size=recipe.batch_size,
-        lr=lr,
-        schedule=recipe.schedule,
-        precision="fp32",
-        device="cpu",
-        workers=recipe.workers,
-        cache=True,
-        cache_dir=cache_dir,
-        **chosen,
+    return resolve(
+        TrainConfig(
+            data=data_csv,
+            out=out,
+            format="csv",
+            val_fraction=0.0,  # no per-epoch validation: the test split is scored once, after training
+            arch=who.arch,
+            arch_args=dict(who.arch_args),
+            clip_len=recipe.clip_len,
+            frame_step=recipe.frame_step,
+            crop=recipe.crop,
+            resize=recipe.resize,
+            epochs=epochs,
+            batch_size=recipe.batch_size,
+            lr=lr,
+            schedule=recipe.schedule,
+            precision="fp32",
+            device="cpu",
+            workers=recipe.workers,
+            cache=True,
+            cache_dir=cache_dir,
+            **chosen,
+        )
     )
 
 
