@@ -6,6 +6,7 @@ outside by the back ends (`actionrec.ops`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,14 +18,27 @@ from .densenet import DenseBlock, DenseNet3d, dense3d
 from .init import attention_as_identity, init_weights, zero_init_residuals
 from .resnet import BasicBlock, Bottleneck, ResNet3d, r3d10, r3d18, r3d34, r3d50
 
-BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "r3d10": r3d10,
-    "r3d18": r3d18,
-    "r3d34": r3d34,
-    "r3d50": r3d50,
-    "dense3d": dense3d,
-    "c3d": c3d,
+
+@dataclass(frozen=True)
+class Network:
+    """A registered network: its builder and the facts other code asks about it, so that adding a network means
+    its builder and one entry in NETWORKS."""
+
+    builder: Callable[..., nn.Module]
+    options: frozenset[str]  # the builder arguments a user may set (`train --width/--growth/...`)
+    residual: bool = False  # a 3D ResNet: channels_last_3d pays from `tuning.CHANNELS_LAST_MIN_WIDTH` wide
+
+
+_RESNET = frozenset({"width", "attention", "reduction", "spatial_kernel", "dropout"})
+NETWORKS: dict[str, Network] = {
+    "r3d10": Network(r3d10, _RESNET, residual=True),
+    "r3d18": Network(r3d18, _RESNET, residual=True),
+    "r3d34": Network(r3d34, _RESNET, residual=True),
+    "r3d50": Network(r3d50, _RESNET, residual=True),
+    "dense3d": Network(dense3d, frozenset({"growth", "attention", "reduction", "spatial_kernel", "dropout"})),
+    "c3d": Network(c3d, frozenset({"width", "dropout"})),
 }
+BUILDERS: dict[str, Callable[..., nn.Module]] = {name: network.builder for name, network in NETWORKS.items()}
 
 
 assert tuple(BUILDERS) == ARCHITECTURES, "config.ARCHITECTURES names the builders, torch-free"
@@ -59,12 +73,14 @@ def gflops_per_clip(model: nn.Module, input_shape: Sequence[int]) -> float:
 __all__ = [
     "BUILDERS",
     "C3D",
+    "NETWORKS",
     "Attention3d",
     "BasicBlock",
     "Bottleneck",
     "ChannelAttention",
     "DenseBlock",
     "DenseNet3d",
+    "Network",
     "ResNet3d",
     "SpatialAttention",
     "SpatialGate",

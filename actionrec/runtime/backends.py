@@ -41,10 +41,8 @@ class TorchBackend:
 
     With `streams` > 1 a batch is split into that many parts that run at once on worker threads, each with its
     share of torch's threads (OpenVINO calls these throughput streams): independent passes do not wait at every
-    op's thread barrier, and a thread that the decoder pre-empts delays only its own part. On 2 cores
-    (bench/bench_streams.py) the shipped model's batch of 8 ran 1.07-1.28x faster as 2 x 4 on one thread each than
-    as 8 on two, r3d18 w16 and w64 at 16x112x112 1.09x and 1.11x; a tiny model (r3d10 w8, 4x32x32) 0.93x, where the
-    hand-off costs more than the barriers. Logits are the same (batch norm is per clip in eval mode).
+    op's thread barrier, and a thread that the decoder pre-empts delays only its own part (the default and its
+    measurements: `tuning.CPU_STREAMS`). Logits are the same (batch norm is per clip in eval mode).
 
     Eager on the CPU, the residual blocks' attention runs as the fused kernels (`ops.fuse_attention`, applied here:
     the network itself is plain torch). `threads` sets torch's thread count for this process when the back end
@@ -150,7 +148,9 @@ class TorchBackend:
 
 def _wide(meta: ModelMeta) -> bool:
     """fp32 3D ResNets wide enough to run faster in channels_last_3d (`tuning.CHANNELS_LAST_MIN_WIDTH`)."""
-    return meta.arch.startswith("r3d") and int(meta.arch_args.get("width", 64)) >= CHANNELS_LAST_MIN_WIDTH
+    from ..networks import NETWORKS  # torch: only the torch back end asks
+
+    return NETWORKS[meta.arch].residual and int(meta.arch_args.get("width", 64)) >= CHANNELS_LAST_MIN_WIDTH
 
 
 OPENVINO = "OpenVINOExecutionProvider"
@@ -165,13 +165,12 @@ class OnnxBackend:
     registered here once per process; it offers Intel CPUs only) or built into onnxruntime-openvino, installed in
     place of onnxruntime. `provider="cpu"` forces ONNX Runtime's own CPU kernels.
 
-    Why OpenVINO: ONNX Runtime's CPU provider runs Conv3d as im2col + GEMM, 1.6-2.1x torch's time per convolution
-    (bench/bench_onnx_conv.py); OpenVINO's CPU plugin has direct 3D convolutions (bench/bench_onnx.py and its
-    README section compare the providers), run here at fp32 (OpenVINO's automatic bf16 on AMX CPUs is turned off),
-    its threads not pinned to cores (full predict of a 3-minute video 1.60-1.68 s against 1.84-1.86 s pinned, the
-    network alone the same). CPU-provider session (bench/bench_onnx.py --tune): all graph optimisations, one
-    intra-op thread per physical core, worker threads that sleep between calls (spinning gained nothing and steals
-    CPU from the decoding thread beside the network in predict)."""
+    Why OpenVINO: ONNX Runtime's CPU provider runs Conv3d as im2col + GEMM (bench/bench_onnx_conv.py); OpenVINO's
+    CPU plugin has direct 3D convolutions. It runs here at fp32 (OpenVINO's automatic bf16 on AMX CPUs is turned
+    off), its threads not pinned to cores (faster in full predict). CPU-provider session: all graph optimisations,
+    one intra-op thread per physical core, worker threads that sleep between calls (spinning gained nothing and
+    steals CPU from the decoding thread beside the network in predict). The measurements behind each choice:
+    `tuning.py`, bench/README.md (bench/bench_onnx.py, --tune) and docs/speed.md."""
 
     name = "onnxruntime"
 
