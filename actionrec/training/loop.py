@@ -148,9 +148,8 @@ def _assemble(config: ResolvedConfig, split: DataSplit, ctx: Context, log: Any, 
     seed_everything(config.seed)
     model, state = _model(config, split, log)
     fuse_attention(model)  # the attention blocks train through the fused CPU kernels where they apply; same state dict
-    # channels_last_3d on every device: the convolution backward passes run faster in it. Measured on this 2-core AVX2
-    # EPYC, one fp32 training step: the shipped r3d10 w16 8x64x64 1.64x, r3d18 w64 16x112x112 1.23x, dense3d 1.21x,
-    # c3d 1.17x; on GPUs it is the layout cuDNN's fast kernels want.
+    # channels_last_3d on every device: the convolution backward passes run faster in it (measured: tuning.py);
+    # on GPUs it is the layout cuDNN's fast kernels want.
     model = model.to(ctx.device, memory_format=torch.channels_last_3d)
     net = parallel(model, ctx)
     loaders = make_loaders(split, config, ctx, skips.say)
