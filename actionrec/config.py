@@ -13,6 +13,16 @@ FORMAT_VERSION = 1  # bumped when the metadata layout changes incompatibly
 ARCHITECTURES = ("r3d10", "r3d18", "r3d34", "r3d50", "dense3d", "c3d")  # networks.BUILDERS' keys, torch-free
 
 
+RENAMED_KEYS = {"format": "layout"}  # keys of config.json and model files' recipes written before a field's rename
+
+
+def with_current_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """A training recipe (`training.TrainConfig` as a dict) from any version: old keys read as the fields they
+    became (`RENAMED_KEYS`)."""
+    old = {RENAMED_KEYS[k]: v for k, v in raw.items() if k in RENAMED_KEYS and RENAMED_KEYS[k] not in raw}
+    return {**{k: v for k, v in raw.items() if k not in RENAMED_KEYS}, **old}
+
+
 # What a model file's metadata may hold: checked before anything is built or allocated from it.
 LIMITS = {
     "labels": 100_000,  # classes (Kinetics-700 has 700)

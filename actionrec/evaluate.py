@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .config import with_current_keys
 from .errors import ActionrecError, DataError, VideoError, require_extra
 from .io.files import atomic_path, write_text_atomic
 from .metrics import accuracy_in, class_recalls, confusion_matrix, mean_class_accuracy, top1
@@ -147,7 +148,6 @@ class SplitChoice:
 
 
 SPLIT_DEFAULTS: dict[str, Any] = {"layout": "auto", "split": 1, "val_fraction": 0.2, "group_regex": None, "seed": 0}
-_RECIPE_KEYS = {"layout": "format", "split": "split", "val_fraction": "val_fraction", "group_regex": "group_regex"}
 
 
 def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
@@ -155,7 +155,7 @@ def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
     its run (grouping, fraction and seed are in the model file), so that its held-out side is exactly the one
     training held out; elsewhere the defaults, with a warning when that splits by file."""
     training = meta.training or {}
-    recipe = training.get("recipe") or {}
+    recipe = with_current_keys(training.get("recipe") or {})  # a model trained before `layout` was named so too
     trained_on = training.get("data_path")
     same = bool(recipe) and trained_on is not None and _same_path(data, trained_on)
     if same and recipe.get("csv") and given.get("csv") is None:
@@ -165,7 +165,7 @@ def choose_split(data: Path, meta: ModelMeta, **given: Any) -> SplitChoice:
         if given.get(key) is not None:
             values[key] = given[key]
         elif same:
-            values[key] = recipe.get(_RECIPE_KEYS.get(key, key), default)
+            values[key] = recipe.get(key, default)
         else:
             values[key] = default
     note = ""

@@ -75,7 +75,7 @@ def run_one(args, labels, train_rows, test_items, *, start: str, out: Path) -> d
     csv = out.parent / f"{out.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     csv.write_text("path,label,group\n" + "".join(f"{p},{label},{g}\n" for p, label, g in train_rows))
-    common = {"data": csv, "out": out, "format": "csv", "val_fraction": 0.0, "seed": args.seed, "workers": 0}
+    common = {"data": csv, "out": out, "layout": "csv", "val_fraction": 0.0, "seed": args.seed, "workers": 0}
     if args.epochs or args.quick:
         common["epochs"] = 1 if args.quick else args.epochs
     if "epochs" not in common:  # the fine-tuning recipe's, for both starts

@@ -200,7 +200,7 @@ def run_one(
     config = TrainConfig(
         data=train_csv,
         out=out,
-        format="csv",
+        layout="csv",
         val_fraction=0.0,
         arch=plan_.arch,
         arch_args={**plan_.arch_args, "attention": attention},

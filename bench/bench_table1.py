@@ -220,7 +220,7 @@ def train_config(recipe: Recipe, who: Contender, data_csv: Path, out: Path, epoc
         TrainConfig(
             data=data_csv,
             out=out,
-            format="csv",
+            layout="csv",
             val_fraction=0.0,  # no per-epoch validation: the test split is scored once, after training
             arch=who.arch,
             arch_args=dict(who.arch_args),

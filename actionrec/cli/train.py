@@ -19,7 +19,7 @@ app = typer.Typer()
 
 RESUME_OPTIONS = {"resume", "epochs", "workers", "threads", "device"}  # what --resume may be given with
 # Options reach TrainConfig's field of their own name; these few are named apart, or become the builder's arguments.
-OPTION_FIELDS = {"layout": "format", "csv_list": "csv", "output": "out"}
+OPTION_FIELDS = {"csv_list": "csv", "output": "out"}
 ARCH_OPTIONS = ("width", "growth", "attention", "reduction", "spatial_kernel", "dropout")  # arch_args_for's
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..choices import DataLayout, Optimizer, Precision, Schedule, TrainDevice
-from ..config import ModelMeta, Preprocessing
+from ..config import ModelMeta, Preprocessing, with_current_keys
 from ..errors import ActionrecError
 from ..networks import BUILDERS, NETWORKS
 
@@ -23,7 +23,7 @@ class TrainConfig:
 
     data: Path  # data folder (folder per class, UCF-101, HMDB-51) or a .csv list
     out: Path  # run folder: model files, metrics, plots, resume state
-    format: DataLayout = DataLayout.auto  # data layout; auto-detected from the folder
+    layout: DataLayout = DataLayout.auto  # how the data set is laid out; auto-detected from the folder
     split: int = 1  # official split of UCF-101 / HMDB-51
     val_fraction: float = 0.2  # held-out share for folder/CSV data (the paper's 80/20)
     group_regex: str | None = None  # file-name regex whose first group is the person/source: split by it
@@ -100,11 +100,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in names})
+        return cls(**{k: v for k, v in with_current_keys(raw).items() if k in names})
 
 
 _CHOICES = {
-    "format": DataLayout,
+    "layout": DataLayout,
     "schedule": Schedule,
     "optimizer": Optimizer,
     "precision": Precision,

@@ -128,7 +128,7 @@ def _open(config: ResolvedConfig, ctx: Context, log: Any) -> tuple[ResolvedConfi
     check_config(config, ctx.world)
     split = open_dataset(
         config.data,
-        layout=config.format,
+        layout=config.layout,
         split=config.split,
         val_fraction=config.val_fraction,
         group_regex=config.group_regex,

@@ -40,7 +40,7 @@ def test_options_given_become_the_config(tmp_path):
         "lr": 0.01,
     }
     config = _config(given, tmp_path / "run")
-    assert (config.data, config.out, config.format, config.csv) == (tmp_path, tmp_path / "run", DataLayout.csv, csv)
+    assert (config.data, config.out, config.layout, config.csv) == (tmp_path, tmp_path / "run", DataLayout.csv, csv)
     assert (config.arch, config.arch_args) == ("r3d10", {"width": 8, "spatial_kernel": [1, 3, 3]})
     assert (config.milestones, config.crop_scales, config.lr) == ((3, 5), (1.0, 0.5), 0.01)
     left_out = ("clip_len", "frame_step", "crop", "epochs", "optimizer")  # not given: the from-scratch recipe's
