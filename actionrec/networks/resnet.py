@@ -12,10 +12,21 @@ from .attention import Kernel, attention_or_identity
 from .init import init_weights
 
 
+class AddReLU(nn.Module):
+    """How a residual block ends: relu(attention(branch) + shortcut), the add and the ReLU in place (as torchvision's
+    blocks). Each block holds one as `merge`; `ops.fuse_attention` swaps it for one that runs the three as fused
+    kernels. No parameters: the block's state dict is the same either way."""
+
+    def forward(self, attention: nn.Module, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        out = attention(out)
+        out += identity  # in place: no fresh tensor for the sum
+        return torch.relu_(out)
+
+
 class ResidualBlock(nn.Module):
-    """relu(shortcut(x) + attention(branch(x))): the block owns the add and the ReLU; subclasses build `branch`,
-    `attention` (injected: `Attention3d` or `nn.Identity`), `downsample` and `relu`, and name the branch's last
-    BatchNorm (`last_bn_name`), the one that feeds the attention."""
+    """merge(attention, branch(x), shortcut(x)) = relu(attention(branch(x)) + shortcut(x)); subclasses build
+    `branch`, `attention` (injected: `Attention3d` or `nn.Identity`), `downsample`, `relu` (the branch's) and `merge`
+    (injected: `AddReLU`), and name the branch's last BatchNorm (`last_bn_name`), the one that feeds the attention."""
 
     last_bn_name: str
 
@@ -32,9 +43,7 @@ class ResidualBlock(nn.Module):
         nn.init.zeros_(self.last_bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.attention(self.branch(x))
-        out += self.downsample(x)  # in place, as torchvision's blocks: no fresh tensor for the sum
-        return self.relu(out)
+        return self.merge(self.attention, self.branch(x), self.downsample(x))
 
 
 class BasicBlock(ResidualBlock):
@@ -61,6 +70,7 @@ class BasicBlock(ResidualBlock):
         self.attention = attention_or_identity(planes, attention, reduction, spatial_kernel)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(in_planes, planes, stride)
+        self.merge = AddReLU()
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         """The residual branch up to the attention."""
@@ -94,6 +104,7 @@ class Bottleneck(ResidualBlock):
         self.attention = attention_or_identity(out_planes, attention, reduction, spatial_kernel)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(in_planes, out_planes, stride)
+        self.merge = AddReLU()
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         """The residual branch up to the attention."""

@@ -2,6 +2,6 @@
 (`fused_attention`, C source in `attention_kernels.c`) and the module swap that puts them into a network's residual
 blocks (`fuse_attention`)."""
 
-from .fused_blocks import FusedAttentionBlock, fuse_attention, unfuse_attention
+from .fused_blocks import FusedAttentionMerge, fuse_attention, unfuse_attention
 
-__all__ = ["FusedAttentionBlock", "fuse_attention", "unfuse_attention"]
+__all__ = ["FusedAttentionMerge", "fuse_attention", "unfuse_attention"]

@@ -1,6 +1,7 @@
 """The module swap that runs a residual block's attention, add and ReLU as fused CPU kernels: `fuse_attention`
-replaces each ResNet block that carries `Attention3d` by a `FusedAttentionBlock` with the same parameters and the
-same state-dict names. The network itself stays plain torch; back ends and the training loop apply this."""
+replaces the `merge` (`AddReLU`) of each ResNet block that carries `Attention3d` by a `FusedAttentionMerge`; the
+block, its parameters and their state-dict names stay. The network itself stays plain torch; back ends and the
+training loop apply this."""
 
 from __future__ import annotations
 
@@ -8,39 +9,20 @@ import torch
 from torch import nn
 
 from ..networks import Attention3d
-from ..networks.resnet import ResidualBlock
+from ..networks.resnet import AddReLU, ResidualBlock
 from . import fused_attention as kernels
 
 
-class FusedAttentionBlock(nn.Module):
-    """A `BasicBlock` or `Bottleneck` whose relu(identity + Ms * (Mc * branch)) runs as one unit.
+class FusedAttentionMerge(nn.Module):
+    """A block's `merge` (`AddReLU`: relu(attention(out) + identity)) with the attention, the add and the ReLU run as
+    one unit. At fp32 or bf16 inference on the CPU the fused kernels do it in three passes over the branch's output,
+    writing the result over it; in CPU training in channels_last_3d (fp32 or bf16 autocast), the kernels with their
+    backward; otherwise torch, with the spatial gate, the add and the ReLU in one pass (addcmul) instead of three.
+    Same numbers as `AddReLU`, to rounding. No parameters: the block keeps its own, under their own names."""
 
-    At fp32 or bf16 inference on the CPU the fused kernels do it in three passes over the branch's output, writing
-    the result over it; in CPU training in channels_last_3d (fp32 or bf16 autocast), the kernels with their backward;
-    otherwise torch, with the spatial gate, the add and the ReLU in one pass (addcmul) instead of three. Same numbers
-    as the block's own forward, to rounding. The block's children are this module's children under the same names, so
-    `state_dict()` and `load_state_dict()` are those of the block."""
-
-    def __init__(self, block: ResidualBlock):
-        super().__init__()
-        if not isinstance(block.attention, Attention3d):
-            raise TypeError(f"{type(block).__name__} has no attention to fuse")
-        self._modules.update(block._modules)  # the same modules, the same names: the same state dict
-        self.training = block.training
-        self.block_type = type(block)
-        self.fused = all(k % 2 for k in block.attention.spatial.gate.conv.kernel_size)  # the C conv needs odd sides
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.block_type.branch(self, x)  # the block's own layers, run on this module's (shared) children
-        return attention_add_relu(out, self.downsample(x), self.attention, fused=self.fused)
-
-    def unfused(self) -> ResidualBlock:
-        """The plain block with these modules."""
-        block = self.block_type.__new__(self.block_type)
-        nn.Module.__init__(block)
-        block._modules.update(self._modules)
-        block.training = self.training
-        return block
+    def forward(self, attention: Attention3d, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        fused = all(k % 2 for k in attention.spatial.gate.conv.kernel_size)  # the C conv needs odd sides
+        return attention_add_relu(out, identity, attention, fused=fused)
 
 
 def attention_add_relu(
@@ -61,19 +43,18 @@ def attention_add_relu(
 
 
 def fuse_attention(model: nn.Module) -> nn.Module:
-    """Swap, in place, every residual block with attention for a `FusedAttentionBlock`; returns the model. Blocks
-    without attention, dense blocks and other networks are left as they are (their ops are plain torch already)."""
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, ResidualBlock) and isinstance(child.attention, Attention3d):
-                setattr(parent, name, FusedAttentionBlock(child))
+    """Swap, in place, the `merge` of every residual block with attention for a `FusedAttentionMerge`; returns the
+    model. Blocks without attention, dense blocks and other networks are left as they are (their ops are plain
+    torch already)."""
+    for block in model.modules():
+        if isinstance(block, ResidualBlock) and isinstance(block.attention, Attention3d):
+            block.merge = FusedAttentionMerge()
     return model
 
 
 def unfuse_attention(model: nn.Module) -> nn.Module:
-    """Undo `fuse_attention` in place (the plain blocks back, with the same modules); returns the model."""
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, FusedAttentionBlock):
-                setattr(parent, name, child.unfused())
+    """Undo `fuse_attention` in place (each block's plain `AddReLU` back); returns the model."""
+    for block in model.modules():
+        if isinstance(block, ResidualBlock) and isinstance(block.merge, FusedAttentionMerge):
+            block.merge = AddReLU()
     return model

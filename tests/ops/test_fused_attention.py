@@ -25,8 +25,8 @@ from actionrec.errors import ActionrecError
 from actionrec.io.checkpoint import save_model
 from actionrec.networks import build
 from actionrec.networks.attention import Attention3d, capture_spatial_maps
-from actionrec.networks.resnet import BasicBlock
-from actionrec.ops import FusedAttentionBlock, fuse_attention, unfuse_attention
+from actionrec.networks.resnet import AddReLU, BasicBlock
+from actionrec.ops import FusedAttentionMerge, fuse_attention, unfuse_attention
 from actionrec.ops import fused_attention as kernels
 from actionrec.ops.fused_blocks import attention_add_relu
 from actionrec.runtime.backends import BackendKind, Precision, TorchBackend
@@ -234,15 +234,15 @@ def test_the_swap_keeps_parameters_and_state_dict_and_undoes():
     with torch.no_grad():
         plain = model(clips)
         fuse_attention(model)
-        fused_blocks = [m for m in model.modules() if isinstance(m, FusedAttentionBlock)]
-        assert len(fused_blocks) == 4  # stages 3 and 4, two blocks each; stages 1-2 stay BasicBlock
-        assert sum(isinstance(m, BasicBlock) for m in model.modules()) == 4
+        merges = [m.merge for m in model.modules() if isinstance(m, BasicBlock)]
+        assert len(merges) == 8  # every block stays the same BasicBlock; only the merge of those with attention
+        assert [type(m) for m in merges] == [AddReLU] * 4 + [FusedAttentionMerge] * 4  # stages 3 and 4 swapped
         assert {id(p) for p in model.parameters()} == params
         assert model.state_dict().keys() == before.keys()
         assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
         torch.testing.assert_close(model(clips), plain, atol=1e-5, rtol=1e-5)
         unfuse_attention(model)
-        assert not any(isinstance(m, FusedAttentionBlock) for m in model.modules())
+        assert not any(isinstance(m, FusedAttentionMerge) for m in model.modules())
         assert torch.equal(model(clips), plain)
 
 
@@ -658,6 +658,6 @@ def test_a_damaged_model_is_caught_by_the_nan_guard_on_the_fused_path(tmp_path, 
         next(m for m in model.modules() if isinstance(m, Attention3d)).channel.fc1.weight[0, 0] = float("nan")
     path = save_model(tmp_path / "damaged.safetensors", model, meta)
     with load(path, backend=BackendKind.torch, precision=Precision.fp32) as recognizer:
-        assert isinstance(recognizer.backend.model.layer1[0], FusedAttentionBlock)
+        assert isinstance(recognizer.backend.model.layer1[0].merge, FusedAttentionMerge)
         with pytest.raises(ActionrecError, match="non-finite scores"):
             recognizer.predict(videos["mp4"])
