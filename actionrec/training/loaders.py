@@ -22,8 +22,11 @@ from .config import ResolvedConfig
 from .distributed import Context, worker_context, worker_init
 
 
-def training_clips(items: Sequence[VideoItem], config: ResolvedConfig, cache: FrameCache | None) -> ClipDataset:
-    """The training clips of `items` with the recipe's augmentation (random window, crop scales, flips, colour)."""
+def training_clips(
+    items: Sequence[VideoItem], config: ResolvedConfig, cache: FrameCache | None, *, tagged: bool = False
+) -> ClipDataset:
+    """The training clips of `items` with the recipe's augmentation (random window, crop scales, flips, colour);
+    `tagged`: items are `Clip`s, which say whether their video decoded (what the training loop reads)."""
     return ClipDataset(
         items,
         config.preprocessing,
@@ -34,7 +37,7 @@ def training_clips(items: Sequence[VideoItem], config: ResolvedConfig, cache: Fr
         scales=config.crop_scales,
         color_jitter=config.color_jitter,
         channel_shuffle=config.channel_shuffle,
-        tagged=True,
+        tagged=tagged,
     )
 
 
@@ -76,7 +79,7 @@ def make_loaders(split: DataSplit, config: ResolvedConfig, ctx: Context, say: Ca
     of a frame cache that cannot be used."""
     workers = config.workers if config.workers is not None else default_workers(ctx.world)
     cache = frame_cache(config, say)
-    train_set = training_clips(split.train, config, cache)
+    train_set = training_clips(split.train, config, cache, tagged=True)
     sampler = EpochSampler(  # the epoch travels with each index: persistent workers' datasets never see set_epoch
         DistributedSampler(train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=config.seed)
     )

@@ -19,7 +19,8 @@ from rich.console import Console
 
 from actionrec.data import DataLayout, clips, frame_cache, open_dataset
 from actionrec.errors import VideoError
-from actionrec.training import METRICS_FILE, train
+from actionrec.training import METRICS_FILE, train, training_clips
+from actionrec.training.config import resolve
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,23 @@ def with_bitrot(tmp_path_factory):
             name = f"bitrot_{label}_{k}.avi" if k < 3 else f"{label}_{k}.avi"
             write_cv2_video(root / label / name, frames[::-1] if label == "left" else frames, 25, "MJPG")
     return root
+
+
+def test_training_clips_say_undecodable_with_a_type_only_when_tagged(with_bitrot, tmp_path, monkeypatch):
+    """`training_clips` as the benches take it gives (clip, label) pairs, and a video that does not decode raises
+    its VideoError naming the file; tagged (as the training loop takes it), that clip is a `Clip` marked not
+    decoded, keeping its true label and index: no sentinel label in the data."""
+
+    def rotten(path, *_args, **_kwargs):
+        raise VideoError(f"{path}: frame could not be decoded (corrupt stream)")
+
+    monkeypatch.setattr(clips, "read_frames", rotten)
+    items = open_dataset(with_bitrot, layout=DataLayout.folder, val_fraction=0.0).train[:1]
+    config = resolve(tiny(with_bitrot, tmp_path / "run"))
+    with pytest.raises(VideoError, match=items[0].path.name):
+        training_clips(items, config, None)[0]
+    clip = training_clips(items, config, None, tagged=True)[0]
+    assert (clip.decoded, clip.label, clip.index) == (False, items[0].label, 0) and not clip.clip.any()
 
 
 def test_undecodable_videos_are_skipped_and_named_once(with_bitrot, tmp_path, monkeypatch):
