@@ -251,10 +251,11 @@ def test_cli_layout_choices_follow_the_datasets_module():
     """The CLI's data set layouts and architectures are the library's own enums (defined once, torch-free), and the
     architectures are exactly the networks' builders."""
     from actionrec import choices
-    from actionrec.cli import TrainArch, common
+    from actionrec.cli import common
     from actionrec.networks import BUILDERS
 
-    assert common.DataLayout is DataLayout is choices.DataLayout and [a.value for a in TrainArch] == list(BUILDERS)
+    assert common.DataLayout is DataLayout is choices.DataLayout
+    assert [a.value for a in common.TrainArch] == list(BUILDERS)
 
 
 @pytest.fixture(scope="module")

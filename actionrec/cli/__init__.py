@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from . import evaluate, explain, export, hub, info, predict, synth, train, watch
-from .common import SYNTHETIC_NOTE, DataLayout, TrainArch, err, stopped_by_signals
+from .common import err, stopped_by_signals
 
 # Help is plain text (no rich markup): "[default: ...]" in a help string stays as written, and piped help reads
 # like any other command's.
@@ -69,7 +69,7 @@ for _group in app.registered_groups:  # every command, those that write files (t
     for _command in _group.typer_instance.registered_commands:
         _command.callback = _stoppable(_command.callback, _group.typer_instance not in NO_VIDEO)
 
-__all__ = ["SYNTHETIC_NOTE", "DataLayout", "TrainArch", "app", "main"]
+__all__ = ["app", "main"]
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ import pytest
 from helpers import ROOT, SHARED, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
-from actionrec.cli import SYNTHETIC_NOTE, app
+from actionrec.cli import app
+from actionrec.cli.common import SYNTHETIC_NOTE
 from actionrec.data import DataLayout, open_dataset
 from actionrec.hub import resolve_model
 from actionrec.io.checkpoint import read_meta
