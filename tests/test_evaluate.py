@@ -248,14 +248,23 @@ def test_cli_evaluate_output_that_cannot_be_written(folder_set, tiny_model, tmp_
 
 
 def test_cli_layout_choices_follow_the_datasets_module():
-    """The CLI's data set layouts and architectures are the library's own enums (defined once, torch-free), and the
-    architectures are exactly the networks' builders."""
+    """The CLI's data set layouts (train, evaluate) and architectures (train) are the library's own enums (defined
+    once, torch-free, no aliases), and the architectures are exactly the networks' builders."""
+    import typing
+
     from actionrec import choices
-    from actionrec.cli import common
+    from actionrec.cli import evaluate as evaluate_cli
+    from actionrec.cli import train as train_cli
     from actionrec.networks import BUILDERS
 
-    assert common.DataLayout is DataLayout is choices.DataLayout
-    assert [a.value for a in common.TrainArch] == list(BUILDERS)
+    def choice(command, name: str):
+        annotated = typing.get_type_hints(command, include_extras=True)[name]  # Annotated[X | None, typer.Option]
+        return next(t for t in typing.get_args(typing.get_args(annotated)[0]) if t is not type(None))
+
+    layouts = choice(train_cli.train, "layout"), choice(evaluate_cli.evaluate, "layout")
+    assert layouts == (choices.DataLayout, choices.DataLayout) and DataLayout is choices.DataLayout
+    assert choice(train_cli.train, "arch") is choices.Architecture
+    assert [a.value for a in choices.Architecture] == list(BUILDERS)
 
 
 @pytest.fixture(scope="module")

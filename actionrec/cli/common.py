@@ -14,8 +14,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..choices import Architecture, BackendKind, Device, Precision
-from ..choices import DataLayout as DataLayout  # the commands' layout choices, re-exported
+from ..choices import BackendKind, Device, Precision
 from ..config import MAX_DEFAULT_STRIDE
 from ..errors import ActionrecError, OptionError
 from ..io.output import FullConsole
@@ -81,7 +80,6 @@ ThreadsOpt = Annotated[
     int | None, typer.Option(min=1, help="CPU threads for the network [default: torch's, one per core].")
 ]
 OutAlias = Annotated[Path | None, typer.Option("--out", hidden=True, help="The former spelling of --output.")]
-TrainArch = Architecture
 LAYOUT_HELP = "auto: detected from the files; folder: a folder per class; ucf101, hmdb51: with their split files; csv"
 
 

@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 import typer
 from rich.markup import escape
 
-from ..choices import BackendKind, Device, Precision
+from ..choices import BackendKind, DataLayout, Device, Precision
 from ..io.output import FullConsole
 from .common import (
     LAYOUT_HELP,
     BackendOpt,
     CompileOpt,
-    DataLayout,
     DeviceOpt,
     ModelOpt,
     NetworkOptions,
@@ -99,7 +98,7 @@ def evaluate(
 ) -> None:
     """Measure a model's accuracy on the held-out videos of a labelled data set: clip and video top-1/top-5, mean
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
-    from ..data import DataLayout, open_dataset
+    from ..data import open_dataset
     from ..errors import DataError
     from ..evaluate import check_outputs, per_class_table, per_group_table, summary_lines, write_outputs
     from ..evaluate import evaluate as run_evaluation

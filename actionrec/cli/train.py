@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from ..choices import Optimizer, Precision, Schedule, TrainDevice
-from .common import LAYOUT_HELP, DataLayout, OutAlias, ThreadsOpt, TrainArch, err, output_path, reported
+from ..choices import Architecture, DataLayout, Optimizer, Precision, Schedule, TrainDevice
+from .common import LAYOUT_HELP, OutAlias, ThreadsOpt, err, output_path, reported
 
 app = typer.Typer()
 
@@ -110,7 +110,7 @@ def train(
         ),
     ] = None,
     arch: Annotated[
-        TrainArch | None,
+        Architecture | None,
         typer.Option(
             help="Network: 3D residual attention ResNets, dense variant, C3D [default: --init's or {scratch[arch]}]."
         ),
