@@ -24,6 +24,7 @@ __all__ = [
     "video_ranking",
 ]
 
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
