@@ -129,7 +129,7 @@ class ModelMeta:
 
     @property
     def synthetic(self) -> bool:
-        """Trained on rendered figures only (`actionrec synth`): its labels mean little on real video."""
+        """Trained on rendered figures only (`actionrec synth`), never on real video."""
         return bool(self.training.get("synthetic"))
 
     def to_json(self) -> str:

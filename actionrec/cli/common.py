@@ -165,8 +165,9 @@ def open_recognizer(
 
 
 SYNTHETIC_NOTE = (
-    "note: this model knows {n} synthetic actions (rendered figures), not real people; on real video its labels "
-    "mean little. Real labels: `actionrec pull kinetics400-r3d18`; your own actions: `actionrec train DATA "
+    "note: this model learned its {n} labels from synthetic data (rendered figures), not real people; on real video "
+    "expect some labels to be wrong (docs/zero-shot.md). Real labels: `actionrec pull kinetics400-r3d18`; your own "
+    "actions: `actionrec train DATA "
     "--output RUN --init default`."
 )
 

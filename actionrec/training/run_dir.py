@@ -32,8 +32,8 @@ LAST_FILE = "last.safetensors"  # the weights after the last epoch
 STATE_VERSION = 1
 
 SYNTHETIC_DESCRIPTION = (
-    "A demo model: {n} synthetic actions learned from rendered figures (actionrec synth), not from real "
-    "people. On real video its labels mean little; use it as a starting point for fine-tuning on your own clips "
+    "{n} classes learned from synthetic data only: rendered figures (actionrec synth), never real video. On real "
+    "people expect some labels to be wrong; it is a starting point for fine-tuning on your own clips "
     "(actionrec train DATA --init MODEL), or pull a real-world model (actionrec pull kinetics400-r3d18)."
 )
 

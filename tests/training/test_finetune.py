@@ -133,7 +133,7 @@ def test_evaluate_scores_the_runs_own_split_per_person(people, tiny_model, tmp_p
 
 def test_the_default_model_says_it_is_synthetic(tiny_model):
     """The shipped file marks itself synthetic and says what it is for, with no "ucf101" wording; `info` shows that
-    and every label; `predict` with it notes on stderr that its labels mean little on real video, and a model not
+    and every label; `predict` with it notes on stderr that it learned from rendered figures, and a model not
     trained on synthetic data gets no such note."""
     shipped = resolve_model("default")
     meta = read_meta(shipped)
