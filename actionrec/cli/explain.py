@@ -66,7 +66,7 @@ def explain(
     if sheet is not None and sheet.suffix.lower() != ".png":
         raise typer.BadParameter(f"{sheet}: write a .png", param_hint="--sheet")
     with reported():
-        recognizer = load_for_explain(model, device=device, threads=threads)
+        recognizer = load_for_explain(model, device=device, threads=threads, videos=[video])
         progress = Progress(
             TextColumn("explain"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
         )

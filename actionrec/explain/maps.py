@@ -51,10 +51,15 @@ class Explainer:
 
 
 def load_for_explain(
-    model: str | os.PathLike[str] | None = None, *, device: str = "cpu", threads: int | None = None
+    model: str | os.PathLike[str] | None = None,
+    *,
+    device: str = "cpu",
+    threads: int | None = None,
+    videos: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Explainer:
     """Open a model file for explain: a file, an installed model's name, or None for the shipped model; it must be
-    a PyTorch model file (.safetensors) whose network has spatial attention."""
+    a PyTorch model file (.safetensors) whose network has spatial attention. The video's label comes from the back
+    end `actionrec predict` would open for `videos` (`--backend auto`), so that the two never disagree."""
     from ..choices import BackendKind
     from ..hub import resolve_model
     from ..io.checkpoint import load_model
@@ -66,7 +71,8 @@ def load_for_explain(
             f"{path}: explain needs the PyTorch model file (.safetensors); an ONNX graph does not expose its "
             "attention maps"
         )
-    recognizer = load(model, backend=BackendKind.torch, device=device, threads=threads)
+    backend = BackendKind.auto if videos is not None else BackendKind.torch
+    recognizer = load(model, backend=backend, device=device, threads=threads, videos=videos)
     file = resolve_model(model)
     network, meta = load_model(file, device=device)
     if not spatial_blocks(network):

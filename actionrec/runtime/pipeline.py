@@ -6,10 +6,12 @@ reach the network in batches. The Python API (`load`, `Recognizer.predict`) mirr
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +39,27 @@ AUTO_ONNX_MAX_CLIPS = 64
 _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)  # a view would keep the whole window's pixels alive
 
 
+_RUNNING: dict[threading.Thread, tuple[threading.Event, queue.Queue]] = {}  # prefetch threads, for `stop_prefetching`
+
+
+def stop_prefetching(timeout: float = 2.0) -> None:
+    """Stop every prefetch thread still running and wait (up to `timeout` seconds in all) until it has left the
+    decoder. Runs at exit: a run stopped by a signal can leave a prefetching generator unclosed (its frames held by
+    the exception's traceback), and a daemon thread still inside OpenCV when the process tears down aborts it
+    ("terminate called without an active exception")."""
+    deadline = time.monotonic() + timeout
+    for thread, (stop, q) in list(_RUNNING.items()):
+        stop.set()
+        while thread.is_alive() and time.monotonic() < deadline:
+            try:
+                q.get_nowait()  # unblock a producer waiting on a full queue
+            except queue.Empty:
+                thread.join(0.05)
+
+
+atexit.register(stop_prefetching)
+
+
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:
     """Iterate `items` in a background thread, `depth` ahead; exceptions surface in the consumer."""
     q: queue.Queue = queue.Queue(maxsize=depth)
@@ -54,6 +77,7 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
             q.put((done, e))
 
     thread = threading.Thread(target=work, daemon=True)
+    _RUNNING[thread] = (stop, q)
     thread.start()
     try:
         while True:
@@ -70,6 +94,7 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
                 q.get_nowait()
             except queue.Empty:
                 thread.join(0.05)
+        _RUNNING.pop(thread, None)
 
 
 def batched(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
