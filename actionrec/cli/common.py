@@ -134,6 +134,12 @@ class NetworkOptions:
     compile: bool = False
     batch_size: int = 8
 
+    @classmethod
+    def of(cls, options: dict) -> NetworkOptions:
+        """The network options among a command's parsed options (its `locals()`), each named like its field; a
+        command that offers only some of them builds the dataclass itself."""
+        return cls(**{f.name: options[f.name] for f in dataclasses.fields(cls)})
+
 
 def open_recognizer(
     model: Path | None, network: NetworkOptions, *, videos: list | None = None, stride: int | None = None

@@ -144,15 +144,7 @@ def evaluate(
             err.print(whole_summary(data, dataset), highlight=False, soft_wrap=True)
         if not items:
             raise DataError(f"{data}: no {'held-out ' if subset == 'val' else ''}videos to evaluate")
-        network = NetworkOptions(
-            backend=backend,
-            device=device,
-            precision=precision,
-            threads=threads,
-            streams=streams,
-            compile=compile,
-            batch_size=batch_size,
-        )
+        network = NetworkOptions.of(locals())
         recognizer = open_recognizer(model, network)
         mapping = read_label_map(label_map, recognizer.meta.labels) if label_map is not None else None
         progress = progress_bar(len(items))

@@ -252,15 +252,7 @@ def predict(
             recognizer = held.enter_context(
                 open_recognizer(
                     model,
-                    NetworkOptions(
-                        backend=backend,
-                        device=device,
-                        precision=precision,
-                        threads=threads,
-                        streams=streams,
-                        compile=compile,
-                        batch_size=batch_size,
-                    ),
+                    NetworkOptions.of(locals()),
                     videos=videos,
                     stride=stride,
                 )
@@ -393,15 +385,7 @@ def _predict_on_ray(
         require_extra("predict --ray", "ray", RAY_MODULES)
         videos = _list_videos(paths, files_from, shard)
         # the driver opens the model as predict would: the same checks of the options, the model's labels
-        network = NetworkOptions(
-            backend=backend,
-            device=device,
-            precision=precision,
-            threads=threads,
-            streams=streams,
-            compile=compile,
-            batch_size=batch_size,
-        )
+        network = NetworkOptions.of(locals())
         with open_recognizer(model, network) as opened:
             meta = opened.meta  # released before the workers open their own
         check_labels(ctx, top_k, meta)
