@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import with_current_keys
 from .errors import ActionrecError, DataError, VideoError, require_extra
-from .io.files import atomic_path, write_text_atomic
+from .io.files import atomic_path, nearest_existing, write_text_atomic
 from .metrics import accuracy_in, class_recalls, confusion_matrix, mean_class_accuracy, top1
 from .metrics import accuracy_topk as accuracy_topk  # the metric math lives in `metrics`; still importable here
 
@@ -573,13 +573,11 @@ def check_outputs(output: str | os.PathLike[str]) -> None:
     require_extra(f"{output_paths(output)[2]}: the confusion matrix's plot", "plot", PLOT_MODULES)
     if report_path.is_dir():
         raise ActionrecError(f"{report_path}: is a folder; give the JSON report's file name")
-    for folder in report_path.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                raise ActionrecError(f"{report_path}: cannot write the report: {folder} is a file, not a folder")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise ActionrecError(f"{report_path}: cannot write the report: {folder} is not writable")
-            return
+    folder = nearest_existing(report_path)
+    if folder is not None and not folder.is_dir():
+        raise ActionrecError(f"{report_path}: cannot write the report: {folder} is a file, not a folder")
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        raise ActionrecError(f"{report_path}: cannot write the report: {folder} is not writable")
 
 
 def write_outputs(output: str | os.PathLike[str], report: EvalReport, context: dict[str, Any]) -> list[Path]:

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..choices import BackendKind, Device, Precision
 from ..config import MAX_DEFAULT_STRIDE
 from ..errors import ActionrecError, OptionError
+from ..io.files import nearest_existing
 from ..io.output import FullConsole
 
 err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
@@ -114,11 +115,9 @@ def check_output_file(output: Path, option: str = "--output", what: str = "the r
     `option`, before any work is done."""
     if output.is_dir():
         raise usage_error(f"{option} {output}: is a folder; give a file to write {what} to")
-    for parent in output.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise usage_error(f"{option} {output}: {parent} is a file, not a folder")
-            break
+    parent = nearest_existing(output)
+    if parent is not None and not parent.is_dir():
+        raise usage_error(f"{option} {output}: {parent} is a file, not a folder")
 
 
 @dataclass(frozen=True)

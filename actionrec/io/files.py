@@ -11,6 +11,11 @@ from pathlib import Path
 from ..errors import ActionrecError, BusyError
 
 
+def nearest_existing(path: str | os.PathLike[str]) -> Path | None:
+    """The nearest of `path`'s parents that exists (a folder, or a file where a folder should be), or None."""
+    return next((parent for parent in Path(path).parents if parent.exists()), None)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds."""

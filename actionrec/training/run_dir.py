@@ -20,7 +20,7 @@ from ..config import ModelMeta
 from ..data import DataSplit
 from ..errors import ActionrecError, OptionError
 from ..io.checkpoint import save_model, torch_load
-from ..io.files import atomic_path, exclusive, write_text_atomic
+from ..io.files import atomic_path, exclusive, nearest_existing, write_text_atomic
 from .config import ResolvedConfig, TrainConfig
 from .rng import rng_state
 
@@ -121,11 +121,9 @@ def _make_folder(out: Path) -> bool:
     naming the folder and the reason when it cannot be: a usage error (`--output`) when a parent is a file."""
     if out.exists() and not out.is_dir():
         raise ActionrecError(f"{out}: exists and is not a folder; choose another --output")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise OptionError("output", f"{out}: {parent} is a file, not a folder")
-            break
+    parent = nearest_existing(out)
+    if parent is not None and not parent.is_dir():
+        raise OptionError("output", f"{out}: {parent} is a file, not a folder")
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
