@@ -271,8 +271,10 @@ def count_clips(
     """The clips (windows) the videos will give, from their headers (`probe`, nothing decoded), counted until the
     sum passes `limit`. A video that is not a local file (a URL, a camera, a missing path) or whose header gives no
     frame count may be long: it counts as limit + 1. A file that cannot be read gives none (it fails at once)."""
-    from ..io.video import plan_starts, probe
+    from ..io.video import grid_frames, probe
+    from ..io.window_plan import WindowPlan
 
+    plan = WindowPlan.for_spec(spec, stride)
     total = 0
     for video in videos:
         if total > limit:
@@ -288,7 +290,7 @@ def count_clips(
             continue
         if info.frames <= 0 or info.fps <= 0:
             return limit + 1
-        total += len(plan_starts(max(round(info.duration_s * spec.fps), 1), spec.span, stride or spec.stride))
+        total += len(plan.starts(max(grid_frames(info, spec.fps), 1)))  # what iter_windows will plan
     return total
 
 
