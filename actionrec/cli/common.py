@@ -205,20 +205,26 @@ class Terminated(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `Terminated` (temporary files are removed, finished results kept)."""
+    """While the block runs, SIGTERM raises `Terminated` (temporary files are removed, finished results kept). A
+    signal that lands where Python swallows exceptions (a weakref or import-lock callback: "Exception ignored in")
+    is raised again when the block ends, so that it is never lost."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = threading.Event()
 
     def terminate(signum, frame):
+        received.set()
         raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         yield
+        if received.is_set():  # raised where it was swallowed: the command ran on to its end
+            raise Terminated()
     finally:
         signal.signal(signal.SIGTERM, previous)
 
