@@ -186,19 +186,33 @@ def place_track(track: np.ndarray, where: float, x_range: float) -> None:
     track[:, DX] += where * max(0.0, x_range - 0.5 * (hi - lo)) - 0.5 * (lo + hi)
 
 
+def clip_style(spec: ActionSpec, rng: np.random.Generator, styles: bool = True) -> Params:
+    """One clip's style parameters for `spec`: drawn from `rng`, or with `styles` off the same for every clip of
+    the class (drawn once from a generator keyed by the class)."""
+    return spec.params(rng if styles else np.random.default_rng(CLASSES.index(spec.name)))
+
+
 def action_track(
-    action: str, n: int, fps: float, rng: np.random.Generator, *, x_range: float = 0.0, yaw_max: float = 0.8
+    action: str,
+    n: int,
+    fps: float,
+    rng: np.random.Generator,
+    *,
+    x_range: float = 0.0,
+    yaw_max: float = 0.8,
+    styles: bool = True,
 ) -> np.ndarray:
     """Sample one clip's pose track (n, N_POSE) for `action`: style, speed, phase, holds, yaw and x position.
 
     The pelvis stays within ±x_range body heights of the middle, placed uniformly in what room is left.
     Derived classes draw exactly what their base draws, so with the same rng stand_up is sit_down played
-    backwards and walk_right is walk_left mirrored.
+    backwards and walk_right is walk_left mirrored. With `styles` off every clip of a class gets the same style
+    parameters (drawn once from a generator keyed by the class), as the renderer's first version did.
     """
     spec = action_spec(action)
     base = action_spec(spec.base) if spec.base else spec
     assert base.pose is not None
-    params = base.params(rng)
+    params = clip_style(base, rng, styles)
     t = np.arange(n) / fps
     if base.cycles_hz is not None:
         u = rng.uniform(0, 1) + rng.uniform(*base.cycles_hz) * t  # random start phase and speed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -103,3 +103,14 @@ def random_actor(rng: np.random.Generator) -> Actor:
         girth=u(0.85, 1.35),
         hair_style=int(rng.choice(3, p=[0.55, 0.3, 0.15])),
     )
+
+
+def cartoon_actor(actor: Actor, rng: np.random.Generator) -> Actor:
+    """`actor` as the flat cartoon of SynthConfig.appearance off: bright clothes, one build, short sleeves, no
+    shorts; body proportions and skin stay."""
+    return replace(
+        actor,
+        shoulder=0.09, hip=0.05, arm_w=0.042, leg_w=0.054, girth=1.0,
+        shirt=hsv_colour(rng, *_BRIGHT), trousers=hsv_colour(rng, *_BRIGHT), shoes=hsv_colour(rng, *_BRIGHT),
+        long_sleeves=False, shorts=False,
+    )  # fmt: skip

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ActionrecError
 from ..io.files import exclusive, write_text_atomic
 from .actions import ACTION_CLASSES, CLASSES
-from .actors import make_actor
+from .actors import cartoon_actor, make_actor
 from .config import DEFAULT_CONFIG, SynthConfig
 from .render import render_clip, render_transition
 from .writers import write_boxes, write_splits, write_video
@@ -175,6 +175,8 @@ def _render(
 ) -> BenchmarkSummary:
     """The clips, box tracks and split files of write_benchmark."""
     actors = {g: make_actor(g, seed) for g in range(1, n_groups + 1)}
+    if not config.appearance:
+        actors = {g: cartoon_actor(a, np.random.default_rng([seed, 0xCA7, g])) for g, a in actors.items()}
     total, done = len(CLASSES) * clips_per_class, 0
     train: list[tuple[str, int]] = []  # (video, 1-based label)
     test: list[str] = []

@@ -37,6 +37,11 @@ class SynthConfig:
     # Share of training clips cut as a window over a change (`render.transition_plan`): another action takes 4 to
     # frames // 2 - 3 frames at the start or the end, and the class still holds the clip's middle.
     transitions: float = 0.25
+    # Two levers for ablations (docs/zero-shot.md): False draws the flat bright cartoon figures the renderer began
+    # with (one colour per part, no shading or hair, bright clothes, one build), and plays every class in one fixed
+    # style (its amplitude, height, side and depth drawn once per class, not per clip; speed and phase still vary).
+    appearance: bool = True
+    motion_styles: bool = True
 
     @staticmethod
     def plain() -> SynthConfig:

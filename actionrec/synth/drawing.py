@@ -209,9 +209,11 @@ def draw_figure(
     yaw: float,
     actor: Actor,
     light: np.ndarray,
+    flat: bool = False,
 ) -> None:
     """Draw the actor at image points `pts` (J, 2), the parts furthest from the camera (depths `z`) first, lit
-    from the image direction `light` (a unit vector pointing at the light)."""
+    from the image direction `light` (a unit vector pointing at the light); `flat`: one colour per part, no
+    shading, a plain disc for the head (the cartoon figure of SynthConfig.appearance off)."""
     zs = z.tolist()
     torso_z = 0.5 * (zs[J["pelvis"]] + zs[J["neck"]])
     depth = {g: sum(zs[J[k]] for k in ks) / len(ks) for g, ks in _DEPTH_JOINTS.items()}
@@ -219,7 +221,9 @@ def draw_figure(
     for group, items in sorted(parts, key=lambda gi: depth[gi[0]]):
         factor = min(max(1.0 + 1.5 * (depth[group] - torso_z), 0.78), 1.12)  # nearer is brighter
         for kind, names, width, colour in items:
-            if kind == "limb":
+            if flat:
+                _flat_part(img, kind, [pts[J[k]] for k in names], width * scale, colour, actor)
+            elif kind == "limb":
                 draw_limb(img, pts[J[names[0]]], pts[J[names[1]]], width * scale, colour, factor, light)
             elif kind == "disc":
                 c = pts[J[names[0]]]
@@ -229,6 +233,19 @@ def draw_figure(
                 _torso(img, pts[[J[k] for k in names]], width, colour, factor, light)
             else:
                 _head(img, pts[J["head"]], width * scale, actor, factor, yaw, light)
+
+
+def _flat_part(img: np.ndarray, kind: str, points: list[np.ndarray], width: float, colour: RGB, actor: Actor) -> None:
+    """One part of the flat cartoon figure: a stroke, a filled quad or a disc in a single colour."""
+    if kind == "limb":
+        p0, p1 = _fixed(points[0]), _fixed(points[1])
+        cv2.line(img, tuple(p0), tuple(p1), colour, max(1, round(width)), cv2.LINE_AA, _SHIFT)
+    elif kind == "torso":
+        cv2.fillConvexPoly(img, _fixed(np.array(points)), colour, cv2.LINE_AA, _SHIFT)
+    elif kind == "disc":
+        _disc(img, points[0], width, colour)
+    else:
+        _disc(img, points[0], width, actor.skin)
 
 
 def changed_box(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int]:

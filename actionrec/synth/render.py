@@ -66,7 +66,7 @@ def _render(
         before = img.copy()
         yaw = float(track[i, YAW])
         if not nobody:
-            draw_figure(img, parts, img_pts[i], joints[i, :, 2], float(scale[i]), yaw, actor, scene.light)
+            draw_figure(img, parts, img_pts[i], joints[i, :, 2], float(scale[i]), yaw, actor, scene.light, scene.flat)
         frames[i] = img
         boxes[i] = changed_box(before, img)  # every pixel the actor touched, anti-aliased fringe included
     return finish(frames, scene.camera, fps, rng), boxes
@@ -108,7 +108,7 @@ def render_clip(
     actor = actor if actor is not None else random_actor(rng)
     scene = random_scene(rng, w, h, actor, config)
     x_range = _x_range(config, scene, size)
-    track = action_track(action, frames, fps, rng, x_range=x_range, yaw_max=config.yaw_max)
+    track = action_track(action, frames, fps, rng, x_range=x_range, yaw_max=config.yaw_max, styles=config.motion_styles)
     stools = [(0, frames)] if ACTIONS[action].stool else []
     return _render(track, actor, scene, stools, size, fps, rng, shows_nobody(action, rng))
 
@@ -148,7 +148,7 @@ def render_sequence(
     scene = random_scene(rng, w, h, actor, config)
     tracks: list[np.ndarray] = []
     for action, n in zip(actions, lengths, strict=True):
-        track = action_track(action, n, fps, rng, x_range=0.0, yaw_max=config.yaw_max)
+        track = action_track(action, n, fps, rng, x_range=0.0, yaw_max=config.yaw_max, styles=config.motion_styles)
         if tracks:
             prev = tracks[-1][-1]
             blend = max(1, min(10, n // 3))

@@ -33,6 +33,7 @@ class Scene:
     distractors: list[Distractor]
     camera: Camera
     light: np.ndarray  # (2,) unit image direction towards the key light on the actor
+    flat: bool = False  # the actor drawn as flat one-colour parts (SynthConfig.appearance off)
 
 
 def _noise(rng: np.random.Generator, h: int, w: int, cells: tuple[int, ...]) -> np.ndarray:
@@ -208,6 +209,7 @@ def random_scene(rng: np.random.Generator, w: int, h: int, actor: Actor, cfg: Sy
         ground_y=ground_y,
         world=world,
         distractors=distractors,
+        flat=not cfg.appearance,
         camera=random_camera(rng, w, h, cfg),
         light=light,
     )

@@ -160,3 +160,27 @@ def test_renderer_reads_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
         watching[0] = False  # an audit hook cannot be removed: it goes quiet
     assert opened == []
     assert dataclasses.is_dataclass(config)
+
+
+def test_ablation_levers_draw_the_flat_cartoon_and_fix_one_style_per_class() -> None:
+    """The ablation levers (docs/zero-shot.md): `appearance=False` draws each body part in one colour (a plain
+    scene shows far fewer distinct colours on the figure than the shaded solid), and `motion_styles=False` plays
+    every clip of a class in the same style, while the default draws a new style per clip."""
+    from actionrec.synth.actions import action_spec, clip_style
+
+    plain = synth.SynthConfig.plain()
+    actor = random_actor(np.random.default_rng(3))
+    colours = {}
+    for flat in (False, True):
+        frames, boxes = synth.render_clip(
+            "jumping_jack", seed=1, size=(128, 128), frames=4, actor=actor, config=replace(plain, appearance=not flat)
+        )
+        x0, y0, x1, y1 = boxes[2]
+        colours[flat] = len(np.unique(frames[2, y0:y1, x0:x1].reshape(-1, 3), axis=0))
+    assert colours[True] < 0.6 * colours[False]
+
+    spec = action_spec("wave_one_hand")
+    fixed = [clip_style(spec, np.random.default_rng(k), styles=False) for k in range(4)]
+    drawn = [clip_style(spec, np.random.default_rng(k)) for k in range(4)]
+    assert all(p == fixed[0] for p in fixed)
+    assert len({tuple(sorted(p.items())) for p in drawn}) == 4
