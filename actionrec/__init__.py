@@ -11,8 +11,8 @@ own messages, as the command line does.
 
 from typing import TYPE_CHECKING
 
-from .config import VERSION, ModelMeta, Preprocessing
 from .errors import ActionrecError, DataError, ModelFileError, VideoError
+from .model_meta import VERSION, ModelMeta, Preprocessing
 
 if TYPE_CHECKING:
     from .runtime.aggregate import LabelScore, VideoResult, WindowResult

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from .config import ARCHITECTURES
+from .model_meta import ARCHITECTURES
 
 Architecture = enum.Enum("Architecture", {name: name for name in ARCHITECTURES}, type=str)  # networks.BUILDERS' keys
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .config import Preprocessing
+from .model_meta import Preprocessing
 
 
 @dataclass(frozen=True)

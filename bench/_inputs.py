@@ -49,8 +49,8 @@ def model_file(model: Path | None, work: Path) -> Path:
         return shipped
     import torch
 
-    from actionrec.config import ModelMeta, Preprocessing
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta, Preprocessing
     from actionrec.networks import build
 
     torch.manual_seed(0)

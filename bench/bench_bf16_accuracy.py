@@ -21,12 +21,12 @@ import numpy as np
 from _timing import header, set_threads
 
 from actionrec.data import open_dataset
-from actionrec.evaluate import match_labels
 from actionrec.io.checkpoint import load_model
 from actionrec.metrics import accuracy_topk, top1
 from actionrec.runtime.aggregate import softmax
 from actionrec.runtime.backends import Precision, TorchBackend
 from actionrec.runtime.pipeline import Recognizer, default_model_path
+from actionrec.scoring import match_labels
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from actionrec.config import Preprocessing  # noqa: E402
 from actionrec.data import ClipDataset, FrameCache, VideoItem, open_dataset  # noqa: E402
+from actionrec.model_meta import Preprocessing  # noqa: E402
 
 
 def generated(root: Path, count: int = 12) -> list[VideoItem]:

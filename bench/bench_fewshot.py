@@ -12,7 +12,7 @@ mirrored copies; testing scores the original recordings only (a mirror is the sa
 Runs: "shipped" is exactly what a user gets from `actionrec train DATA --output RUN --init default` (the fine-tuning
 recipe, `train.FINE_TUNE`); "scratch" trains the same network and input from random weights with the same
 epochs, AdamW and cosine schedule (lr --scratch-lr: the fine-tuning lr is too small from scratch).
-Video score = mean of K evenly spaced windows (`actionrec.evaluate`), as `actionrec evaluate` reports it.
+Video score = mean of K evenly spaced windows (`actionrec.scoring`), as `actionrec evaluate` reports it.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run_one(args, labels, train_rows, test_items, *, start: str, out: Path) -> dict:
     """Train one model (the CLI's fine-tuning recipe, or the same from scratch) and score the held-out videos."""
-    from actionrec.evaluate import evaluate
     from actionrec.hub import resolve_model
     from actionrec.io.checkpoint import read_meta
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
+    from actionrec.scoring import evaluate
     from actionrec.training import TrainConfig, fine_tune_epochs, train
 
     csv = out.parent / f"{out.name}.csv"

@@ -65,8 +65,8 @@ def quick_inputs(tmp: Path) -> tuple[Path, Path]:
     """A random r3d10 (width 4, 8 frames of 32x32) over the benchmark's classes, and a small test split to run it on."""
     import torch
 
-    from actionrec.config import ModelMeta, Preprocessing
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta, Preprocessing
     from actionrec.networks import build
     from actionrec.synth import CLASSES, write_benchmark
 
@@ -140,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bench(args: argparse.Namespace, tmp: Path) -> int:
     from actionrec.data import DataLayout, open_dataset
-    from actionrec.evaluate import match_labels
     from actionrec.io.files import write_text_atomic
     from actionrec.metrics import accuracy_topk
     from actionrec.runtime.backends import Precision
     from actionrec.runtime.pipeline import default_model_path, load
+    from actionrec.scoring import match_labels
     from actionrec.synth import ACTIONS, MOTION_PAIRS
 
     t0 = time.perf_counter()

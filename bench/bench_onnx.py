@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from _timing import header
 
-from actionrec.config import ModelMeta, Preprocessing
-from actionrec.export import compare, quantize_int8, video_clips, write_check_video, write_onnx
 from actionrec.io.checkpoint import load_model
+from actionrec.model_meta import ModelMeta, Preprocessing
 from actionrec.networks import build
+from actionrec.onnx_export import compare, quantize_int8, video_clips, write_check_video, write_onnx
 from actionrec.runtime.backends import OnnxBackend, TorchBackend, physical_cores
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ Every person is held out exactly once, so each is scored by models that never sa
 default model's architecture and preprocessing (so that its weights fit --init), with attention on or off; all
 four variants get the same number of epochs (chosen to fit --budget-min from a timed training step, or --epochs),
 the same recipe (AdamW unless --optimizer sgd, cosine schedule, batch 8, multi-scale crops, flips) and the same
-seed. Video score = mean of K evenly spaced windows (`actionrec.evaluate`). Data are read in place (a CSV list in
+seed. Video score = mean of K evenly spaced windows (`actionrec.scoring`). Data are read in place (a CSV list in
 a temporary folder) and decoded once into the frame cache; nothing is copied into the repository.
 """
 
@@ -108,8 +108,8 @@ def plan(args: argparse.Namespace, tmp: Path) -> Plan:
     if args.quick:  # a random tiny model file stands in for the pretrained one: the --init path still runs
         import torch
 
-        from actionrec.config import ModelMeta, Preprocessing
         from actionrec.io.checkpoint import save_model
+        from actionrec.model_meta import ModelMeta, Preprocessing
         from actionrec.networks import build
 
         torch.manual_seed(args.seed)
@@ -192,9 +192,9 @@ def run_one(
 ) -> dict:
     from rich.console import Console
 
-    from actionrec.evaluate import evaluate
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
+    from actionrec.scoring import evaluate
     from actionrec.training import FINE_TUNE, TrainConfig, train
 
     config = TrainConfig(
@@ -300,8 +300,8 @@ def _bench(args: argparse.Namespace, present: list[str], tmp: Path, runs_dir: Pa
         folds = spec.folds[:1] if args.quick else spec.folds
         sets[n] = (split.labels, items, person, folds)
 
-    from actionrec.config import Preprocessing
     from actionrec.data import FrameCache
+    from actionrec.model_meta import Preprocessing
 
     cache = FrameCache(args.cache_dir)
     spec_ = Preprocessing(**plan_.pre)

@@ -27,10 +27,10 @@ import numpy as np
 from _inputs import CACHE, model_file
 from _timing import header
 
-from actionrec.distributed import predict_dataset, ray_session, read_results
 from actionrec.io.files import atomic_path
 from actionrec.io.output import OutputFormat, result_writer
 from actionrec.io.video import quiet_decoder_logs
+from actionrec.ray_predict import predict_dataset, ray_session, read_results
 from actionrec.runtime.pipeline import load
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from _timing import header, set_threads, time_interleaved
 
-from actionrec.config import ModelMeta, Preprocessing
+from actionrec.model_meta import ModelMeta, Preprocessing
 from actionrec.networks import build
 from actionrec.runtime.backends import TorchBackend
 

@@ -27,7 +27,7 @@ Protocol:
 - a run whose loss diverges (C3D has no batch norm) is restarted at a tenth of the lr, at most twice, for any
   network; the lr it finished with is reported, and so is a run that ends at chance on its own training clips.
   --lr replaces the recipe's lr for every network run (e.g. `--models c3d --lr 0.01` for a C3D row apart).
-- score: `actionrec.evaluate`, video = mean softmax of K evenly spaced windows (--clips), the same for every
+- score: `actionrec.scoring`, video = mean softmax of K evenly spaced windows (--clips), the same for every
   network; one seed, so with 128 test videos one video is 0.8 points (the +- column is the binomial standard error).
 """
 
@@ -316,10 +316,10 @@ def run_one(args, recipe: Recipe, who: Contender, data_csv: Path, split, runs: P
 
     from actionrec.data import DataLayout, open_dataset
     from actionrec.errors import ActionrecError
-    from actionrec.evaluate import evaluate
     from actionrec.networks import build, count_parameters, gflops_per_clip
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
+    from actionrec.scoring import evaluate
     from actionrec.training import train
 
     train_items = open_dataset(data_csv, layout=DataLayout.csv, val_fraction=0.0).train

@@ -8,7 +8,7 @@ per set video and clip accuracy, per-class accuracy and which model class each m
 Data: ../shared/data/real (weizmann4: wave2, wave1, jack, bend; 7 people, each recording also mirrored as `_flip`;
 ud810: a1-a3, 2 people). Whole folders are scored, every video of every person (mirrors included), no split.
 Which model classes count as right: bench/label_maps/<set>.csv, read and scored by the very code of `actionrec
-evaluate --label-map` (`actionrec.evaluate.read_label_map` and `evaluate`): a video's score is the mean softmax of
+evaluate --label-map` (`actionrec.scoring.read_label_map` and `evaluate`): a video's score is the mean softmax of
 K evenly spaced windows, cut and preprocessed as the model's own file says (its frame rate included); a clip is each
 window alone. A model with a `no_action` class gets its `no_action` answers counted apart (they are misses too).
 Markdown on stdout (the first line names the CPU and the model file), progress on stderr, --json OUT for all of it.
@@ -48,10 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def score_set(recognizer, name: str, folder: Path, *, clips_per_video: int, batch_size: int) -> dict:
-    """Every video of one set through `actionrec.evaluate.evaluate` with the set's label map; the report's numbers,
+    """Every video of one set through `actionrec.scoring.evaluate` with the set's label map; the report's numbers,
     plus per class where its misses went (model classes) and the count of `no_action` answers."""
     from actionrec.data import DataLayout, open_dataset
-    from actionrec.evaluate import evaluate, read_label_map
+    from actionrec.scoring import evaluate, read_label_map
 
     map_path = LABEL_MAPS / f"{name}.csv"
     mapping = read_label_map(map_path, recognizer.meta.labels)

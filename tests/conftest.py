@@ -42,7 +42,7 @@ def videos(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A random-weight r3d10 (width 8, attention on) saved as a self-describing model file: 3 labels, 8x32x32."""
-    from actionrec.config import Preprocessing
+    from actionrec.model_meta import Preprocessing
 
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
     spec = Preprocessing(clip_len=8, frame_step=1, resize=36, crop=32)

@@ -112,8 +112,8 @@ def random_model_file(path: Path, labels: tuple[str, ...], preprocessing, width:
     labels and preprocessing; `training` is its metadata's training record."""
     import torch
 
-    from actionrec.config import ModelMeta
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta
     from actionrec.networks import build
 
     torch.manual_seed(0)

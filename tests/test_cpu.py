@@ -98,7 +98,7 @@ def test_gradients_in_the_training_precision_match_fp32():
 
 
 def _meta():
-    from actionrec.config import ModelMeta, Preprocessing
+    from actionrec.model_meta import ModelMeta, Preprocessing
 
     pre = Preprocessing(clip_len=4, frame_step=1, resize=36, crop=32, mean=(0.5,) * 3, std=(0.25,) * 3)
     return ModelMeta(arch="r3d10", arch_args={}, labels=("a", "b"), preprocessing=pre)
@@ -110,7 +110,7 @@ def test_bf16_training_is_refused_where_its_gradients_are_wrong(tmp_path):
     they are right, the check reports an error of bf16's rounding only."""
     from actionrec.errors import ActionrecError
     from actionrec.training import TrainConfig
-    from actionrec.training.distributed import setup as _setup
+    from actionrec.training.processes import setup as _setup
 
     verdict = cpu_bf16_verdict()
     if verdict.trainable:

@@ -14,10 +14,12 @@ from helpers import moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
-from actionrec.config import ModelMeta, Preprocessing
 from actionrec.data import DataLayout, VideoItem
 from actionrec.errors import ActionrecError, DataError
-from actionrec.evaluate import (
+from actionrec.model_meta import ModelMeta, Preprocessing
+from actionrec.onnx_export import export_onnx
+from actionrec.runtime.pipeline import Recognizer
+from actionrec.scoring import (
     OTHER,
     accuracy_topk,
     check_outputs,
@@ -27,8 +29,6 @@ from actionrec.evaluate import (
     mean_class_accuracy,
     write_outputs,
 )
-from actionrec.export import export_onnx
-from actionrec.runtime.pipeline import Recognizer
 
 MODEL_LABELS = ("a", "b", "c", "d", "e", "f", "g")
 SPEC = Preprocessing(clip_len=4, frame_step=1, resize=32, crop=32, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
@@ -200,7 +200,7 @@ def test_report_files_are_all_or_nothing_on_a_full_disk(scripted_videos, tmp_pat
     the reason, and neither the JSON report nor the CSV is left, nor any temporary file."""
     import errno
 
-    import actionrec.evaluate as ev
+    import actionrec.scoring as ev
 
     items = [VideoItem(p, t, "g") for p, t in zip(scripted_videos[:2], [1, 0], strict=True)]
     report = evaluate(Recognizer(ScriptedBackend()), items, ("b", "a", "c"), clips_per_video=2)
@@ -223,7 +223,7 @@ def test_cli_evaluate_output_that_cannot_be_written(folder_set, tiny_model, tmp_
     scored (no numbers printed); a full disk at the end is one line too, exit 1, with no report files left."""
     import errno
 
-    import actionrec.evaluate as ev
+    import actionrec.scoring as ev
 
     blocker = tmp_path / "file"
     blocker.write_text("a file")
@@ -388,7 +388,7 @@ def test_label_map_scores_data_classes_against_the_model_classes_it_names(script
     """With a label map (x -> a; y -> b or d; z unmapped) a data set whose class names the model lacks is scored:
     v1's top-1 d counts as right for y, the z video is left out and counted, never decoded; CSV and JSON maps read
     alike. By hand: videos v0 x (a), v1 y (d), v3 x (a) all right; clips 4 of 6 (v0's second says b, v3's first d)."""
-    from actionrec.evaluate import read_label_map
+    from actionrec.scoring import read_label_map
 
     (tmp_path / "map.json").write_text(json.dumps({"x": "a", "y": ["b", "D"]}))
     (tmp_path / "map.csv").write_text("data,model\nx,a\ny,b\ny,d\n")

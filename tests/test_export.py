@@ -14,11 +14,11 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
-from actionrec import export as export_mod
+from actionrec import onnx_export
 from actionrec.cli import app
-from actionrec.config import ModelMeta, Preprocessing
 from actionrec.errors import ActionrecError, ModelFileError
 from actionrec.io.checkpoint import META_KEY, load_model, read_meta, save_model
+from actionrec.model_meta import ModelMeta, Preprocessing
 from actionrec.runtime.backends import OPENVINO, OnnxBackend
 
 runner = CliRunner()
@@ -170,7 +170,7 @@ def test_every_architecture_exports_and_matches(arch, arch_args, check_video, vi
     torch.manual_seed(1)
     meta = ModelMeta(arch=arch, arch_args=arch_args, labels=("a", "b", "c", "d"), preprocessing=SMALL)
     src = save_model(tmp_path / f"{arch}.safetensors", build(arch, num_classes=4, **arch_args), meta)
-    result = export_mod.export_onnx(src, check_videos=[videos[check_video]] if check_video else ())
+    result = onnx_export.export_onnx(src, check_videos=[videos[check_video]] if check_video else ())
     assert result.path == tmp_path / f"{arch}.onnx" and result.path.exists() and result.int8_path is None
     assert [p.clips for p in result.parity] == [2, 8]
     for p in result.parity:
@@ -224,7 +224,7 @@ def test_failing_parity_leaves_no_file(exported, tiny_model, tmp_path, monkeypat
         onnx.save(proto, str(path))
         return 20
 
-    monkeypatch.setattr(export_mod, "write_onnx", tampered)
+    monkeypatch.setattr(onnx_export, "write_onnx", tampered)
     src = tmp_path / "tiny.safetensors"
     src.write_bytes(tiny_model.read_bytes())
     res = run("export", src, "--onnx")
@@ -260,7 +260,7 @@ def test_int8_export_is_a_usable_model(tiny_model, videos, tmp_path):
     res = run("export", src, "--int8", "-o", named / "int8.onnx", "--check-video", videos["mp4"])
     assert res.exit_code == 0, res.output  # -o names the int8 model (as before); the fp32 one lies beside it
     assert sorted(p.name for p in named.iterdir()) == ["int8.fp32.onnx", "int8.onnx"]
-    assert export_mod.output_pair(Path("m.int8.onnx")) == (Path("m.onnx"), Path("m.int8.onnx"))
+    assert onnx_export.output_pair(Path("m.int8.onnx")) == (Path("m.onnx"), Path("m.int8.onnx"))
     proto = onnx.load(str(out))
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in proto.graph.node}
     assert {p.key: p.value for p in proto.metadata_props}["precision"] == "int8"

@@ -13,13 +13,13 @@ PACKAGE = Path(actionrec.__file__).parent
 
 # docs/architecture.md's layers, lowest first: a module may import its own layer and those below it, never above.
 LAYERS = (
-    ("errors", "config", "choices", "results", "metrics", "tuning"),
+    ("errors", "model_meta", "choices", "results", "metrics", "tuning"),
     ("networks",),
     ("io", "cpu", "transforms"),
     ("ops",),
     ("data", "hub", "synth"),
     ("runtime",),
-    ("training", "evaluate", "export", "explain", "distributed"),
+    ("training", "scoring", "onnx_export", "explain", "ray_predict"),
     ("cli", "__main__", ""),  # "": the package's own __init__ (lazy re-exports of runtime)
 )
 LAYER = {part: n for n, parts in enumerate(LAYERS) for part in parts}

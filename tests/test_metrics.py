@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actionrec import evaluate, metrics
+from actionrec import metrics, scoring
 from actionrec.runtime.aggregate import ranked as predict_ranking
 from actionrec.training import validation
 
@@ -54,6 +54,6 @@ def test_mean_class_accuracy_averages_the_classes_that_have_samples():
 
 def test_evaluation_and_validation_use_the_one_definition():
     """Evaluation's and training's validation's accuracy are the functions of `metrics`, not copies."""
-    assert evaluate.accuracy_topk is metrics.accuracy_topk
-    assert evaluate.mean_class_accuracy is metrics.mean_class_accuracy
+    assert scoring.accuracy_topk is metrics.accuracy_topk
+    assert scoring.mean_class_accuracy is metrics.mean_class_accuracy
     assert validation.accuracy_topk is metrics.accuracy_topk

@@ -167,7 +167,7 @@ def test_require_extra_names_the_extra():
 def test_export_without_its_extra_stops_at_once(monkeypatch, tiny_model, tmp_path):
     """Without onnxscript (the [export] extra), `actionrec export` exits 1 with one error line naming the model
     file, the package and `pip install 'actionrec...`, and writes nothing."""
-    from actionrec.export import export_onnx
+    from actionrec.onnx_export import export_onnx
 
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # import fails, find_spec says absent
     src = tmp_path / "tiny.safetensors"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import moving_square_frames
 
-from actionrec.config import Preprocessing
+from actionrec.model_meta import Preprocessing
 from actionrec.transforms import CropBox, color_augment, frame_resizer, preprocess, random_box
 
 

@@ -15,10 +15,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..choices import BackendKind, Device, Precision
-from ..config import MAX_DEFAULT_STRIDE
 from ..errors import ActionrecError, OptionError
 from ..io.files import nearest_existing
 from ..io.output import FullConsole
+from ..model_meta import MAX_DEFAULT_STRIDE
 
 err = FullConsole(stderr=True)  # progress, logs, messages; whole lines when stderr is not a terminal
 

@@ -100,13 +100,13 @@ def evaluate(
     class accuracy, per-class table; unreadable videos are reported and skipped (exit code stays 0)."""
     from ..data import open_dataset
     from ..errors import DataError
-    from ..evaluate import check_outputs, per_class_table, per_group_table, summary_lines, write_outputs
-    from ..evaluate import evaluate as run_evaluation
+    from ..scoring import check_outputs, per_class_table, per_group_table, summary_lines, write_outputs
+    from ..scoring import evaluate as run_evaluation
 
     with reported():
-        from ..evaluate import choose_split, default_subset, read_label_map, whole_summary
         from ..hub import resolve_model
         from ..io.checkpoint import read_meta
+        from ..scoring import choose_split, default_subset, read_label_map, whole_summary
 
         if output is not None:
             check_outputs(output)  # a report that could never be written fails before any video is scored

@@ -51,7 +51,7 @@ def export(
 ) -> None:
     """Export a model to a self-contained .onnx file, written only if ONNX Runtime matches PyTorch on random and
     real clips (max |logit diff| <= 1e-4 x max |logit|)."""
-    from ..export import export_onnx
+    from ..onnx_export import export_onnx
 
     out = output_path(output, out_alias)
     with reported():

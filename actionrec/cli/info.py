@@ -12,7 +12,7 @@ import typer
 from .common import reported
 
 if TYPE_CHECKING:
-    from ..config import ModelMeta
+    from ..model_meta import ModelMeta
 
 app = typer.Typer()
 

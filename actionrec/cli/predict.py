@@ -301,7 +301,7 @@ def _check_render(render: Path, output: Path | None, *, resume: bool, ray: bool)
 
 def _render(result, render: Path, labels) -> None:
     """Write the annotated video of `result` (one line on stderr saying where, and whether browsers play it)."""
-    from ..io.render import render_video
+    from ..io.annotated_video import render_video
 
     done = render_video(result.video, result.segments, render, labels=labels, duration_s=result.duration_s)
     err.print(escape(f"wrote {render} ({done.codec.describe()})"), highlight=False, soft_wrap=True)
@@ -370,10 +370,10 @@ def _predict_on_ray(
     compile: bool,
     segments: SegmentConfig,
 ) -> None:
-    """predict --ray: the same videos and options, labelled by `distributed.predict_dataset` into JSON Lines files
+    """predict --ray: the same videos and options, labelled by `ray_predict.predict_dataset` into JSON Lines files
     in the folder -o; one line saying where, and exit code 1 when a video failed."""
-    from ..distributed import RAY_MODULES, predict_dataset
     from ..errors import require_extra
+    from ..ray_predict import RAY_MODULES, predict_dataset
 
     if output is None:
         raise usage_error("--ray writes its result files into a folder: give -o FOLDER")

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..config import Preprocessing
 from ..errors import VideoError
 from ..io.video import grid_frames, probe, read_frames
 from ..io.window_plan import WindowPlan
+from ..model_meta import Preprocessing
 from ..transforms import color_augment, frame_resizer, preprocess, random_box
 from .frame_cache import FrameCache, decode_all
 from .splits import VideoItem

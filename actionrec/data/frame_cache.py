@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Preprocessing
 from ..errors import DataError
 from ..io.files import atomic_path
 from ..io.video import read_all
+from ..model_meta import Preprocessing
 from ..transforms import frame_resizer
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 Fig. 6), written as a video and/or a contact sheet, and the share of attention mass inside a box.
 
 `maps` runs the plain torch network over the pipeline's clips with hooks on its attention, `geometry` maps the
-network's crop onto frame pixels (and holds the metric), `drawing` draws one frame, `sheet` lays out the contact
+network's crop onto frame pixels (and holds the metric), `overlay` draws one frame, `sheet` lays out the contact
 sheet and `heatmap` (`explain_video`) does a whole video, encoded by `io.video_writer`.
 """
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..config import Preprocessing
+from ..model_meta import Preprocessing
 from ..transforms import centre_box, resized_shape
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels; pixel edges, so x1 and y1 are exclusive

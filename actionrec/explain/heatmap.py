@@ -21,9 +21,9 @@ from ..errors import ActionrecError
 from ..io.files import atomic_path
 from ..io.video import iter_windows, probe
 from ..io.video_writer import VIDEO_SUFFIXES, VideoCodec, open_video_writer
-from .drawing import draw_overlay, heat_for
 from .geometry import crop_region
 from .maps import Explainer, nearest_windows, select_blocks, window_maps
+from .overlay import draw_overlay, heat_for
 from .sheet import SheetFrame, SheetPicker, render_sheet
 
 

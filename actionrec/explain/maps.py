@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import ModelMeta
 from ..errors import ActionrecError
+from ..model_meta import ModelMeta
 from ..runtime.aggregate import softmax
 from ..runtime.pipeline import Recognizer, clip_batches
 from .geometry import attention_frames

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..errors import ActionrecError
-from .drawing import put_text
+from .overlay import put_text
 
 SHEET_TILE = 180  # contact sheet: height of each frame tile in pixels
 SHEET_CAPTION = 22  # contact sheet: caption band under each frame | overlay pair

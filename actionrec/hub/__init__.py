@@ -20,14 +20,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import KINETICS_FPS, KINETICS_MEAN, KINETICS_STD, Preprocessing
 from ..cpu import cache_root
 from ..errors import ActionrecError, ModelFileError, OptionError
+from ..model_meta import KINETICS_FPS, KINETICS_MEAN, KINETICS_STD, Preprocessing
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from ..config import ModelMeta
+    from ..model_meta import ModelMeta
     from .foreign import InitReport
 
 Progress = Callable[[int, "int | None"], None]  # (bytes done, total bytes or None when the server does not say)
@@ -421,7 +421,7 @@ def convert(
     Error messages name `source` (the URL or the user's file), not the temporary file."""
     import dataclasses
 
-    from ..config import ModelMeta
+    from ..model_meta import ModelMeta
     from ..networks import build
     from .foreign import load_pretrained
 

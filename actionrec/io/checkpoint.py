@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import ModelMeta
 from ..errors import ModelFileError
+from ..model_meta import ModelMeta
 from .files import atomic_path
 
 if TYPE_CHECKING:

@@ -290,7 +290,7 @@ def iter_windows(
 
     Frames are counted on the model's clock: with `fps` (the model's `Preprocessing.fps`) the video is sampled by
     timestamp at that rate (`FrameGrid`), so a window covers the same seconds whatever the video's own rate; None
-    takes every decoded frame. Windows start every `stride` frames (default: `config.default_stride`, a whole number
+    takes every decoded frame. Windows start every `stride` frames (default: `model_meta.default_stride`, a whole number
     of frame_steps, so that every start falls on the same frame_step grid and only those frames are converted), plus
     one aligned to the end so the tail is covered; or, with `num_windows`, that many evenly spaced. A video shorter
     than one window is looped. `transform` is applied to each frame once, as it is decoded (channel-blind, e.g. the

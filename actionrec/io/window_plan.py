@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Preprocessing, default_stride
+from ..model_meta import Preprocessing, default_stride
 
 
 def plan_starts(n_frames: int, span: int, stride: int) -> list[int]:
@@ -48,7 +48,7 @@ class WindowPlan:
 
     @classmethod
     def of(cls, clip_len: int, frame_step: int = 1, stride: int | None = None) -> WindowPlan:
-        """The plan with `stride`, or by default `config.default_stride` (half a window, in whole frame steps)."""
+        """The plan with `stride`, or by default `model_meta.default_stride` (half a window, in whole frame steps)."""
         return cls(clip_len, frame_step, stride or default_stride(clip_len, frame_step))
 
     @classmethod

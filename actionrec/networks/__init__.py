@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import ARCHITECTURES
+from ..model_meta import ARCHITECTURES
 from .attention import Attention3d, ChannelAttention, SpatialAttention, SpatialGate, capture_spatial_maps
 from .c3d import C3D, c3d
 from .densenet import DenseBlock, DenseNet3d, dense3d
@@ -41,7 +41,7 @@ NETWORKS: dict[str, Network] = {
 BUILDERS: dict[str, Callable[..., nn.Module]] = {name: network.builder for name, network in NETWORKS.items()}
 
 
-assert tuple(BUILDERS) == ARCHITECTURES, "config.ARCHITECTURES names the builders, torch-free"
+assert tuple(BUILDERS) == ARCHITECTURES, "model_meta.ARCHITECTURES names the builders, torch-free"
 
 
 def build(arch: str, *, num_classes: int, **arch_args) -> nn.Module:

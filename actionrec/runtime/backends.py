@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from ..choices import BackendKind, Device, Precision
-from ..config import ModelMeta
 from ..cpu import auto_bf16
 from ..errors import ActionrecError, ModelFileError, OptionError
 from ..io.checkpoint import check_model_file, meta_from_onnx_props
+from ..model_meta import ModelMeta
 from ..tuning import CHANNELS_LAST_MIN_WIDTH, CPU_STREAMS
 
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import Preprocessing
 from ..errors import ActionrecError, ModelFileError
 from ..hub import DEFAULT_MODEL_NAME as DEFAULT_MODEL_NAME  # the model store's facts, re-exported
 from ..hub import default_model_path as default_model_path
 from ..hub import resolve_model, shipped_model_path
 from ..io.checkpoint import model_file_kind, onnx_external_data, read_meta
+from ..model_meta import Preprocessing
 from .aggregate import VideoResult, WindowResult, ranked, softmax, video_label, video_ranking
 from .backends import Backend, BackendKind, Device, Precision, open_backend
 from .segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig, segment

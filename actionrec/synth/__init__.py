@@ -1,8 +1,8 @@
 """Synthetic action benchmark: articulated figures doing everyday actions in cluttered scenes, moving camera.
 
-actors (who), poses and actions (what they do), kinematics, scenes and camera (where, seen how), drawing and
-render (clips), writers, benchmark (the UCF-101-style data set), samples (the shipped clips) and sequences
-(multi-action videos with per-frame truth).
+actors (who), poses and actions (what they do), kinematics, scenes and camera (where, seen how), difficulty
+(how hard), raster and renderer (clips), writers, benchmark (the UCF-101-style data set), samples (the shipped
+clips) and sequences (multi-action videos with per-frame truth).
 """
 
 from .actions import ACTIONS, CLASSES, MOTION_PAIRS, ActionSpec, action_track, frames_range
@@ -16,10 +16,10 @@ from .benchmark import (
     is_transition_clip,
     write_benchmark,
 )
-from .config import DEFAULT_CONFIG, SynthConfig
+from .difficulty import DEFAULT_CONFIG, SynthConfig
 from .kinematics import skeleton
 from .poses import mirror_track
-from .render import render_clip, render_sequence, render_transition
+from .renderer import render_clip, render_sequence, render_transition
 from .samples import SAMPLE_CLIPS, SAMPLE_SEQUENCE, write_samples
 from .scenes import PLAIN_BACKGROUND
 from .sequences import (

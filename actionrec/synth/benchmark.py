@@ -16,8 +16,8 @@ from ..errors import ActionrecError
 from ..io.files import exclusive, write_text_atomic
 from .actions import ACTION_CLASSES, CLASSES
 from .actors import cartoon_actor, make_actor
-from .config import DEFAULT_CONFIG, SynthConfig
-from .render import render_clip, render_transition
+from .difficulty import DEFAULT_CONFIG, SynthConfig
+from .renderer import render_clip, render_transition
 from .writers import write_boxes, write_splits, write_video
 
 

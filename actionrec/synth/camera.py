@@ -9,7 +9,7 @@ from math import tau as TAU
 import cv2
 import numpy as np
 
-from .config import SynthConfig
+from .difficulty import SynthConfig
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ..io.files import write_text_atomic
-from .config import SynthConfig
-from .render import render_clip, render_sequence
+from .difficulty import SynthConfig
+from .renderer import render_clip, render_sequence
 from .writers import write_mp4
 
 SAMPLE_CLIPS = ("walk_left", "jumping_jack", "wave_both_hands", "sit_down", "punch")  # one short clip each

@@ -13,7 +13,7 @@ import numpy as np
 
 from .actors import RGB, Actor, hsv_colour
 from .camera import Camera, random_camera
-from .config import SynthConfig
+from .difficulty import SynthConfig
 
 PLAIN_BACKGROUND = (128, 128, 128)
 SCENE_KINDS = ("room", "office", "wall", "outdoor")

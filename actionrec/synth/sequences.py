@@ -18,8 +18,8 @@ from ..results import NO_ACTION
 from .actions import ACTION_CLASSES, PAIRS, WALK_DIRECTION, WALK_FRAMES, frames_range
 from .actors import make_actor
 from .benchmark import benchmark_groups
-from .config import DEFAULT_CONFIG, SynthConfig
-from .render import render_sequence
+from .difficulty import DEFAULT_CONFIG, SynthConfig
+from .renderer import render_sequence
 from .writers import write_video
 
 ACTIONS_PER_SEQUENCE = (3, 6)  # inclusive, no_action stretches not counted

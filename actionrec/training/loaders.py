@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ..cpu import cache_root
 from ..data import Clip, ClipDataset, DataSplit, EpochSampler, FrameCache, VideoItem
 from ..errors import DataError
-from .config import ResolvedConfig
-from .distributed import Context, worker_context, worker_init
+from .processes import Context, worker_context, worker_init
+from .recipe import ResolvedConfig
 
 
 def training_clips(

@@ -21,11 +21,11 @@ from ..data import DataSplit, open_dataset
 from ..errors import ActionrecError, require_extra
 from ..networks import attention_as_identity, build, zero_init_residuals
 from ..ops import fuse_attention
-from .config import FINE_TUNE_STEPS, ResolvedConfig, TrainConfig, check_config, fine_tune_epochs, resolve
-from .distributed import Context, barrier, parallel, setup, sum_over_processes, teardown, torch_threads
 from .loaders import Loaders, SkipReport, make_loaders, silent
 from .optim import make_optimizer, make_scheduler
 from .plots import PLOT_MODULES, write_plots
+from .processes import Context, barrier, parallel, setup, sum_over_processes, teardown, torch_threads
+from .recipe import FINE_TUNE_STEPS, ResolvedConfig, TrainConfig, check_config, fine_tune_epochs, resolve
 from .rng import caller_rng_kept, seed_everything, set_rng_state
 from .run_dir import (
     STATE_FILE,

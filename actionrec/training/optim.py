@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..choices import Optimizer, Schedule
-from .config import ResolvedConfig
+from .recipe import ResolvedConfig
 
 
 def make_optimizer(model: nn.Module, config: ResolvedConfig) -> torch.optim.Optimizer:

@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import ModelMeta
 from ..data import DataSplit
 from ..errors import ActionrecError, OptionError
 from ..io.checkpoint import save_model, torch_load
 from ..io.files import atomic_path, exclusive, nearest_existing, write_text_atomic
-from .config import ResolvedConfig, TrainConfig
+from ..model_meta import ModelMeta
+from .recipe import ResolvedConfig, TrainConfig
 from .rng import rng_state
 
 STATE_FILE = "state.pt"  # resume state: weights, optimizer, scheduler, RNG states, history
@@ -160,7 +160,7 @@ def model_meta(
 ) -> ModelMeta:
     """What the model files say about themselves: network, labels, preprocessing, and how they were trained."""
     last = history[-1]
-    from ..config import VERSION
+    from ..model_meta import VERSION
 
     training = {
         "data": split.source,

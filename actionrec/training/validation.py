@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader
 
 from ..data import ClipDataset
 from ..metrics import accuracy_topk
-from .distributed import Context, gather
 from .loaders import SkipReport
+from .processes import Context, gather
 
 
 @torch.no_grad()

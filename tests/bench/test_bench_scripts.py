@@ -69,8 +69,8 @@ def test_pair_accuracy_compares_only_the_two_classes(motion):
 def test_table1_recipe_comes_from_the_base_model(table1, tmp_path):
     """The recipe and preprocessing are read from the base model's metadata; the other networks' sizes follow
     its width; a missing base model gives the documented fallback."""
-    from actionrec.config import ModelMeta, Preprocessing
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta, Preprocessing
     from actionrec.networks import build
 
     recipe = {"batch_size": 12, "lr": 0.05, "warmup_epochs": 2.0, "hflip": False, "workers": 1, "seed": 3}
@@ -212,8 +212,8 @@ def _favouring_model(path, labels: tuple[str, ...], favoured: str):
     """A tiny random r3d10 whose classifier answers `favoured` for every window (bias only, zero weights)."""
     import torch
 
-    from actionrec.config import ModelMeta, Preprocessing
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta, Preprocessing
     from actionrec.networks import build
 
     meta = ModelMeta("r3d10", {"width": 4}, labels, Preprocessing(clip_len=4, frame_step=1, resize=36, crop=32))
@@ -237,7 +237,7 @@ def test_zeroshot_bench_scores_every_video_with_the_shipped_label_maps(
 
     from _timing import cpu_name
 
-    from actionrec.evaluate import read_label_map
+    from actionrec.scoring import read_label_map
 
     labels = ("wave_both_hands", "wave_one_hand", "jumping_jack", "bend", "clap")
     labels += ("raise_arms_side", "lower_arms_side", "raise_arms_front", "lower_arms_front", "no_action")
@@ -279,9 +279,9 @@ def test_zeroshot_bench_without_real_data_says_so_and_exits_cleanly(zeroshot, tm
 
 def test_zeroshot_label_maps_fit_the_shipped_model(zeroshot):
     """The shipped label maps name, for each real class, the shipped model's classes the issue counts as right."""
-    from actionrec.evaluate import read_label_map
     from actionrec.hub import resolve_model
     from actionrec.io.checkpoint import read_meta
+    from actionrec.scoring import read_label_map
 
     labels = read_meta(resolve_model("default")).labels
     assert read_label_map(zeroshot.LABEL_MAPS / "weizmann4.csv", labels) == {

@@ -18,7 +18,7 @@ from helpers import ROOT, moving_square_frames, random_model_file, write_cv2_vid
 from typer.testing import CliRunner
 
 from actionrec.cli import app
-from actionrec.config import Preprocessing
+from actionrec.model_meta import Preprocessing
 
 runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from helpers import SHARED, moving_square_frames, write_cv2_video
 
-from actionrec.config import Preprocessing
 from actionrec.data import (
     ClipDataset,
     DataLayout,
@@ -21,6 +20,7 @@ from actionrec.data import (
 )
 from actionrec.errors import DataError, OptionError, VideoError
 from actionrec.io.video import read_frames
+from actionrec.model_meta import Preprocessing
 from actionrec.transforms import centre_box, frame_resizer, preprocess
 
 UCF_CLASSES = ("ApplyEyeMakeup", "Archery", "Basketball")

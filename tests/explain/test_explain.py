@@ -13,7 +13,6 @@ from helpers import ROOT
 from typer.testing import CliRunner
 
 from actionrec.cli import app
-from actionrec.config import Preprocessing
 from actionrec.errors import ActionrecError
 from actionrec.explain import (
     WindowMaps,
@@ -28,6 +27,7 @@ from actionrec.explain import (
     select_blocks,
     sheet_size,
 )
+from actionrec.model_meta import Preprocessing
 from actionrec.transforms import preprocess, resize_frame, resized_shape
 
 runner = CliRunner()
@@ -51,8 +51,8 @@ def step2_model(tmp_path_factory):
     """A random r3d10 (width 8, attention) that samples every 2nd frame: its windows leave gaps to fill."""
     import torch
 
-    from actionrec.config import ModelMeta
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta
     from actionrec.networks import build
 
     torch.manual_seed(1)
@@ -220,8 +220,8 @@ def test_attention_free_model_is_a_clear_error(videos, tmp_path):
     """A plain 3D ResNet (attention=False) has no maps: one line naming the file, exit 1."""
     import torch
 
-    from actionrec.config import ModelMeta
     from actionrec.io.checkpoint import save_model
+    from actionrec.model_meta import ModelMeta
     from actionrec.networks import build
 
     torch.manual_seed(0)

@@ -12,10 +12,10 @@ from safetensors.torch import save_file
 from torch import nn
 from torchvision_r3d18 import TvBlock, TvR3d18
 
-from actionrec.config import ModelMeta
 from actionrec.errors import ModelFileError
 from actionrec.hub.foreign import load_pretrained, read_state
 from actionrec.io.checkpoint import save_model
+from actionrec.model_meta import ModelMeta
 from actionrec.networks import build
 
 

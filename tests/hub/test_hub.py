@@ -30,10 +30,10 @@ from typer.testing import CliRunner
 
 from actionrec import hub
 from actionrec.cli import app
-from actionrec.config import ModelMeta, Preprocessing
 from actionrec.errors import ActionrecError
 from actionrec.hub.foreign import read_state
 from actionrec.io.checkpoint import load_model, read_meta
+from actionrec.model_meta import ModelMeta, Preprocessing
 from actionrec.runtime.pipeline import default_model_path
 from actionrec.transforms import frame_resizer, preprocess, resize_frame
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers import write_cv2_video
 
-from actionrec.config import KINETICS_FPS, ModelMeta
 from actionrec.hub import KINETICS400_R3D18
 from actionrec.io.video import FrameGrid, iter_windows, probe, read_all
+from actionrec.model_meta import KINETICS_FPS, ModelMeta
 
 SPEED = 200.0  # pixels a second that the bar moves: its position tells the time a frame was filmed
 

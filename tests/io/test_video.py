@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from helpers import moving_square_frames, shared_clips, write_cv2_video
 
-from actionrec.config import MAX_DEFAULT_STRIDE, Preprocessing, default_stride
 from actionrec.errors import VideoError
 from actionrec.io.video import (
     _Frames,
@@ -25,6 +24,7 @@ from actionrec.io.video import (
     scan_videos,
     uniform_starts,
 )
+from actionrec.model_meta import MAX_DEFAULT_STRIDE, Preprocessing, default_stride
 
 
 @pytest.mark.parametrize("kind", ["mp4", "avi", "vfr"])

@@ -8,10 +8,10 @@ import itertools
 import numpy as np
 import pytest
 
-from actionrec.config import Preprocessing
 from actionrec.data import ClipDataset, VideoItem
 from actionrec.io.video import iter_windows, read_all
 from actionrec.io.window_plan import WindowPlan
+from actionrec.model_meta import Preprocessing
 from actionrec.runtime.live import WindowAssembler
 from actionrec.transforms import frame_resizer, preprocess
 

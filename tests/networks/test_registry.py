@@ -8,7 +8,7 @@ import torch
 
 from actionrec.errors import ActionrecError
 from actionrec.networks import NETWORKS, build
-from actionrec.training.config import arch_args_for
+from actionrec.training.recipe import arch_args_for
 
 # A small value for every option any network takes (the test builds each network with all of its own).
 VALUES = {"width": 8, "growth": 4, "attention": False, "reduction": 4, "spatial_kernel": (1, 3, 3), "dropout": 0.1}

@@ -20,9 +20,9 @@ import torch
 from actionrec.samples import path as sample_path
 from helpers import ROOT
 
-from actionrec.config import ModelMeta, Preprocessing
 from actionrec.errors import ActionrecError
 from actionrec.io.checkpoint import save_model
+from actionrec.model_meta import ModelMeta, Preprocessing
 from actionrec.networks import build
 from actionrec.networks.attention import Attention3d, capture_spatial_maps
 from actionrec.networks.resnet import AddReLU, BasicBlock

@@ -492,7 +492,7 @@ def test_rendered_video_shows_no_action_in_a_neutral_grey(tmp_path):
     """predict --render on a shipped sample with a no_action stretch then an action: the header's swatch and the
     timeline are neutral grey over the no_action stretch (whatever its place among the labels) and the action's
     palette colour over the action; the header names no_action."""
-    from actionrec.io.render import NO_ACTION_COLOUR, PALETTE, _pad, label_colour, layout, render_video
+    from actionrec.io.annotated_video import NO_ACTION_COLOUR, PALETTE, _pad, label_colour, layout, render_video
 
     video = SAMPLES / "walk_left.mp4"
     cap = cv2.VideoCapture(str(video))

@@ -20,8 +20,8 @@ from helpers import ROOT, moving_square_frames, write_cv2_video
 from typer.testing import CliRunner
 
 from actionrec.cli import app
-from actionrec.config import Preprocessing
 from actionrec.errors import VideoError
+from actionrec.model_meta import Preprocessing
 from actionrec.runtime.live import (
     LatencyHistogram,
     LatestQueue,
@@ -192,7 +192,7 @@ def test_dropped_frames_are_those_no_labelled_window_holds():
     """Windows of 8 frames every 4: a skipped window between two labelled ones drops nothing (its frames are
     theirs); two skipped in a row drop the 4 frames only they held; the count never goes down; skipped windows
     after the last labelled one are pending (dropped if the run ends there)."""
-    from actionrec.runtime.live.results import Coverage
+    from actionrec.runtime.live.records import Coverage
 
     c = Coverage()
     counts = []

@@ -15,7 +15,7 @@ import pytest
 
 from actionrec import synth
 from actionrec.synth.actors import random_actor
-from actionrec.synth.drawing import draw_limb
+from actionrec.synth.raster import draw_limb
 from actionrec.synth.scenes import random_scene
 
 SIZE = (64, 64)

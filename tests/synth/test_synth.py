@@ -105,7 +105,7 @@ def test_transition_clip_is_a_window_over_a_change_with_its_action_in_the_middle
     21 of 48 frames, before or after, and the clip's own action holds the middle frame; pairs keep their order as in
     sequences (stand up only after sit down, sit down only before stand up); the clip has the asked size."""
     from actionrec.synth.actions import PAIRS
-    from actionrec.synth.render import transition_plan
+    from actionrec.synth.renderer import transition_plan
 
     sides = set()
     for action in synth.CLASSES:

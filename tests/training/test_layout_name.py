@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 from actionrec.choices import DataLayout
-from actionrec.evaluate import choose_split
 from actionrec.io.checkpoint import read_meta
+from actionrec.scoring import choose_split
 from actionrec.training import TrainConfig
 
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from actionrec.data import DataLayout, clips, frame_cache, open_dataset
 from actionrec.errors import VideoError
 from actionrec.training import METRICS_FILE, train, training_clips
-from actionrec.training.config import resolve
+from actionrec.training.recipe import resolve
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from actionrec.cli import app
-from actionrec.config import Preprocessing
 from actionrec.data import frame_cache
 from actionrec.errors import ActionrecError, BusyError, OptionError
 from actionrec.io.checkpoint import read_meta
 from actionrec.io.files import exclusive
+from actionrec.model_meta import Preprocessing
 from actionrec.training import METRICS_FILE, STATE_FILE, loop, resume_config, run_dir, train
 from actionrec.training.validation import improved
 

@@ -3,11 +3,11 @@ thread into causal windows; the network labels the newest complete window (an ol
 so the queue never grows), `OnlineSegmenter` keeps the current segment, and the run's statistics are counted.
 
 `sources` names what to watch, `windows` cuts frames into causal windows and queues them, `capture` reads on its own
-thread, `results` holds the configuration and what a run yields and counts, `watcher` runs the network.
+thread, `records` holds the configuration and what a run yields and counts, `watcher` runs the network.
 """
 
 from .capture import Capture
-from .results import LatencyHistogram, LiveConfig, LiveLabel, LiveStats
+from .records import LatencyHistogram, LiveConfig, LiveLabel, LiveStats
 from .sources import Source, SourceKind, parse_source
 from .watcher import Watcher
 from .windows import LatestQueue, LiveWindow, WindowAssembler

@@ -10,11 +10,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from ...config import Preprocessing
 from ...errors import VideoError
 from ...io.video import FrameGrid
+from ...model_meta import Preprocessing
 from ...transforms import frame_resizer
-from .results import LiveConfig
+from .records import LiveConfig
 from .sources import Source, SourceKind
 from .windows import LatestQueue, WindowAssembler
 

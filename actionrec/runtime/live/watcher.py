@@ -14,7 +14,7 @@ from ...transforms import preprocess
 from ..aggregate import ranked, softmax
 from ..segments import OnlineSegmenter, Segment
 from .capture import Capture
-from .results import Coverage, LatencyHistogram, LiveConfig, LiveLabel, LiveStats
+from .records import Coverage, LatencyHistogram, LiveConfig, LiveLabel, LiveStats
 from .sources import Source, parse_source
 from .windows import LatestQueue, LiveWindow
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...config import Preprocessing
 from ...io.window_plan import WindowPlan
+from ...model_meta import Preprocessing
 
 
 @dataclass(frozen=True)

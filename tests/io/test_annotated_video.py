@@ -1,6 +1,6 @@
-"""The annotated video (`predict --render`, io.render): reopened, it has the input's frames, the layout's size, a
-label region that changes exactly at the segment boundaries and a timeline in the labels' colours; it is H.264
-where an encoder is at hand, MPEG-4 Part 2 otherwise, and nothing is left behind when writing fails."""
+"""The annotated video (`predict --render`, io.annotated_video): reopened, it has the input's frames, the layout's
+size, a label region that changes exactly at the segment boundaries and a timeline in the labels' colours; it is
+H.264 where an encoder is at hand, MPEG-4 Part 2 otherwise, and nothing is left behind when writing fails."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from actionrec.cli import app
 from actionrec.errors import ActionrecError, VideoError
-from actionrec.io import render, video_writer
-from actionrec.io.render import label_colour, layout, render_video
+from actionrec.io import annotated_video, video_writer
+from actionrec.io.annotated_video import label_colour, layout, render_video
 from actionrec.runtime.segments import Segment
 
 SEQUENCE = ROOT / "samples" / "sequence.mp4"
@@ -56,7 +56,7 @@ def changes(frames: list[np.ndarray], box: tuple[int, int, int, int], threshold:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> tuple[Path, render.RenderResult]:
+def rendered(tmp_path_factory) -> tuple[Path, annotated_video.RenderResult]:
     out = tmp_path_factory.mktemp("render") / "sequence.mp4"
     _, segments = truth()
     return out, render_video(SEQUENCE, segments, out, labels=LABELS)
@@ -126,14 +126,14 @@ def test_nothing_half_written_when_it_fails(tmp_path, monkeypatch, videos):
     temporary file beside it; a suffix it cannot write is refused before anything is done."""
     _, segments = truth()
     out = tmp_path / "out.mp4"
-    drawn = render.Painter.frame
+    drawn = annotated_video.Painter.frame
 
     def failing(self, picture, t):
         if t > 2.0:
             raise RuntimeError("disk full")
         return drawn(self, picture, t)
 
-    monkeypatch.setattr(render.Painter, "frame", failing)
+    monkeypatch.setattr(annotated_video.Painter, "frame", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         render_video(SEQUENCE, segments, out, labels=LABELS)
     assert list(tmp_path.iterdir()) == []
@@ -150,7 +150,7 @@ def test_disk_full_is_one_line_naming_the_video(tmp_path, monkeypatch):
     one line naming the file and the reason (ActionrecError, exit 1 on the command line), nothing left behind."""
     _, segments = truth()
     out = tmp_path / "out.mp4"
-    opened = render.open_video_writer
+    opened = annotated_video.open_video_writer
 
     class FillingUp:
         def __init__(self, writer):
@@ -169,7 +169,7 @@ def test_disk_full_is_one_line_naming_the_video(tmp_path, monkeypatch):
         writer, codec = opened(tmp, target, fps, size)
         return FillingUp(writer), codec
 
-    monkeypatch.setattr(render, "open_video_writer", filling_up)
+    monkeypatch.setattr(annotated_video, "open_video_writer", filling_up)
     with pytest.raises(ActionrecError) as caught:
         render_video(SEQUENCE, segments, out, labels=LABELS, min_side=0)
     assert str(caught.value) == f"{out}: cannot write: No space left on device"

@@ -2,7 +2,7 @@
 per actor, and the results written as JSON Lines or Parquet shards, record for record what `predict` writes.
 Needs the `ray` extra: pip install 'actionrec[ray]'.
 
->>> from actionrec.distributed import predict_dataset
+>>> from actionrec.ray_predict import predict_dataset
 >>> run = predict_dataset(["a.mp4", "b.mp4"], "model.safetensors", output="results/", actors=2)
 >>> run.videos, run.failed
 """

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import ModelMeta, Preprocessing
 from .errors import ActionrecError, ModelFileError, require_extra
 from .io.checkpoint import META_KEY
 from .io.files import atomic_path
+from .model_meta import ModelMeta, Preprocessing
 from .runtime.aggregate import softmax
 from .runtime.backends import first_line
 

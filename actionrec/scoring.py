@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import with_current_keys
 from .errors import ActionrecError, DataError, VideoError, require_extra
 from .io.files import atomic_path, nearest_existing, write_text_atomic
 from .metrics import accuracy_in, class_recalls, confusion_matrix, mean_class_accuracy, top1
 from .metrics import accuracy_topk as accuracy_topk  # the metric math lives in `metrics`; still importable here
+from .model_meta import with_current_keys
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from .config import ModelMeta, Preprocessing
     from .data import DataSplit, VideoItem
+    from .model_meta import ModelMeta, Preprocessing
     from .runtime.pipeline import Recognizer
 
 PLOT_MODULES = ("matplotlib",)  # pyproject's [plot] extra: the confusion matrix's PNG

@@ -10,10 +10,10 @@ import numpy as np
 from .actions import ACTIONS, CLASSES, PAIRS, action_spec, action_track, frames_range, place_track, shows_nobody
 from .actors import Actor, random_actor
 from .camera import camera_maps, finish
-from .config import DEFAULT_CONFIG, SynthConfig
-from .drawing import changed_box, draw_distractors, draw_figure, draw_stool, figure_parts, stool_polys
+from .difficulty import DEFAULT_CONFIG, SynthConfig
 from .kinematics import J, skeleton
 from .poses import DX, YAW, ease
+from .raster import changed_box, draw_distractors, draw_figure, draw_stool, figure_parts, stool_polys
 from .scenes import Scene, random_scene
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from ..choices import Precision, TrainDevice
 from ..cpu import auto_bf16, cpu_bf16_verdict
 from ..errors import ActionrecError
-from .config import TrainConfig
+from .recipe import TrainConfig
 
 FORKSERVER_PRELOAD = "actionrec.training._forkserver_child"  # imported by the workers' forkserver: dies with us
 

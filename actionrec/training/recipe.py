@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..choices import DataLayout, Optimizer, Precision, Schedule, TrainDevice
-from ..config import ModelMeta, Preprocessing, with_current_keys
 from ..errors import ActionrecError
+from ..model_meta import ModelMeta, Preprocessing, with_current_keys
 from ..networks import BUILDERS, NETWORKS
 
 

@@ -34,7 +34,7 @@ class SynthConfig:
     low_res: tuple[float, float] = (0.3, 1.0)  # the sensor's resolution / the frame's (above 0.9: full resolution)
     compression: float = 0.4  # share of clips whose frames carry strong JPEG blocking (quality 12..50)
     jpeg_quality: tuple[int, int] = (60, 92)  # MJPG quality range used by write_benchmark
-    # Share of training clips cut as a window over a change (`render.transition_plan`): another action takes 4 to
+    # Share of training clips cut as a window over a change (`renderer.transition_plan`): another action takes 4 to
     # frames // 2 - 3 frames at the start or the end, and the class still holds the clip's middle.
     transitions: float = 0.25
     # Two levers for ablations (docs/zero-shot.md): False draws the flat bright cartoon figures the renderer began

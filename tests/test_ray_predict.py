@@ -1,4 +1,4 @@
-"""`actionrec.distributed.predict_dataset` on a local Ray instance (2 CPUs, loopback only, one for the module): its
+"""`actionrec.ray_predict.predict_dataset` on a local Ray instance (2 CPUs, loopback only, one for the module): its
 records are `predict`'s, video for video, in JSON Lines and Parquet; a corrupt video is its error record; a worker
 that dies has its video retried, and a video that kills its worker every time becomes its error record. Skipped,
 saying why, where the `ray` extra is not installed."""
@@ -22,8 +22,8 @@ from helpers import TESTS, moving_square_frames, write_cv2_video  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from actionrec.cli import app  # noqa: E402
-from actionrec.distributed import ATTEMPTS, predict_dataset, read_results, result_schema  # noqa: E402
 from actionrec.io.inputs import Shard  # noqa: E402
+from actionrec.ray_predict import ATTEMPTS, predict_dataset, read_results, result_schema  # noqa: E402
 from actionrec.runtime.aggregate import VideoResult  # noqa: E402
 
 CRASH_DIR = "ACTIONREC_TEST_CRASH_DIR"  # where the crash hook leaves its marker files
@@ -59,7 +59,7 @@ def local_ray(tmp_path_factory):
         logging_level="WARNING",
         runtime_env={
             "env_vars": {CRASH_DIR: str(crash_dir), "PYTHONPATH": os.pathsep.join([tests, *sys.path])},
-            "worker_process_setup_hook": "test_distributed.crash_hook",
+            "worker_process_setup_hook": "test_ray_predict.crash_hook",
         },
     )
     yield crash_dir
@@ -197,16 +197,16 @@ def test_predict_ray_hands_predicts_options_to_predict_dataset(monkeypatch, batc
     """predict --ray passes its videos (--files-from and --shard applied) and every option that shapes a record
     (--top-k, --stride, --batch-size, the segments' options, the model and back end) to predict_dataset, and the
     pool's (--actors, --threads, --ray-address)."""
-    import actionrec.distributed as distributed
+    import actionrec.ray_predict as ray_predict
     from actionrec.runtime.segments import SegmentConfig
 
     seen = {}
 
     def fake(videos, model, **kwargs):
         seen.update(kwargs, videos=list(videos), model=model)
-        return distributed.DatasetRun(str(kwargs["output"]), distributed.DatasetFormat.jsonl, len(videos), 0, 1)
+        return ray_predict.DatasetRun(str(kwargs["output"]), ray_predict.DatasetFormat.jsonl, len(videos), 0, 1)
 
-    monkeypatch.setattr(distributed, "predict_dataset", fake)
+    monkeypatch.setattr(ray_predict, "predict_dataset", fake)
     manifest = tmp_path / "list.txt"
     manifest.write_text("".join(f"{p}\n" for p in batch[:4]))
     res = CliRunner().invoke(
