@@ -64,12 +64,17 @@ def all_rows(clip: Path, model: Path, compare: Path | None) -> dict[str, tuple[l
         "python -c 'import torch'": ([sys.executable, "-c", "import torch"], env),
     }
     module = [sys.executable, "-m", "actionrec"]
-    here = {**env, "PYTHONPATH": str(ROOT)}
+    after = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []  # the caller's PYTHONPATH stays, behind the checkout
+
+    def path(first: Path) -> str:
+        return os.pathsep.join([str(first), *after])
+
+    here = {**env, "PYTHONPATH": path(ROOT)}
     rows |= {
         name: (argv, here) for name, argv in commands(module if compare else actionrec_command(), clip, model).items()
     }
     if compare:
-        other = {**env, "PYTHONPATH": str(compare.resolve())}
+        other = {**env, "PYTHONPATH": path(compare.resolve())}
         rows |= {f"{name} [{compare.name}]": (argv, other) for name, argv in commands(module, clip, model).items()}
     return rows
 

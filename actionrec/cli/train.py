@@ -338,7 +338,7 @@ def _config(given: dict[str, Any], out: Path):
             values[name] = parse(values[name], "--" + name.replace("_", "-"))
     network = {name: values.pop(name) for name in ARCH_OPTIONS if name in values}
     if "arch" in values:
-        values["arch"] = values["arch"].value
+        values["arch"] = Architecture(values["arch"]).value  # ctx.params: the text (or a member)
     args = arch_args_for(values["arch"], **network) if "arch" in values else network
     if args:
         values["arch_args"] = args

@@ -14,7 +14,7 @@ from rich.markup import escape
 from ..choices import BackendKind, Device, Precision
 from ..errors import ActionrecError
 from ..io.output import clock, segment_lines
-from ..runtime.aggregate import VideoResult
+from ..results import VideoResult
 from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     BackendOpt,

@@ -8,10 +8,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..results import Segment
+
+if TYPE_CHECKING:  # numpy is imported by the functions that compute: the command line (`info`, `--help`) reads
+    import numpy as np  # SegmentConfig's defaults for its options without importing numpy
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class OnlineSegmenter:
     kept (windows x labels floats) for the segments' scores."""
 
     def __init__(self, labels: Sequence[str], config: SegmentConfig = DEFAULT_SEGMENT_CONFIG):
+        import numpy as np
+
         if not labels:
             raise ValueError("no labels")
         self.labels = tuple(labels)
@@ -105,6 +109,8 @@ class OnlineSegmenter:
 
     def push(self, start_s: float, end_s: float, probs_row: np.ndarray) -> Segment:
         """Add the next window (its start, end and class probabilities); return the current segment so far."""
+        import numpy as np
+
         row = np.asarray(probs_row, dtype=np.float64).reshape(-1)
         if row.shape != (len(self.labels),):
             raise ValueError(f"expected {len(self.labels)} probabilities, got {row.shape}")
@@ -161,12 +167,16 @@ class OnlineSegmenter:
 
     def _top(self, first: int, stop: int) -> tuple[int, float]:
         """The label with the highest mean probability over windows first..stop-1, and that mean."""
+        import numpy as np
+
         mean = self._probs[first:stop].mean(axis=0)
         label = int(np.argmax(mean))
         return label, float(mean[label])
 
     def _best_path(self) -> list[tuple[int, int, int]]:
         """The best path's runs in time order."""
+        import numpy as np
+
         starts: list[tuple[int, int]] = []
         run: _Run | None = self._runs[int(np.argmax(self._scores))]
         while run is not None:
@@ -182,6 +192,8 @@ class OnlineSegmenter:
         segment). Midway unless refining: there, where log p(before) - log p(after), interpolated between the two
         centres, crosses zero, to the nearest REFINE_STEPS-th of the way; at the second centre when that window
         still leans to `before`; midway when the first already leans to `after`."""
+        import numpy as np
+
         c0, c1 = self._centres[first - 1], self._centres[first]
         if not (self.config.refine and self.config.smooths):
             return 0.5 * (c0 + c1)
@@ -202,6 +214,8 @@ class OnlineSegmenter:
 
     def _fit(self, label: int, first: int, stop: int) -> float:
         """How well `label` explains windows first..stop-1: their weighted log-probability."""
+        import numpy as np
+
         p = np.maximum(self._probs[first:stop, label], self.config.floor)
         return float(np.dot(self._weights[first:stop], np.log(p)))
 
@@ -251,6 +265,8 @@ def segment(
     they tile [0, duration_s] (default: the last window's end) in time order, with no gaps or overlaps. A boundary
     lies between the centres of the last window of one segment and the first of the next: where the two labels'
     interpolated log-probability ratio crosses zero (`SegmentConfig.refine`, the default), else midway."""
+    import numpy as np
+
     probs = np.asarray(probs)
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != len(labels) or len(starts) != len(probs) or len(ends) != len(probs):
