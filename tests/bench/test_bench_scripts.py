@@ -1,6 +1,7 @@
-"""The bench scripts' own logic (bench_motion, bench_table1, bench_onnx_conv, bench_zeroshot): the frame
-rearrangements, the pairwise score, where Table 1's recipe comes from, the 2-D form of a 3-D convolution, zero-shot
-scoring with the label maps. Their end-to-end paths are the scripts' --quick runs."""
+"""The bench scripts' own logic (bench_motion, bench_table1, bench_fewshot, bench_onnx_conv, bench_zeroshot): the
+frame rearrangements, the pairwise score, where Table 1's recipe comes from, its seeds' mean and sd, paired
+differences and verdict, few-shot's --init rows, the 2-D form of a 3-D convolution, zero-shot scoring with the
+label maps. Their end-to-end paths are the scripts' --quick runs."""
 
 from __future__ import annotations
 
@@ -101,31 +102,150 @@ def test_table1_flags_runs_at_chance(table1):
     assert not table1.at_chance(0.5, 16)
 
 
+def _table1_row(key, seed, acc, attention):
+    return {"key": key, "model": key, "seed": seed, "attention": attention, "video_acc": acc, "video_acc_se": 0.02,
+            "clip_acc": acc, "params": 1e6, "gflops_per_clip": 0.5, "epochs": 3, "train_seconds": 60.0,
+            "final_train_acc": 0.5, "lr": 0.01, "notes": [], "protocol": "p"}  # fmt: skip
+
+
+TABLE1_PART = {"data": "d", "recipe": {"clip_len": 8, "frame_step": 3, "crop": 64, "resize": 64, "batch_size": 8,
+               "lr": 0.01, "schedule": "cosine"}, "minutes_per_model": 5, "epochs_per_model": None,
+               "clips_per_video": 5, "extra_train": [], "evaluation": "p", "test_videos": 400, "threads": 1,
+               "quick": False, "seconds": 10.0}  # fmt: skip
+
+
 def test_table1_merge_joins_parts_and_refuses_mixed_recipes(table1, tmp_path, capsys):
-    """Parts run side by side over disjoint models become one table with the attention gain across parts; parts
-    with different recipes, or a model in two parts, are refused."""
-    import json
-
-    def row(key, acc, attention):
-        return {"key": key, "model": key, "attention": attention, "video_acc": acc, "video_acc_se": 0.02,
-                "clip_acc": acc, "params": 1e6, "gflops_per_clip": 0.5, "epochs": 3, "train_seconds": 60.0,
-                "final_train_acc": 0.5, "lr": 0.01, "notes": [], "protocol": "p"}  # fmt: skip
-
-    base = {"data": "d", "recipe": {"clip_len": 8, "frame_step": 3, "crop": 64, "resize": 64, "batch_size": 8,
-            "lr": 0.01, "schedule": "cosine"}, "minutes_per_model": 5, "clips_per_video": 5, "extra_train": [],
-            "evaluation": "p", "test_videos": 400, "threads": 1, "quick": False, "seconds": 10.0}  # fmt: skip
+    """Parts run side by side over disjoint models (here from before --seeds: no seed in rows, the recipe's seed
+    counts) become one table with the attention difference across parts; parts with different recipes, or a model
+    and seed in two parts, are refused."""
+    base = {**TABLE1_PART, "recipe": {**TABLE1_PART["recipe"], "seed": 0}}
     a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
-    a.write_text(json.dumps({**base, "rows": [row("r3d", 0.40, False)]}))
-    b.write_text(json.dumps({**base, "rows": [row("r3d-att", 0.45, True)], "seconds": 20.0}))
+    old_row = {k: v for k, v in _table1_row("r3d", 0, 0.40, False).items() if k != "seed"}
+    a.write_text(json.dumps({**base, "rows": [old_row]}))
+    b.write_text(json.dumps({**base, "rows": [_table1_row("r3d-att", 0, 0.45, True)], "seconds": 20.0}))
     out = tmp_path / "table.json"
     assert table1.merge([a, b], out) == 0
     merged = json.loads(out.read_text())
-    assert [r["key"] for r in merged["rows"]] == ["r3d", "r3d-att"]
-    assert merged["attention_gain"]["r3d"] == pytest.approx(0.05)
+    assert [(r["key"], r["seed"]) for r in merged["rows"]] == [("r3d", 0), ("r3d-att", 0)]
+    assert merged["attention"]["r3d-att"]["diffs"] == [pytest.approx(0.05)]
     assert merged["seconds"] == 20.0 and "2 runs side by side" in capsys.readouterr().out
-    c.write_text(json.dumps({**base, "minutes_per_model": 8, "rows": [row("c3d", 0.3, None)]}))
+    c.write_text(json.dumps({**base, "minutes_per_model": 8, "rows": [_table1_row("c3d", 0, 0.3, None)]}))
     assert table1.merge([a, c], None) == 2
     assert table1.merge([a, a], None) == 2
+
+
+def test_table1_merge_joins_parts_split_by_seed_and_by_model(table1, tmp_path, capsys):
+    """Parts split by seeds and by models (their recipes differ only in the seed) join into every (model, seed)
+    row once, in table order, with the seeds' union; the same model and seed in two parts is refused by name."""
+    parts = {  # (seeds, models) per part
+        "a": ([0, 1], ["r3d", "r3d-att"]),
+        "b": ([2], ["r3d", "r3d-att"]),
+        "c": ([0, 1, 2], ["dense", "dense-att"]),
+    }
+    acc = {"r3d": 0.40, "r3d-att": 0.45, "dense": 0.50, "dense-att": 0.48}
+    paths = []
+    for name, (seeds, models) in parts.items():
+        rows = [_table1_row(k, s, acc[k] + s / 100, k.endswith("-att")) for s in seeds for k in models]
+        recipe = {**TABLE1_PART["recipe"], "seed": seeds[0]}
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps({**TABLE1_PART, "recipe": recipe, "seeds": seeds, "rows": rows}))
+    out = tmp_path / "table.json"
+    assert table1.merge(paths, out) == 0
+    merged = json.loads(out.read_text())
+    assert merged["seeds"] == [0, 1, 2] and "seed" not in merged["recipe"]
+    assert [(r["key"], r["seed"]) for r in merged["rows"]] == [
+        (k, s) for k in ("r3d", "r3d-att", "dense", "dense-att") for s in (0, 1, 2)
+    ]
+    assert merged["attention"]["r3d-att"]["diffs"] == pytest.approx([0.05, 0.05, 0.05])
+    assert merged["attention"]["dense-att"]["diffs"] == pytest.approx([-0.02, -0.02, -0.02])
+    table = capsys.readouterr().out
+    assert "| 3D ResNet: r3d-att - r3d | +5.0 | +5.0 | +5.0 |" in table
+    assert "verdict, 3D DenseNet (dense-att - dense): attention worse by -2.0 points: real" in table
+
+    again = tmp_path / "again.json"
+    again.write_text(paths[1].read_text())
+    assert table1.merge([*paths, again], None) == 2
+    assert "r3d seed 2" in capsys.readouterr().err
+
+
+def test_table1_summary_is_mean_and_sample_sd_over_seeds(table1):
+    """A network's seeds become mean ± sample standard deviation (n - 1) of video and clip top-1 over the seeds
+    that scored; a diverged seed is listed, not averaged; one seed keeps its binomial error and has no sd."""
+    rows = [_table1_row("r3d", s, acc, False) for s, acc in ((0, 0.4), (1, 0.5), (2, 0.6))]
+    rows.append({**_table1_row("r3d", 3, None, False), "clip_acc": None})
+    rows.append(_table1_row("c3d", 0, 0.1, None))
+    r3d, c3d = table1.summarize(rows)
+    assert (r3d["key"], r3d["seeds"], r3d["n"], r3d["failed_seeds"]) == ("r3d", [0, 1, 2, 3], 3, [3])
+    assert r3d["video_acc_mean"] == pytest.approx(0.5) and r3d["video_acc_sd"] == pytest.approx(0.1)
+    assert r3d["clip_acc_mean"] == pytest.approx(0.5) and r3d["clip_acc_sd"] == pytest.approx(0.1)
+    assert r3d["video_acc_se"] is None
+    assert (c3d["n"], c3d["video_acc_sd"], c3d["video_acc_se"]) == (1, None, 0.02)
+
+
+def test_table1_pairs_by_seed_and_states_the_verdict_rule(table1):
+    """Differences pair the same seed (attention minus plain; a seed either network lacks is left out); the verdict
+    is a paired two-sided t-test at 5 %: a steady gain is real, a same-sized gain with a large spread is not, one
+    seed gives no verdict, equal scores on every seed are no difference."""
+    plain = {0: 0.40, 1: 0.50, 2: 0.45, 3: 0.60}
+    steady = {0: 0.45, 1: 0.56, 2: 0.49}  # +5, +6, +4 points: t = 5 / (1 / sqrt 3) = 8.7 > 4.30
+    noisy = {0: 0.55, 1: 0.48, 2: 0.47}  # +15, -2, +2 points: mean +5, sd 8.9, |t| = 0.97
+    rows = [_table1_row("r3d", s, a, False) for s, a in plain.items()]
+    rows += [_table1_row("r3d-att", s, a, True) for s, a in steady.items()]
+    rows += [_table1_row("r3d-att34", s, a, True) for s, a in noisy.items()]
+    att = table1.paired(rows)
+    assert set(att) == {"r3d-att", "r3d-att34"}
+    steady_row, noisy_row = att["r3d-att"], att["r3d-att34"]
+    assert steady_row["seeds"] == [0, 1, 2] and steady_row["diffs"] == pytest.approx([0.05, 0.06, 0.04])
+    assert steady_row["mean"] == pytest.approx(0.05) and steady_row["sd"] == pytest.approx(0.01)
+    assert steady_row["t"] == pytest.approx(5 * 3**0.5) and steady_row["critical"] == pytest.approx(4.303)
+    assert steady_row["real"] and steady_row["verdict"].startswith("attention better by +5.0 points: real")
+    assert noisy_row["mean"] == pytest.approx(0.05) and not noisy_row["real"]
+    assert noisy_row["verdict"].startswith("no real difference at 3 seeds")
+
+    assert table1.verdict([0.05])["real"] is None and "no verdict" in table1.verdict([0.05])["verdict"]
+    same = table1.verdict([0.0, 0.0, 0.0])
+    assert same["real"] is False and same["verdict"] == "no difference on any of 3 seeds"
+    equal_gain = table1.verdict([0.02, 0.02])
+    assert equal_gain["real"] and equal_gain["t"] is None  # infinite t: JSON holds None
+    assert table1.verdict([-0.05, -0.06, -0.04])["verdict"].startswith("attention worse")
+    assert table1.t_critical(2) == pytest.approx(4.303) and table1.t_critical(100) == pytest.approx(2.042)
+
+
+@pytest.fixture(scope="module")
+def fewshot():
+    before = list(sys.path)
+    try:
+        yield _load("bench_fewshot")  # it puts bench/ on sys.path for its helpers
+    finally:
+        sys.path[:] = before
+
+
+def test_fewshot_init_files_replace_the_shipped_start_one_row_each(fewshot):
+    """Without --init the starts are today's (shipped = the installed default, then scratch); --init's files replace
+    the shipped start, a row each labelled NAME or the file's stem (folder/stem where stems collide), and scratch
+    runs only when --starts names it."""
+    assert fewshot.plan_starts(None, None) == [("shipped", "default"), ("scratch", None)]
+    assert fewshot.plan_starts(None, ["scratch"]) == [("scratch", None)]
+    assert fewshot.plan_starts(["a/plain.safetensors", "att=b/x.safetensors"], None) == [
+        ("plain", "a/plain.safetensors"),
+        ("att", "b/x.safetensors"),
+    ]
+    assert fewshot.plan_starts(["runs/p/last.safetensors", "runs/a/last.safetensors"], ["scratch", "shipped"]) == [
+        ("scratch", None),
+        ("p/last", "runs/p/last.safetensors"),
+        ("a/last", "runs/a/last.safetensors"),
+    ]
+    assert fewshot.parse_inits(["runs/x=1/m.safetensors"]) == [("m", "runs/x=1/m.safetensors")]  # a folder, no NAME
+    for clash in (["x=a.safetensors", "x=b.safetensors"], ["scratch=a.safetensors"]):
+        with pytest.raises(ValueError, match="NAME=PATH"):
+            fewshot.parse_inits(clash)
+
+
+def test_fewshot_missing_init_file_stops_before_any_training(fewshot, tmp_path, capsys):
+    """A --init file that does not exist is refused up front (exit 2, the flag named), before any run trains."""
+    missing = tmp_path / "missing.safetensors"
+    assert fewshot.main(["--data", str(tmp_path), "--init", f"att={missing}"]) == 2
+    assert "init" in capsys.readouterr().err
 
 
 def test_frame_major_conv2d_is_the_same_convolution():
