@@ -210,6 +210,7 @@ def test_pull_installs_lists_and_predicts_through_the_cli(store, server, monkeyp
     assert again.exit_code == 0 and "already installed" in again.stderr and path.stat().st_size > 0
 
 
+@pytest.mark.slow  # a full-width r3d_18 converted twice; test_foreign checks the same mapping at a small width
 def test_converted_logits_equal_torchvision_at_full_width(store, server, monkeypatch, labels_text):
     """At r3d_18's real size (width 64, 400 classes) the installed model's logits equal the reference's to 1e-5:
     every tensor loads, the attention is the exact identity, fc1 stays random, fc2 and the spatial conv are zero."""

@@ -17,6 +17,10 @@ from actionrec.networks import (
 )
 from actionrec.networks.attention import Attention3d, capture_spatial_maps
 
+# The deep ResNets repeat what r3d10/r3d18 show, at 3-10x the time: the full suite runs them, the fast loop does not.
+DEEP = {"r3d34", "r3d50"}
+ARCHS = [pytest.param(a, marks=pytest.mark.slow) if a in DEEP else a for a in BUILDERS]
+
 SMALL = {
     "r3d10": {"width": 8},
     "r3d18": {"width": 8},
@@ -27,7 +31,7 @@ SMALL = {
 }
 
 
-@pytest.mark.parametrize("arch", list(BUILDERS))
+@pytest.mark.parametrize("arch", ARCHS)
 def test_every_builder_outputs_logits(arch):
     """Each builder maps (N, 3, T, H, W) to (N, num_classes), at two input sizes."""
     for shape in [(2, 3, 8, 32, 32), (1, 3, 16, 48, 64)]:
@@ -86,7 +90,7 @@ def test_attention_stages_option_limits_where_attention_sits():
     assert names and all(n.startswith(("layer3", "layer4")) for n in names)
 
 
-@pytest.mark.parametrize("arch", ["r3d10", "r3d50"])
+@pytest.mark.parametrize("arch", ["r3d10", pytest.param("r3d50", marks=pytest.mark.slow)])
 def test_identity_attention_computes_the_plain_network(arch):
     """attention_as_identity makes the attention network compute exactly what the plain one with the same
     weights computes (training-mode BN included), and its gates still get gradients."""
@@ -113,7 +117,7 @@ def test_identity_attention_in_dense_blocks_computes_the_plain_densenet():
     assert torch.allclose(att(x), plain(x), atol=1e-4)
 
 
-@pytest.mark.parametrize("arch", ["r3d10", "r3d50"])
+@pytest.mark.parametrize("arch", ["r3d10", pytest.param("r3d50", marks=pytest.mark.slow)])
 def test_zero_init_residuals_makes_every_block_the_identity(arch):
     """After zero_init_residuals each residual block passes its (non-negative) input through unchanged."""
     model = build(arch, num_classes=4, width=8).eval()
@@ -137,7 +141,7 @@ def test_spatial_maps_are_captured_and_in_unit_interval(arch):
         assert m.min() >= 0.0 and m.max() <= 1.0
 
 
-@pytest.mark.parametrize("arch", list(BUILDERS))
+@pytest.mark.parametrize("arch", ARCHS)
 def test_gradients_reach_the_stem(arch):
     """A backward pass gives the first convolution a non-zero gradient."""
     model = build(arch, num_classes=3, **SMALL[arch]).train()

@@ -278,6 +278,7 @@ def test_switched_off_by_environment(monkeypatch, fresh_library):
     assert kernels.library() is None
 
 
+@pytest.mark.slow  # builds the library again (C compilation): the full suite runs it
 @needs_compiler
 def test_unwritable_cache_builds_once_per_process_and_says_so(tmp_path, monkeypatch, fresh_library, caplog):
     """A cache location that can't be created (a file where the folder should be): the kernels are built once, in
@@ -296,7 +297,10 @@ def test_unwritable_cache_builds_once_per_process_and_says_so(tmp_path, monkeypa
 
 
 @needs_compiler
-@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", pytest.param("empty", marks=pytest.mark.slow), pytest.param("garbage", marks=pytest.mark.slow)],
+)
 def test_a_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch, fresh_library, damage):
     """A cached library cut short (which used to kill fp32 runs with SIGBUS), emptied or overwritten fails its
     check and is built again; the rebuilt one passes it."""
@@ -332,6 +336,7 @@ def test_truncated_cached_library_does_not_kill_predict(tmp_path):
     assert json.loads(done.stdout)["videos"][0]["label"] == "punch"
 
 
+@pytest.mark.slow  # builds the library again (C compilation): the full suite runs it
 @needs_compiler
 def test_a_compiler_with_arguments_works(tmp_path, monkeypatch, fresh_library):
     """CC may be a command line (`ccache gcc`): here `env cc`, split like a shell and run."""
@@ -403,6 +408,7 @@ def test_kernels_refuse_what_they_would_read_out_of_bounds():
             call()
 
 
+@pytest.mark.slow  # builds the library again (C compilation): the full suite runs it
 @needs_compiler
 def test_kernels_are_installed_when_the_cache_and_tmpdir_are_on_different_file_systems(
     tmp_path, monkeypatch, fresh_library, caplog
@@ -600,6 +606,7 @@ def test_bf16_training_kernels_give_the_fp32_formula_to_bf16_rounding(shape, mon
         assert error <= max(torch_error, 4 * BF16_ULP * scale), (name, error, torch_error, scale)
 
 
+@pytest.mark.slow  # builds the library again (C compilation): the full suite runs it
 @needs_compiler
 def test_a_toolchain_without_avx512_bf16_still_builds_the_bf16_kernels(tmp_path, monkeypatch, fresh_library):
     """Where the compiler or assembler refuses the AVX-512 BF16 code, the next build leaves it out: the kernels load,
