@@ -4,6 +4,7 @@ they use, and tests import, live in helpers.py."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +14,11 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # --import-mode=import
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import moving_square_frames, random_model_file, write_cv2_video, write_vfr_video
+
+# A run started in the background by a shell without job control (`pytest &`, nohup) inherits SIGINT ignored, and
+# so would every command the tests start: the Ctrl-C tests need the default a terminal gives.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -122,6 +122,13 @@ def start_predict(paths, model, *args) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def interrupted_status(returncode: int, sig: int) -> int:
+    """The exit status a shell reports: 128 + N for a process ended by signal N. After Ctrl-C's clean-up (the
+    stderr line the tests check) Python sometimes ends by SIGINT itself rather than exit(130) (about 1 run in 6 on
+    2 loaded cores); `$?` is 130 either way. SIGTERM has no such second path: -15 would mean no clean-up ran."""
+    return 128 + sig if returncode == -signal.SIGINT == -sig else returncode
+
+
 def wait_for_lines(path: Path, proc: subprocess.Popen, n: int = 1, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -152,7 +159,7 @@ def test_signal_keeps_finished_jsonl_lines_and_resume_finishes_the_run(
     wait_for_lines(out, proc, 2)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == code, stderr
+    assert interrupted_status(proc.returncode, sig) == code, stderr
     text = out.read_text()
     assert text.endswith("\n")
     kept = [strict_loads(line)["video"] for line in text.splitlines()]
@@ -185,7 +192,7 @@ def test_signal_leaves_no_temp_file_of_json_output(many_videos, tiny_model, tmp_
     time.sleep(0.5)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == (130 if sig == signal.SIGINT else 143), stderr
+    assert interrupted_status(proc.returncode, sig) == (130 if sig == signal.SIGINT else 143), stderr
     assert not out.exists() and hidden_files(tmp_path) == []
     assert f"{out} not written" in stderr and "Traceback" not in stderr
 
