@@ -69,6 +69,7 @@ def test_export_writes_one_checked_file_with_dynamic_batch(exported, tiny_model)
         assert np.abs(backend(clips) - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
+@pytest.mark.slow
 def test_exported_file_carries_metadata(exported, tiny_model):
     """read_meta on the .onnx gives back the model file's metadata exactly; labels and arch are readable props."""
     path, _ = exported
@@ -78,6 +79,7 @@ def test_exported_file_carries_metadata(exported, tiny_model):
     assert props["labels"] == "left, right, still" and props["arch"] == "r3d10" and props["precision"] == "fp32"
 
 
+@pytest.mark.slow
 def test_info_reads_an_onnx_file(exported):
     """`actionrec info x.onnx --format json` prints the metadata, parameters and GFLOPs."""
     path, _ = exported

@@ -180,6 +180,7 @@ def long_label_data(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_predict_table_is_whole_through_a_pipe(long_label_model, long_label_data):
     """`actionrec predict` writing its tables into a pipe keeps every long path and label whole: the video's
     path on its title line, both labels on each window's row, path and label on one summary row; no ellipsis."""

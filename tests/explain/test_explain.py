@@ -130,6 +130,7 @@ def test_heat_map_mp4_is_h264_where_an_encoder_is_at_hand(videos, tiny_model, tm
     assert codec.browsers and shapes == [(46, 72, 3)] * 5
 
 
+@pytest.mark.slow
 def test_heat_map_falls_back_to_mpeg4_and_says_browsers_may_not_play_it(videos, tiny_model, tmp_path, monkeypatch):
     """Without any H.264 encoder a .mp4 is MPEG-4 Part 2 (mp4v) and a .avi Motion JPEG: the command names the codec
     and says browsers may not play it; both files still decode with OpenCV frame for frame."""
@@ -167,6 +168,7 @@ def test_nearest_windows_pairs_every_frame_with_its_closest_sample():
     assert [i for i, _, _ in got] == list(range(20))
 
 
+@pytest.mark.slow
 def test_block_mean_and_a_named_block_both_work(videos, tiny_model, tmp_path):
     """--block mean and --block <name> both write a sheet, and they show different maps."""
     mean_png, one_png = tmp_path / "mean.png", tmp_path / "one.png"

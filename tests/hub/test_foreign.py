@@ -90,6 +90,7 @@ def test_torchvision_r3d18_maps_every_tensor_and_computes_the_same_logits(torchv
         torch.testing.assert_close(ours(clip), tv(clip), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_attention_starts_as_the_identity(torchvision_file, clip):
     """With attention on, the initialised network's logits equal the plain network's with the same weights."""
     path, _ = torchvision_file
@@ -106,6 +107,7 @@ def test_attention_starts_as_the_identity(torchvision_file, clip):
     assert fc1.abs().sum() > 0  # the MLP's first layer stays random, so the gates get gradients at once
 
 
+@pytest.mark.slow
 def test_classifier_is_reinitialised_when_the_class_count_differs(torchvision_file, clip):
     """A 5-class model keeps its fresh fc, reports torchvision's 400-class fc as skipped, shares the features."""
     path, tv = torchvision_file
@@ -193,6 +195,7 @@ def test_bad_files_are_clear_errors(tmp_path):
         load_pretrained(build("c3d", num_classes=3, width=4, hidden=8), wide)
 
 
+@pytest.mark.slow
 def test_a_converted_model_loads_into_plain_blocks_undistorted(tmp_path, clip):
     """A model converted as `pull` converts (torchvision weights, attention as the identity, so each block's last
     BatchNorm x4) loaded into a network without attention (`train --init kinetics400-r3d18 --no-attention`) has

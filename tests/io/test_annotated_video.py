@@ -62,6 +62,7 @@ def rendered(tmp_path_factory) -> tuple[Path, annotated_video.RenderResult]:
     return out, render_video(SEQUENCE, segments, out, labels=LABELS)
 
 
+@pytest.mark.slow
 def test_rendered_video_has_every_frame_at_the_layout_s_size(rendered):
     """Frame for frame the input's (384 frames), each the 128 x 128 picture enlarged 3 times to reach 360 pixels,
     with the header above and the timeline below: the size the result reports and the layout gives."""

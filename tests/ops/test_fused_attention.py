@@ -185,6 +185,7 @@ def test_training_kernels_give_torchs_output_and_gradients(shape, monkeypatch):
         torch.testing.assert_close(a, b, atol=1e-5 * b.abs().max().item(), rtol=1e-4, msg=name)
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_training_a_network_with_the_kernels_matches_torch():
     """Two SGD steps of a whole channels_last_3d network give the same loss and weights with the kernels on and off."""
@@ -458,6 +459,7 @@ def test_a_fallback_is_one_warning_per_process(tmp_path, monkeypatch, fresh_libr
     assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_unwritable_cache_leaves_no_folder_in_the_temporary_folder(tmp_path, monkeypatch, fresh_library):
     """With the cache under a regular file, the per-process build folder (actionrec-kernels-*) is removed once the

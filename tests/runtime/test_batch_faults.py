@@ -236,6 +236,7 @@ def test_non_finite_scores_are_the_videos_error_never_nan_in_json(videos, nan_mo
 # ---- explain and predict agree ----
 
 
+@pytest.mark.slow
 def test_explain_reports_predicts_video_label(tmp_path):
     """explain's video label and score are predict's for the same model and video (samples/sequence.mp4 and the
     shipped model: once walk_right over explain's 9 drawn windows against predict's squat over its 16)."""

@@ -168,6 +168,7 @@ def test_info_prints_metadata_parameters_and_gflops(tiny_model):
     assert info["preprocessing"]["crop"] == 32 and info["parameters"] > 0 and info["gflops_per_clip"] > 0
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs_without_traceback(videos, tiny_model):
     """`python -m actionrec predict` works as a process: results on stdout, exit code 1 with a bad file."""
     proc = subprocess.run(

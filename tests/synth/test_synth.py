@@ -74,6 +74,7 @@ def test_render_clip_is_deterministic_in_the_seed() -> None:
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_benchmark_clip_does_not_depend_on_generation_order(bench) -> None:
     """A clip re-rendered alone from its (seed, class, group, clip) matches the one write_benchmark wrote: a plain
     clip with render_clip, a training clip drawn as a transition with render_transition (both kinds occur)."""
@@ -160,6 +161,7 @@ def test_benchmark_split_files_follow_ucf101(bench) -> None:
     assert calls[-1] == (len(synth.CLASSES) * 2, len(synth.CLASSES) * 2) and len(calls) == calls[-1][1]
 
 
+@pytest.mark.slow
 def test_benchmark_is_deterministic(bench, tmp_path: Path) -> None:
     """Writing again with the same seed gives identical split files and identical clip bytes."""
     out, _, _ = bench
@@ -281,6 +283,7 @@ def test_write_video_roundtrip_and_rejects_bad_frames(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
 
 
+@pytest.mark.slow
 def test_write_samples_renders_the_shipped_samples(tmp_path: Path) -> None:
     """`actionrec synth --samples` (write_samples) renders the clips in samples/: every frame of every sample
     decodes to what the shipped file holds (up to the codec's rounding), and sequence.json is the same."""
