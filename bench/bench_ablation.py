@@ -147,9 +147,9 @@ def zeroshot(model: Path, real: Path, out: Path, threads: int) -> dict[str, dict
 def synthetic_score(model: Path, data: Path, threads: int) -> float:
     """Video accuracy on the row's held-out actors, as `actionrec evaluate` scores it (K=10)."""
     from actionrec.data import open_dataset
-    from actionrec.scoring import evaluate
     from actionrec.runtime.backends import Precision
     from actionrec.runtime.pipeline import load
+    from actionrec.scoring import evaluate
 
     split = open_dataset(data)
     with load(model, precision=Precision.fp32, threads=threads) as rec:

@@ -120,11 +120,11 @@ def plan_starts(inits: list[str] | None, starts: list[str] | None) -> list[tuple
 def run_one(args, labels, train_rows, test_items, *, init: str | None, out: Path) -> dict:
     """Train one model (the CLI's fine-tuning recipe from `init`, or from scratch when it is None) and score the
     held-out videos."""
-    from actionrec.scoring import evaluate
     from actionrec.hub import resolve_model
     from actionrec.io.checkpoint import read_meta
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
+    from actionrec.scoring import evaluate
     from actionrec.training import TrainConfig, fine_tune_epochs, train
 
     csv = out.parent / f"{out.name}.csv"

@@ -370,9 +370,9 @@ def run_one(args, recipe: Recipe, who: Contender, sized: dict, data_csv: Path, s
     from rich.console import Console
 
     from actionrec.errors import ActionrecError
-    from actionrec.scoring import evaluate
     from actionrec.runtime.backends import BackendKind, Precision
     from actionrec.runtime.pipeline import load
+    from actionrec.scoring import evaluate
     from actionrec.training import train
 
     num_classes = len(split.labels)
