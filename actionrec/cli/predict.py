@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..choices import BackendKind, Device, OutputFormat, Precision
 from ..io.output import shown
-from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
+from ..runtime.segment_config import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     BackendOpt,
     CompileOpt,

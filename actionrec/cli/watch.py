@@ -15,7 +15,7 @@ from ..choices import BackendKind, Device, Precision
 from ..errors import ActionrecError
 from ..io.output import clock, segment_lines
 from ..results import VideoResult
-from ..runtime.segments import DEFAULT_SEGMENT_CONFIG, SegmentConfig
+from ..runtime.segment_config import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 from .common import (
     BackendOpt,
     DeviceOpt,

@@ -8,60 +8,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..results import Segment
+from .segment_config import DEFAULT_SEGMENT_CONFIG, SegmentConfig
 
-if TYPE_CHECKING:  # numpy is imported by the functions that compute: the command line (`info`, `--help`) reads
-    import numpy as np  # SegmentConfig's defaults for its options without importing numpy
-
-
-@dataclass(frozen=True)
-class SegmentConfig:
-    """How window probabilities become segments. The defaults were picked on a grid (all five fields) by F1@50, then
-    frame accuracy, on 24 synthetic sequences of seed 2, a set apart from the seed-0 ones that docs/long-video.md
-    reports (`python bench/bench_segments.py --seed 2 --tune`). A switch penalty of 0 smooths nothing: each window
-    keeps its own top label, boundaries fall midway between window centres, and `boundary_floor` and `refine` do
-    nothing (the bench's raw windows)."""
-
-    # Cost of changing label, in nats x seconds: each window adds log(probability of its label) weighted by the
-    # seconds since the previous window's centre, and a label change must gain more than this. 0: every window's
-    # own top label; higher: fewer, longer segments.
-    switch_penalty: float = 2.0
-    # A segment shorter than this (seconds) merges into the neighbour that explains its windows better. 0: none.
-    min_duration_s: float = 1.0
-    # Probabilities below this count as this: a window that is sure and wrong costs at most -log(floor) per second.
-    floor: float = 0.01
-    # The first window of a new segment straddles the change, so it often looks like neither action (raise arms
-    # then lower them looks like a clap): there, the new label's probability counts as at least this. <= floor: off.
-    boundary_floor: float = 0.3
-    # Place each boundary where the two labels' log-probability ratio, interpolated between the centres of the
-    # windows on either side, crosses zero (at the second centre when that window still leans to the old label).
-    # False: midway between the two centres.
-    refine: bool = True
-    # Probabilities below this count as this where a boundary is refined. Near a change both labels are often below
-    # `floor` (which bounds one window's weight in the Viterbi pass), and cut there their log-ratio says little.
-    refine_floor: float = 1e-6
-
-    def __post_init__(self) -> None:
-        if self.switch_penalty < 0:
-            raise ValueError(f"switch_penalty must be at least 0, got {self.switch_penalty}")
-        if self.min_duration_s < 0:
-            raise ValueError(f"min_duration_s must be at least 0, got {self.min_duration_s}")
-        if not 0 < self.floor < 1:
-            raise ValueError(f"floor must lie in (0, 1), got {self.floor}")
-        if not 0 <= self.boundary_floor < 1:
-            raise ValueError(f"boundary_floor must lie in [0, 1), got {self.boundary_floor}")
-        if not 0 < self.refine_floor < 1:
-            raise ValueError(f"refine_floor must lie in (0, 1), got {self.refine_floor}")
-
-    @property
-    def smooths(self) -> bool:
-        """Whether any smoothing happens (a switch penalty above 0)."""
-        return self.switch_penalty > 0
-
-
-DEFAULT_SEGMENT_CONFIG = SegmentConfig()
 # A refined boundary lies on one of this many steps between two window centres (0.06 s apart at predict's default
 # stride of 12 frames at 25 fps): finer is noise next to the boundaries' 0.15 s error, and a back end that rounds
 # probabilities a little differently (bf16, ONNX) then seldom moves a boundary.
@@ -88,8 +40,6 @@ class OnlineSegmenter:
     kept (windows x labels floats) for the segments' scores."""
 
     def __init__(self, labels: Sequence[str], config: SegmentConfig = DEFAULT_SEGMENT_CONFIG):
-        import numpy as np
-
         if not labels:
             raise ValueError("no labels")
         self.labels = tuple(labels)
@@ -109,8 +59,6 @@ class OnlineSegmenter:
 
     def push(self, start_s: float, end_s: float, probs_row: np.ndarray) -> Segment:
         """Add the next window (its start, end and class probabilities); return the current segment so far."""
-        import numpy as np
-
         row = np.asarray(probs_row, dtype=np.float64).reshape(-1)
         if row.shape != (len(self.labels),):
             raise ValueError(f"expected {len(self.labels)} probabilities, got {row.shape}")
@@ -167,16 +115,12 @@ class OnlineSegmenter:
 
     def _top(self, first: int, stop: int) -> tuple[int, float]:
         """The label with the highest mean probability over windows first..stop-1, and that mean."""
-        import numpy as np
-
         mean = self._probs[first:stop].mean(axis=0)
         label = int(np.argmax(mean))
         return label, float(mean[label])
 
     def _best_path(self) -> list[tuple[int, int, int]]:
         """The best path's runs in time order."""
-        import numpy as np
-
         starts: list[tuple[int, int]] = []
         run: _Run | None = self._runs[int(np.argmax(self._scores))]
         while run is not None:
@@ -192,8 +136,6 @@ class OnlineSegmenter:
         segment). Midway unless refining: there, where log p(before) - log p(after), interpolated between the two
         centres, crosses zero, to the nearest REFINE_STEPS-th of the way; at the second centre when that window
         still leans to `before`; midway when the first already leans to `after`."""
-        import numpy as np
-
         c0, c1 = self._centres[first - 1], self._centres[first]
         if not (self.config.refine and self.config.smooths):
             return 0.5 * (c0 + c1)
@@ -214,8 +156,6 @@ class OnlineSegmenter:
 
     def _fit(self, label: int, first: int, stop: int) -> float:
         """How well `label` explains windows first..stop-1: their weighted log-probability."""
-        import numpy as np
-
         p = np.maximum(self._probs[first:stop, label], self.config.floor)
         return float(np.dot(self._weights[first:stop], np.log(p)))
 
@@ -265,8 +205,6 @@ def segment(
     they tile [0, duration_s] (default: the last window's end) in time order, with no gaps or overlaps. A boundary
     lies between the centres of the last window of one segment and the first of the next: where the two labels'
     interpolated log-probability ratio crosses zero (`SegmentConfig.refine`, the default), else midway."""
-    import numpy as np
-
     probs = np.asarray(probs)
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != len(labels) or len(starts) != len(probs) or len(ends) != len(probs):
